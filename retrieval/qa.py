@@ -1,0 +1,62 @@
+"""The QA core front ends talk to: load once, then ``ask`` many times."""
+
+from __future__ import annotations
+
+import threading
+
+from retrieval.answer import Scorer, answer_question
+from retrieval.config import Config
+from retrieval.errors import QuestionError
+from retrieval.lexical import Tokenizer
+from retrieval.search import QueryEncoder, Searcher
+from retrieval.store import IndexStore, LoadedIndex
+from retrieval.types import Answer
+
+MAX_QUESTION_CHARS = 500
+
+
+class QA:
+    """Holds the encoder, tokenizer and the current index.
+
+    ``reload_if_changed`` swaps in a newer build atomically: a question already
+    running keeps the searcher it started with, so nothing in flight fails.
+    """
+
+    def __init__(self, cfg: Config, encoder: QueryEncoder | None, tokenizer: Tokenizer,
+                 index: LoadedIndex | None = None) -> None:
+        self.cfg = cfg
+        self.encoder = encoder
+        self.tokenizer = tokenizer
+        self.store = IndexStore(cfg.index_path)
+        dim = getattr(encoder, "dim", None)
+        self._lock = threading.Lock()
+        self._searcher = self._make_searcher(index or self.store.load(cfg, expected_dim=dim))
+
+    def _make_searcher(self, index: LoadedIndex) -> Searcher:
+        return Searcher(index, self.encoder, self.tokenizer, self.cfg.retrieval)
+
+    @property
+    def index(self) -> LoadedIndex:
+        return self._searcher.index
+
+    def reload_if_changed(self) -> bool:
+        current = self.store.current_build_id()
+        if current is None or current == self._searcher.index.build_id:
+            return False
+        with self._lock:
+            if current == self._searcher.index.build_id:
+                return False
+            index = self.store.load(self.cfg, expected_dim=getattr(self.encoder, "dim", None))
+            self._searcher = self._make_searcher(index)
+        return True
+
+    def ask(self, question: str, mode: str | None = None) -> Answer:
+        question = question.strip()
+        if not question:
+            raise QuestionError("the question is empty")
+        if len(question) > MAX_QUESTION_CHARS:
+            raise QuestionError(f"the question is too long ({len(question)} characters, at most {MAX_QUESTION_CHARS})")
+        searcher = self._searcher  # one consistent index for the whole question
+        hits = searcher.search(question, self.cfg.retrieval.top_k, mode)
+        return answer_question(question, hits, self.tokenizer, Scorer(searcher.index.doc_freq),
+                               self.cfg.answer.min_confidence, self.cfg.answer.max_sources)

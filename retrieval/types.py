@@ -1,0 +1,127 @@
+"""The objects that flow through newsqa: Article → Chunk → Hit → Answer.
+
+Each carries the source metadata it needs so that nothing downstream has to
+look anything up again to cite where a quote came from.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+def sha1(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Article:
+    """One article, its text cleaned of layout artefacts but otherwise verbatim.
+
+    ``paragraphs`` joined by newlines is ``text``; quotes are substrings of it.
+    """
+
+    id: str
+    title: str
+    paragraphs: tuple[str, ...]
+    file: str
+    author: str | None = None
+    date: str | None = None
+    url: str | None = None
+    photographer: str | None = None
+    kicker: str | None = None
+    continued_from: str | None = None
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.paragraphs)
+
+    @property
+    def content_hash(self) -> str:
+        return sha1(self.title + "\x00" + self.text)
+
+    def paragraph_offsets(self) -> list[int]:
+        """Start offset in ``text`` of each paragraph."""
+        offsets, pos = [], 0
+        for para in self.paragraphs:
+            offsets.append(pos)
+            pos += len(para) + 1
+        return offsets
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["paragraphs"] = list(self.paragraphs)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Article:
+        return cls(**{**d, "paragraphs": tuple(d["paragraphs"])})
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A run of whole sentences from one article; ``start``/``end`` index ``Article.text``."""
+
+    id: int
+    article_id: str
+    text: str
+    paragraph: int  # 1-based paragraph of the chunk's first sentence
+    start: int
+    end: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Chunk:
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved chunk with the scores that ranked it."""
+
+    chunk: Chunk
+    article: Article
+    score: float
+    lexical: float = 0.0
+    dense: float = 0.0
+
+
+@dataclass(frozen=True)
+class Source:
+    """A verbatim quote and where it came from."""
+
+    quote: str
+    title: str
+    article_id: str
+    file: str
+    paragraph: int
+    score: float
+    author: str | None = None
+    date: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "title": self.title, "quote": self.quote, "author": self.author, "date": self.date,
+            "paragraph": self.paragraph, "file": self.file, "article_id": self.article_id,
+            "score": round(self.score, 4),
+        }
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    text: str
+    found: bool
+    confidence: float
+    sources: tuple[Source, ...] = ()
+    hits: tuple[Hit, ...] = field(default=(), repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "question": self.question, "answer": self.text, "found": self.found,
+            "confidence": round(self.confidence, 4),
+            "sources": [s.to_dict() for s in self.sources],
+        }

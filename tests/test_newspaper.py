@@ -1,0 +1,144 @@
+"""Segmenting newspaper-page text: the bundled sample and pages of our own making."""
+
+from __future__ import annotations
+
+import re
+
+from retrieval.ingest import read_corpus, read_file
+from retrieval.newspaper import segment_page, undouble
+
+from conftest import SAMPLE
+
+EXPECTED = {
+    "全国产业工人学习社区线上平台正式启用": "马超",
+    "昌平山区社区服务站职工享工会关爱": "周美玉",
+    "阎村镇23名职工获评“最美劳动者”": "闫长禄",
+    "顺义区总工会排查隐患保安全过节": "王路曼",
+    "“娘家人”节前送年货": "陈艺",
+    "京津冀交通一体化劳动竞赛先进获表彰": "马超",
+}
+
+
+def sample_articles():
+    return read_file(SAMPLE, SAMPLE.name)
+
+
+def test_sample_page_yields_the_seven_articles_with_titles_and_authors():
+    arts = sample_articles()
+    assert len(arts) == 7
+    by_title = {a.title: a for a in arts}
+    for title, author in EXPECTED.items():
+        assert title in by_title, f"missing {title}: got {[a.title for a in arts]}"
+        assert by_title[title].author == author
+    rest = [a for a in arts if a.title not in EXPECTED]
+    assert len(rest) == 1
+    cont = rest[0]
+    assert "上接第1版" in cont.title and cont.continued_from == "上接第1版"
+    assert "政协" in cont.text
+    assert by_title["“娘家人”节前送年货"].photographer == "陈艺"
+    assert by_title["京津冀交通一体化劳动竞赛先进获表彰"].photographer == "彭程"
+
+
+def test_each_article_has_its_own_body():
+    by_title = {a.title: a for a in sample_articles()}
+    assert "王院淼" in by_title["京津冀交通一体化劳动竞赛先进获表彰"].text
+    assert "王院淼" not in by_title["阎村镇23名职工获评“最美劳动者”"].text
+    assert "最美劳动者23名" in by_title["阎村镇23名职工获评“最美劳动者”"].text
+    assert "李慧哲" in by_title["顺义区总工会排查隐患保安全过节"].text
+    assert "47户" in by_title["“娘家人”节前送年货"].text
+    # a photo credit is metadata, not body text
+    assert "彭程" not in by_title["京津冀交通一体化劳动竞赛先进获表彰"].text
+    assert "摄影报道" not in by_title["“娘家人”节前送年货"].text
+
+
+def test_column_breaks_and_stray_spaces_are_joined():
+    for a in sample_articles():
+        for para in a.paragraphs:
+            assert "\n" not in para
+            # no space next to a Chinese character or Chinese punctuation
+            assert not re.search(r"[\u4e00-\u9fff，。、；：？！“”（）]\s|\s[\u4e00-\u9fff，。、；：？！“”（）]", para), para
+    text = {a.title: a.text for a in sample_articles()}
+    assert "全国产业工人学习社区线上平台“四级联动”示范点签约仪式昨天在京举行。" in text["全国产业工人学习社区线上平台正式启用"]
+    assert "消防设施是否完备？" in text["顺义区总工会排查隐患保安全过节"]
+
+
+def test_undouble():
+    assert undouble("““娘娘家家人人””") == "“娘家人”"
+    assert undouble("节节前前送送年年货货") == "节前送年货"
+    assert undouble("正常标题") is None
+    assert undouble("妈妈") is None  # ordinary reduplicated words are not bold headlines
+
+
+LEAD_A = ["本报讯（记者 张三） 海淀区图书馆昨天举办了", "冬季读书节，吸引了三百多名", "市民参加。",
+          "", "活动持续一周，包括讲座、", "展览和读书分享会。"]
+LEAD_B = ["本报讯（记者 李四） 朝阳区体育中心", "新建的游泳馆本月正式开放，", "每天可接待游客两千人次。"]
+
+
+def test_headline_printed_after_its_article_is_attached_by_content():
+    page = "\n".join(["海淀区图书馆举办冬季读书节", ""] + LEAD_A + ["", "朝阳区新游泳馆开放", ""] + LEAD_B)
+    # Layout puts B's headline before B; now move A's headline after A, before B's.
+    page2 = "\n".join(LEAD_A + ["", "海淀区图书馆举办冬季读书节", ""] + ["", "朝阳区新游泳馆开放", ""] + LEAD_B)
+    for p in (page, page2):
+        arts = segment_page(p)
+        titles = {a.title: a for a in arts}
+        assert set(titles) == {"海淀区图书馆举办冬季读书节", "朝阳区新游泳馆开放"}
+        assert "读书节" in "".join(titles["海淀区图书馆举办冬季读书节"].paragraphs)
+        assert titles["海淀区图书馆举办冬季读书节"].author == "张三"
+        assert titles["朝阳区新游泳馆开放"].author == "李四"
+
+
+def test_two_headlines_run_together_are_split_and_each_finds_its_article():
+    page = "\n".join(LEAD_A + ["", "朝阳区新游泳馆本月开放海淀区图书馆举办冬季读书节"] + LEAD_B)
+    titles = {a.title for a in segment_page(page)}
+    assert titles == {"海淀区图书馆举办冬季读书节", "朝阳区新游泳馆本月开放"}
+
+
+def test_doubled_photo_story_with_credit():
+    page = "\n".join(LEAD_B + ["", "雪雪后后公公园园", "美美如如画画", "昨日，颐和园迎来降雪，", "游客踏雪赏景。", "",
+                               "本报记者 王五 摄影报道"])
+    arts = segment_page(page)
+    photo = [a for a in arts if a.title == "雪后公园美如画"]
+    assert photo and photo[0].author == "王五" and photo[0].photographer == "王五"
+    assert photo[0].paragraphs == ["昨日，颐和园迎来降雪，游客踏雪赏景。"]
+
+
+def test_latin_words_keep_their_spaces():
+    arts = segment_page("本报讯（记者 赵六） 公司发布了 Open Source 工具包 v2.0 版本，\n获得好评。")
+    assert "发布了Open Source工具包v2.0版本，获得好评。" in "".join(arts[0].paragraphs)
+
+
+def test_gbk_and_jsonl_files_are_read(tmp_path):
+    (tmp_path / "gbk.txt").write_bytes("测试标题\n\n北京市今天发布了新的垃圾分类规定，居民反响热烈。".encode("gbk"))
+    (tmp_path / "news.jsonl").write_text(
+        '{"title": "新闻一", "text": "第一段内容。\\n第二段内容。", "date": "2020-01-10", "author": "王记者"}\n'
+        '{"title": "新闻二", "text": "只有一段。"}\n', encoding="utf-8")
+    (tmp_path / "bom.md").write_bytes("\ufeff# 标题三\n\n正文内容在这里。".encode("utf-8"))
+    files, skipped = read_corpus([tmp_path])
+    arts = {a.title: a for f in files for a in f.articles}
+    assert "北京市今天发布了新的垃圾分类规定，居民反响热烈。" in arts["测试标题"].text
+    assert arts["新闻一"].paragraphs == ("第一段内容。", "第二段内容。")
+    assert arts["新闻一"].date == "2020-01-10" and arts["新闻一"].author == "王记者"
+    assert "新闻二" in arts and "标题三" in arts
+    assert not skipped
+
+
+def test_bad_json_record_names_file_line_and_field(tmp_path):
+    import pytest
+
+    from retrieval.errors import CorpusError
+
+    (tmp_path / "bad.jsonl").write_text('{"title": "有标题", "text": "正文。"}\n{"title": "缺正文"}\n', encoding="utf-8")
+    with pytest.raises(CorpusError, match=r"bad\.jsonl:2: missing or empty field 'text'"):
+        read_corpus([tmp_path], strict=True)
+    files, skipped = read_corpus([tmp_path])
+    assert skipped and "text" in skipped[0].reason
+
+
+def test_html_article(tmp_path):
+    (tmp_path / "a.html").write_text(
+        "<html><head><title>站点</title><meta name='author' content='钱七'></head><body><h1>地铁新线开通</h1>"
+        "<p>地铁十九号线今日开通。</p><script>var x='<b>';</script><p>全长二十公里。</p></body></html>", encoding="utf-8")
+    files, _ = read_corpus([tmp_path])
+    a = files[0].articles[0]
+    assert a.title == "地铁新线开通" and a.author == "钱七"
+    assert a.paragraphs == ("地铁十九号线今日开通。", "全长二十公里。")

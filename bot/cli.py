@@ -8,7 +8,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterator
+from typing import TYPE_CHECKING, Iterator
 
 if TYPE_CHECKING:
     from retrieval.config import Config
@@ -60,7 +60,8 @@ def load_cfg(args: argparse.Namespace) -> Config:
 def tqdm_progress(total: int, desc: str):  # type: ignore[no-untyped-def]
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=desc, unit="chunk", file=sys.stderr, leave=False, dynamic_ncols=True)
+    unit = "q" if "question" in desc else "chunk"
+    return tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, leave=False, dynamic_ncols=True)
 
 
 def load_encoder(cfg: Config):  # type: ignore[no-untyped-def]
@@ -266,6 +267,65 @@ def cmd_articles(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    import hashlib
+
+    from retrieval.config import CorpusConfig, IndexConfig
+    from retrieval.evaluate import evaluate, load_items, write_contexts, write_report
+    from retrieval.lexical import Tokenizer
+    from retrieval.qa import QA
+    from retrieval.store import IndexStore
+
+    cfg = load_cfg(args)
+    path = Path(args.file)
+    items = load_items(path)
+    if args.split != "all":
+        items = [it for i, it in enumerate(items) if i % 2 == (0 if args.split == "even" else 1)]
+    if args.limit:
+        items = items[: args.limit]
+    encoder = load_encoder(cfg)
+    tokenizer = Tokenizer()
+    if args.index:
+        cfg = cfg.replace(index=IndexConfig(**{**cfg.index.__dict__, "path": str(Path(args.index).resolve())}))
+    else:
+        # A throwaway index over the file's contexts, kept in the cache so that
+        # comparing retrievers (or re-running) does not embed everything again.
+        key = hashlib.sha1(path.read_bytes() + cfg.embedding.model.encode()).hexdigest()[:12]
+        work = cfg.cache_dir / "eval" / key
+        work.mkdir(parents=True, exist_ok=True)
+        n = write_contexts(load_items(path), work / "contexts.jsonl")
+        cfg = cfg.replace(corpus=CorpusConfig((str(work / "contexts.jsonl"),)),
+                          index=IndexConfig(**{**cfg.index.__dict__, "path": str(work / "index")}))
+        _note(f"indexing {n} contexts from {path.name}…")
+        _note(_report_line(rebuild(cfg, encoder, tokenizer, full=False)))
+    qa = QA(cfg, encoder, tokenizer)
+    modes = ["bm25", "dense", "hybrid"] if args.retriever == "all" else [args.retriever or cfg.retrieval.mode]
+    results = {}
+    for mode in modes:
+        summary = evaluate(qa, items, mode, progress=lambda total, desc: tqdm_progress(total, f"{mode} {desc}"))
+        results[mode] = summary
+        if args.report:
+            report = Path(args.report)
+            if len(modes) > 1:
+                report = report.with_name(f"{report.stem}.{mode}{report.suffix}")
+            write_report(summary, report)
+    if args.json:
+        out = {m: s.to_dict() for m, s in results.items()}
+        print(json.dumps(out[modes[0]] if len(modes) == 1 else out, ensure_ascii=False, indent=1))
+        return 0
+    cols = ["questions", "recall@1", "recall@5", "recall@20", "mrr@10", "em", "f1", "found_rate",
+            "latency_p50_ms", "latency_p95_ms", "total_seconds"]
+    print(f"{'retriever':10s}" + "".join(f"{c:>16s}" for c in cols))
+    for m, s in results.items():
+        d = s.to_dict()
+        print(f"{m:10s}" + "".join(f"{d[c]:>16}" for c in cols))
+    some = next(iter(results.values()))
+    if some.unanswerable:
+        print(f"unanswerable questions: {some.unanswerable}, correctly declined: "
+              + ", ".join(f"{m} {s.correct_declines}" for m, s in results.items()))
+    return 0
+
+
 # ------------------------------------------------------------------ parser
 
 def build_parser() -> argparse.ArgumentParser:
@@ -296,14 +356,17 @@ def build_parser() -> argparse.ArgumentParser:
     arts.add_argument("--json", action="store_true")
     arts.set_defaults(func=cmd_articles)
 
-    for name, register in _extra_commands():
-        register(sub, name)
+    ev = sub.add_parser("eval", help="retrieval and answer metrics on a CMRC-2018-style JSONL file")
+    ev.add_argument("file", help="JSON Lines with id, question, answers, context_id, context, title")
+    ev.add_argument("--index", metavar="PATH", help="evaluate against this existing index instead of a throwaway one")
+    ev.add_argument("--retriever", choices=["hybrid", "bm25", "dense", "all"], help="default: the configured one")
+    ev.add_argument("--json", action="store_true", help="print the summary as JSON")
+    ev.add_argument("--report", metavar="OUT.jsonl", help="write one line per question for error analysis")
+    ev.add_argument("--split", choices=["all", "even", "odd"], default="all",
+                    help="only questions at even or odd positions (tune on one half, report the other)")
+    ev.add_argument("--limit", type=int, default=0, help="only the first N questions")
+    ev.set_defaults(func=cmd_eval)
     return p
-
-
-def _extra_commands() -> list[tuple[str, Callable[[argparse._SubParsersAction, str], None]]]:
-    """Commands living in their own modules (kept out of this file's imports)."""
-    return []
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 
 from retrieval.answer import Scorer, answer_question
@@ -50,13 +51,17 @@ class QA:
             self._searcher = self._make_searcher(index)
         return True
 
-    def ask(self, question: str, mode: str | None = None) -> Answer:
+    def ask(self, question: str, mode: str | None = None, retrieve_k: int | None = None) -> Answer:
+        """Answer ``question``. ``retrieve_k`` asks for a longer ranked list in
+        ``Answer.hits`` (for evaluation); answering always reads the top_k."""
         question = question.strip()
         if not question:
             raise QuestionError("the question is empty")
         if len(question) > MAX_QUESTION_CHARS:
             raise QuestionError(f"the question is too long ({len(question)} characters, at most {MAX_QUESTION_CHARS})")
         searcher = self._searcher  # one consistent index for the whole question
-        hits = searcher.search(question, self.cfg.retrieval.top_k, mode)
-        return answer_question(question, hits, self.tokenizer, Scorer(searcher.index.doc_freq),
-                               self.cfg.answer.min_confidence, self.cfg.answer.max_sources)
+        top_k = self.cfg.retrieval.top_k
+        hits = searcher.search(question, max(top_k, retrieve_k or 0), mode)
+        ans = answer_question(question, hits[:top_k], self.tokenizer, Scorer(searcher.index.doc_freq),
+                              self.cfg.answer.min_confidence, self.cfg.answer.max_sources)
+        return dataclasses.replace(ans, hits=tuple(hits))

@@ -1,0 +1,207 @@
+"""Retrieval and answer quality on CMRC-2018-style JSON Lines.
+
+Metrics follow the CMRC 2018 evaluation: text is split into Chinese
+characters and Latin words, punctuation is dropped, F1 comes from the longest
+common substring, and each question takes the best score over its references.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import statistics
+import string
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+from retrieval.errors import CorpusError
+from retrieval.qa import QA
+from retrieval.store import Progress, no_progress
+
+_PUNCT = set(string.punctuation) | set("，。、；：？！…—·“”‘’「」『』《》〈〉（）【】〔〕％～﹏　 ")
+
+
+@dataclass(frozen=True)
+class EvalItem:
+    id: str
+    question: str
+    answers: tuple[str, ...]
+    context_id: str
+    context: str
+    title: str
+
+
+@dataclass
+class EvalRow:
+    id: str
+    question: str
+    gold: list[str]
+    predicted: str
+    found: bool
+    retrieved: list[str]
+    gold_rank: int | None
+    em: float
+    f1: float
+    latency_ms: float
+
+
+@dataclass
+class EvalSummary:
+    questions: int
+    recall_at_1: float
+    recall_at_5: float
+    recall_at_20: float
+    mrr_at_10: float
+    em: float
+    f1: float
+    found_rate: float
+    latency_p50_ms: float
+    latency_p95_ms: float
+    total_seconds: float
+    unanswerable: int = 0
+    correct_declines: int = 0
+    rows: list[EvalRow] = field(default_factory=list, repr=False)
+
+    def to_dict(self) -> dict[str, float | int]:
+        return {
+            "questions": self.questions, "recall@1": round(self.recall_at_1, 4),
+            "recall@5": round(self.recall_at_5, 4), "recall@20": round(self.recall_at_20, 4),
+            "mrr@10": round(self.mrr_at_10, 4), "em": round(self.em, 2), "f1": round(self.f1, 2),
+            "found_rate": round(self.found_rate, 4), "latency_p50_ms": round(self.latency_p50_ms, 1),
+            "latency_p95_ms": round(self.latency_p95_ms, 1), "total_seconds": round(self.total_seconds, 1),
+            "unanswerable": self.unanswerable, "correct_declines": self.correct_declines,
+        }
+
+
+def load_items(path: Path) -> list[EvalItem]:
+    if not path.is_file():
+        raise CorpusError(f"{path}: evaluation file not found")
+    items = []
+    with path.open(encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                d = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise CorpusError(f"{path}:{n}: invalid JSON ({exc.msg})") from exc
+            for key in ("id", "question", "answers", "context_id", "context"):
+                if key not in d:
+                    raise CorpusError(f"{path}:{n}: missing field '{key}'")
+            items.append(EvalItem(str(d["id"]), d["question"], tuple(d["answers"]), str(d["context_id"]),
+                                  d["context"], d.get("title") or str(d["context_id"])))
+    if not items:
+        raise CorpusError(f"{path}: no questions")
+    return items
+
+
+def write_contexts(items: Iterable[EvalItem], path: Path) -> int:
+    """The unique contexts as a JSONL corpus (one article each, id = context id)."""
+    seen: dict[str, EvalItem] = {}
+    for it in items:
+        seen.setdefault(it.context_id, it)
+    with path.open("w", encoding="utf-8") as f:
+        for it in seen.values():
+            f.write(json.dumps({"id": it.context_id, "title": it.title, "text": it.context}, ensure_ascii=False) + "\n")
+    return len(seen)
+
+
+def _segment(text: str) -> list[str]:
+    out: list[str] = []
+    word = ""
+    for ch in text.lower().strip():
+        if ch in _PUNCT:
+            if word:
+                out.append(word)
+                word = ""
+            continue
+        if re.match(r"[a-z0-9]", ch):
+            word += ch
+        else:
+            if word:
+                out.append(word)
+                word = ""
+            out.append(ch)
+    if word:
+        out.append(word)
+    return out
+
+
+def _lcs(a: list[str], b: list[str]) -> int:
+    best = 0
+    prev = [0] * (len(b) + 1)
+    for x in a:
+        cur = [0] * (len(b) + 1)
+        for j, y in enumerate(b, 1):
+            if x == y:
+                cur[j] = prev[j - 1] + 1
+                best = max(best, cur[j])
+        prev = cur
+    return best
+
+
+def f1_score(pred: str, golds: Iterable[str]) -> float:
+    p = _segment(pred)
+    best = 0.0
+    for g in golds:
+        gs = _segment(g)
+        common = _lcs(p, gs)
+        if common:
+            prec, rec = common / len(p), common / len(gs)
+            best = max(best, 2 * prec * rec / (prec + rec))
+    return 100.0 * best
+
+
+def em_score(pred: str, golds: Iterable[str]) -> float:
+    p = "".join(_segment(pred))
+    return 100.0 * any(p == "".join(_segment(g)) for g in golds)
+
+
+def evaluate(qa: QA, items: list[EvalItem], mode: str | None = None,
+             progress: Callable[[int, str], Progress] = no_progress) -> EvalSummary:
+    started = time.perf_counter()
+    rows: list[EvalRow] = []
+    bar = progress(len(items), "questions")
+    try:
+        for it in items:
+            t0 = time.perf_counter()
+            ans = qa.ask(it.question, mode, retrieve_k=20)
+            latency = (time.perf_counter() - t0) * 1000
+            ranked: list[str] = []
+            for h in ans.hits:
+                if h.article.id not in ranked:
+                    ranked.append(h.article.id)
+            rank = ranked.index(it.context_id) + 1 if it.context_id in ranked else None
+            pred = ans.text if ans.found else ""
+            rows.append(EvalRow(it.id, it.question, list(it.answers), pred, ans.found, ranked[:20], rank,
+                                em_score(pred, it.answers) if it.answers else 0.0,
+                                f1_score(pred, it.answers) if it.answers else 0.0, latency))
+            bar.update(1)
+    finally:
+        bar.close()
+    answerable = [r for r in rows if r.gold]
+    n = max(len(answerable), 1)
+    lat = sorted(r.latency_ms for r in rows)
+    return EvalSummary(
+        questions=len(rows),
+        recall_at_1=sum(1 for r in answerable if r.gold_rank == 1) / n,
+        recall_at_5=sum(1 for r in answerable if r.gold_rank and r.gold_rank <= 5) / n,
+        recall_at_20=sum(1 for r in answerable if r.gold_rank and r.gold_rank <= 20) / n,
+        mrr_at_10=sum(1 / r.gold_rank for r in answerable if r.gold_rank and r.gold_rank <= 10) / n,
+        em=sum(r.em for r in answerable) / n, f1=sum(r.f1 for r in answerable) / n,
+        found_rate=sum(1 for r in rows if r.found) / max(len(rows), 1),
+        latency_p50_ms=statistics.median(lat) if lat else 0.0,
+        latency_p95_ms=lat[min(len(lat) - 1, int(round(0.95 * (len(lat) - 1))))] if lat else 0.0,
+        total_seconds=time.perf_counter() - started,
+        unanswerable=len(rows) - len(answerable),
+        correct_declines=sum(1 for r in rows if not r.gold and not r.found),
+        rows=rows,
+    )
+
+
+def write_report(summary: EvalSummary, path: Path) -> None:
+    with path.open("w", encoding="utf-8") as f:
+        for r in summary.rows:
+            f.write(json.dumps(asdict(r), ensure_ascii=False) + "\n")

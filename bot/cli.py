@@ -278,7 +278,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     cfg = load_cfg(args)
     path = Path(args.file)
-    items = load_items(path)
+    all_items = load_items(path)
+    items = all_items
     if args.split != "all":
         items = [it for i, it in enumerate(items) if i % 2 == (0 if args.split == "even" else 1)]
     if args.limit:
@@ -293,7 +294,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         key = hashlib.sha1(path.read_bytes() + cfg.embedding.model.encode()).hexdigest()[:12]
         work = cfg.cache_dir / "eval" / key
         work.mkdir(parents=True, exist_ok=True)
-        n = write_contexts(load_items(path), work / "contexts.jsonl")
+        n = write_contexts(all_items, work / "contexts.jsonl")
         cfg = cfg.replace(corpus=CorpusConfig((str(work / "contexts.jsonl"),)),
                           index=IndexConfig(**{**cfg.index.__dict__, "path": str(work / "index")}))
         _note(f"indexing {n} contexts from {path.name}…")

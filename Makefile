@@ -5,7 +5,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 QUESTION ?= 谁获得了岗位标兵？
 
-.PHONY: install demo test bench clean
+EMULATOR := tests/telegram_emulator
+EMULATOR_STAMP := $(EMULATOR)/node_modules/.installed-stamp
+
+.PHONY: install demo test bench bot clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,11 +20,20 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The local Telegram Bot API emulator the bot tests talk to (npm, pinned by package-lock.json).
+$(EMULATOR_STAMP): $(EMULATOR)/package.json $(EMULATOR)/package-lock.json
+	cd $(EMULATOR) && npm ci --no-audit --no-fund --loglevel=error
+	touch $(EMULATOR_STAMP)
+
 demo: install
 	$(BIN)/newsqa ask "$(QUESTION)"
 
-test: install
+test: install $(EMULATOR_STAMP)
 	$(BIN)/python -m pytest -q -rs
+
+# Needs TELEGRAM_BOT_TOKEN (from @BotFather); see README "Telegram bot".
+bot: install
+	$(BIN)/newsqa bot
 
 bench: install
 	$(BIN)/python bench/speed.py

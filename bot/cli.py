@@ -114,12 +114,11 @@ def _report_line(r: BuildReport) -> str:
 # ------------------------------------------------------------------ output
 
 def format_answer(ans: Answer) -> str:
+    from bot.render import closest_titles
+
     if not ans.found:
         lines = ["没有找到答案：已收录的文章中没有提到这个问题。"]
-        titles = []
-        for h in ans.hits:
-            if h.article.title not in titles:
-                titles.append(h.article.title)
+        titles = closest_titles(ans)
         if titles:
             lines.append("最接近的文章：" + "；".join(f"《{t}》" for t in titles[:3]))
         return "\n".join(lines)
@@ -246,6 +245,19 @@ def cmd_index(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bot(args: argparse.Namespace) -> int:
+    cfg = load_cfg(args)
+    _quiet_libraries()
+    # Telegram is imported only here, so the other commands never pay for it.
+    from bot.telegram_bot import run, settings_from_env, setup_logging
+
+    settings = settings_from_env(cfg)  # before the model loads: a bad token fails at once
+    setup_logging(settings)
+    qa = open_qa(cfg)
+    run(cfg, qa, settings)
+    return 0
+
+
 def cmd_articles(args: argparse.Namespace) -> int:
     from retrieval.errors import CorpusError
     from retrieval.ingest import read_corpus
@@ -352,6 +364,12 @@ def build_parser() -> argparse.ArgumentParser:
     st = isub.add_parser("status", help="what is indexed and whether it is up to date")
     st.add_argument("--json", action="store_true")
     idx.set_defaults(func=cmd_index)
+
+    bot = sub.add_parser("bot", help="run the Telegram bot (token in $TELEGRAM_BOT_TOKEN)",
+                         description="Serve questions on Telegram. The token comes from TELEGRAM_BOT_TOKEN; "
+                                     "TELEGRAM_BASE_URL overrides [telegram] base_url (self-hosted Bot API "
+                                     "servers); polling or webhook per [telegram] mode.")
+    bot.set_defaults(func=cmd_bot)
 
     arts = sub.add_parser("articles", help="list the articles found in the corpus")
     arts.add_argument("--json", action="store_true")

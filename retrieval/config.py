@@ -84,8 +84,10 @@ class TelegramConfig:
     webhook_url: str = ""
     allowed_users: tuple[int, ...] = ()
     allowed_chats: tuple[int, ...] = ()
-    rate_limit_per_minute: int = 10
-    reload_check_seconds: float = 2.0
+    rate_limit_per_minute: int = 10  # questions per user; 0 = no limit
+    reload_check_seconds: float = 2.0  # how often the bot looks for a rebuilt index
+    example_question: str = ""  # shown by /start; "" = none
+    workers: int = 0  # threads answering questions at once; 0 = number of cores
 
 
 @dataclass(frozen=True)

@@ -22,4 +22,10 @@ class IndexMismatchError(NewsQAError):
 
 
 class QuestionError(NewsQAError):
-    """The question is empty or unusable."""
+    """The question is empty or unusable. ``reason`` ("empty" | "too_long") lets a
+    front end word the message in the user's language; ``limit`` is the maximum length."""
+
+    def __init__(self, message: str, reason: str = "invalid", limit: int | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.limit = limit

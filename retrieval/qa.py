@@ -56,12 +56,19 @@ class QA:
         ``Answer.hits`` (for evaluation); answering always reads the top_k."""
         question = question.strip()
         if not question:
-            raise QuestionError("the question is empty")
+            raise QuestionError("the question is empty", "empty")
         if len(question) > MAX_QUESTION_CHARS:
-            raise QuestionError(f"the question is too long ({len(question)} characters, at most {MAX_QUESTION_CHARS})")
+            raise QuestionError(f"the question is too long ({len(question)} characters, at most {MAX_QUESTION_CHARS})",
+                                "too_long", MAX_QUESTION_CHARS)
         searcher = self._searcher  # one consistent index for the whole question
         top_k = self.cfg.retrieval.top_k
         hits = searcher.search(question, max(top_k, retrieve_k or 0), mode)
         ans = answer_question(question, hits[:top_k], self.tokenizer, Scorer(searcher.index.doc_freq),
                               self.cfg.answer.min_confidence, self.cfg.answer.max_sources)
         return dataclasses.replace(ans, hits=tuple(hits))
+
+    def warm_up(self) -> None:
+        """Pay for lazy initialisation (jieba's part-of-speech dictionary, the
+        encoder's first forward pass) now rather than in the first question."""
+        self.tokenizer.posseg("谁在哪里举办了什么活动")
+        self.ask("谁在哪里举办了什么活动？")

@@ -210,7 +210,15 @@ def cmd_index(args: argparse.Namespace) -> int:
     cfg = load_cfg(args)
     if args.index_cmd == "rebuild":
         from retrieval.lexical import Tokenizer
+        from retrieval.store import IndexStore
 
+        store = IndexStore(cfg.index_path)
+        manifest = store.manifest()
+        if not args.full and manifest is not None and not store.is_stale(cfg)[0]:
+            # Nothing to do: answer without loading the model (seconds saved on every cron run).
+            c = manifest["counts"]
+            print(f"index up to date: {c['articles']} articles, {c['chunks']} chunks")
+            return 0
         report = rebuild(cfg, load_encoder(cfg), Tokenizer(), args.full)
         print(_report_line(report))
         for s in report.skipped:

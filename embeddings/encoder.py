@@ -56,6 +56,11 @@ class Encoder:
             raise ModelError(f"embedding model '{model_name}' does not report its dimension")
         self.dim = int(dim)
 
+    @property
+    def model(self):  # type: ignore[no-untyped-def]
+        """The underlying SentenceTransformer (for benchmarks against raw ``encode``)."""
+        return self._model
+
     def encode_query(self, text: str) -> np.ndarray:
         return self._encode([self.query_prompt + text])[0]
 

@@ -133,6 +133,27 @@ def _type_score(qtype: str, words: list[tuple[str, str]], text: str) -> float:
     return 0.0
 
 
+# Part-of-speech flags (jieba) of words that cannot start or end an answer:
+# particles, conjunctions, prepositions, adverbs, pronouns, modal and copula.
+EDGE_FLAGS = ("u", "c", "p", "d", "y", "e", "o", "r", "x", "w")
+EDGE_WORDS = {"是", "为", "有", "在", "于", "被", "将", "把", "对", "与", "和", "及", "并", "则", "即", "乃"}
+CONTENT_RE = re.compile(r"[\u4e00-\u9fff0-9A-Za-z０-９Ａ-Ｚａ-ｚ]")
+
+
+def _edge(word: str, flag: str) -> bool:
+    return (flag != "eng" and flag.startswith(EDGE_FLAGS)) or word in EDGE_WORDS or not CONTENT_RE.search(word)
+
+
+def _content_bounds(run: list[tuple[str, str]]) -> tuple[int, int] | None:
+    """The run without function words at either end; None if nothing is left."""
+    a, b = 0, len(run)
+    while a < b and _edge(*run[a]):
+        a += 1
+    while b > a and _edge(*run[b - 1]):
+        b -= 1
+    return (a, b) if b > a else None
+
+
 def extract_span(sentence: str, q: Question, tok: Tokenizer) -> tuple[int, int, float]:
     """(start, end, score) of the answer inside ``sentence``."""
     words = tok.posseg(sentence)
@@ -176,8 +197,13 @@ def extract_span(sentence: str, q: Question, tok: Tokenizer) -> tuple[int, int, 
         j = i
         while j < n and not matched[j] and not punct[j]:
             j += 1
-        run = words[i:j]
-        text = sentence[spans[i][0] : spans[j - 1][1]]
+        bounds = _content_bounds(words[i:j])
+        if bounds is None:  # only particles, pronouns, brackets: never an answer
+            i = j
+            continue
+        a, b = i + bounds[0], i + bounds[1]
+        run = words[a:b]
+        text = sentence[spans[a][0] : spans[b - 1][1]]
         score = _type_score(q.qtype, run, text)
         prev_w = for_search(words[i - 1][0]) if i > 0 and matched[i - 1] else ""
         next_w = for_search(words[j][0]) if j < n and matched[j] else ""
@@ -194,16 +220,16 @@ def extract_span(sentence: str, q: Question, tok: Tokenizer) -> tuple[int, int, 
         if length < 2:
             score -= 1.0
         if score > best[2]:
-            end_j = j
+            end_j = b if b < j else j
             # "哪个镇/哪家公司": the noun after a determiner question word names the
             # answer's head, so it belongs to the answer (延寿镇, not 延寿).
-            if (head_noun and j < n and matched[j] and for_search(words[j][0]) == head_noun):
+            if head_noun and b == j and j < n and matched[j] and for_search(words[j][0]) == head_noun:
                 end_j = j + 1
             if q.qtype == "number":
                 # keep the measure word that follows a number: 23名, 45人
                 while end_j < n and len(words[end_j][0]) == 1 and words[end_j][0] in UNIT_CHARS:
                     end_j += 1
-            best = (spans[i][0], spans[end_j - 1][1], score)
+            best = (spans[a][0], spans[end_j - 1][1], score)
         i = j
     return best
 

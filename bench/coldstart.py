@@ -1,0 +1,84 @@
+"""Cold start: wall time of `newsqa ask` in a fresh process, index and model cache already there.
+
+    .venv/bin/python bench/coldstart.py [--runs 5]
+
+Prints the median and the spread over the runs, `newsqa --help` for scale, and
+where the time goes (the same steps timed inside one fresh process).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+QUESTION = "谁获得了岗位标兵？"
+
+STAGES = r"""
+import time, sys
+t0 = time.perf_counter()
+sys.argv = ["newsqa"]
+from bot.cli import _quiet_libraries, load_cfg, load_encoder
+import argparse
+_quiet_libraries()
+t1 = time.perf_counter()
+import torch, sentence_transformers  # noqa
+t2 = time.perf_counter()
+from retrieval.config import load_config
+from pathlib import Path
+cfg = load_config(Path(sys.argv_cfg))
+enc = load_encoder(cfg)
+t3 = time.perf_counter()
+from retrieval.lexical import Tokenizer
+from retrieval.qa import QA
+qa = QA(cfg, enc, Tokenizer())
+t4 = time.perf_counter()
+a = qa.ask(QUESTION)
+t5 = time.perf_counter()
+print(f"{t1-t0:.3f} {t2-t1:.3f} {t3-t2:.3f} {t4-t3:.3f} {t5-t4:.3f}")
+"""
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=5)
+    args = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="newsqa-cold-"))
+    (work / "corpus").mkdir()
+    shutil.copy(ROOT / "data" / "000_1248635c6257c13a.txt", work / "corpus")
+    cfg = work / "config.toml"
+    cfg.write_text(f'[corpus]\npaths = ["{work / "corpus"}"]\n[index]\npath = "{work / "index"}"\n')
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    newsqa = [sys.executable, "-m", "bot.cli"]
+    subprocess.run(newsqa + ["--config", str(cfg), "ask", QUESTION], env=env, check=True, capture_output=True)
+
+    def timed(cmd: list[str]) -> float:
+        t0 = time.perf_counter()
+        subprocess.run(cmd, env=env, check=True, capture_output=True)
+        return time.perf_counter() - t0
+
+    ask = sorted(timed(newsqa + ["--config", str(cfg), "ask", QUESTION]) for _ in range(args.runs))
+    helps = sorted(timed(newsqa + ["--help"]) for _ in range(args.runs))
+    stages = []
+    code = STAGES.replace("sys.argv_cfg", repr(str(cfg))).replace("QUESTION", repr(QUESTION))
+    for _ in range(args.runs):
+        out = subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True)
+        stages.append([float(x) for x in out.stdout.split()])
+    med = [statistics.median(col) for col in zip(*stages)]
+    print(f"cores: {os.cpu_count()}; {args.runs} runs each, fresh processes, model cache and index present")
+    print(f"newsqa ask (first answer, whole process): median {statistics.median(ask):.2f} s "
+          f"(min {ask[0]:.2f}, max {ask[-1]:.2f})")
+    print(f"newsqa --help: median {statistics.median(helps):.2f} s")
+    names = ["cli import", "torch + sentence-transformers import", "model load", "index load", "first question"]
+    print("stages (median s): " + ", ".join(f"{n} {v:.2f}" for n, v in zip(names, med)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,221 @@
+"""Ask latency and memory at 1k, 10k and 100k chunks, split by stage.
+
+    .venv/bin/python bench/scale.py [--sizes 1000,10000,100000] [--questions 60] [--runs 3]
+
+Corpus: CMRC 2018 dev paragraphs (../shared/eval, CC BY-SA 4.0) and, beyond
+those, generated articles made of sentences drawn at random from them (so BM25
+sees real Chinese term statistics). Every size contains the paragraphs the
+benchmark questions are about.
+
+Vectors: embedding 100k chunks on 2 cores takes over an hour, and the cost of
+a search does not depend on what the vectors say. The first 1,200 distinct
+chunks are embedded with the real model; every further chunk gets a
+normalised mix of two of those real vectors. Queries are always embedded by the
+real model, so every stage below is the real code path. Each size runs in its
+own process so its memory figure is its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import random
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+EVAL = ROOT.parent / "shared" / "eval" / "cmrc2018_dev.jsonl"
+POOL_MAX = 1200
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def make_corpus(items: list, target_chunks: int, out: Path) -> None:
+    """Write a JSONL corpus of roughly ``target_chunks`` chunks."""
+    contexts: dict[str, dict] = {}
+    for it in items:
+        contexts.setdefault(it.context_id, {"id": it.context_id, "title": it.title, "text": it.context})
+    ctx = list(contexts.values())
+    # about 2.6 chunks per CMRC paragraph with the default chunking
+    from retrieval.chunking import chunk_article
+    from retrieval.config import ChunkingConfig
+
+    n_real = min(len(ctx), max(1, int(target_chunks / 2.6)))  # about 2.6 chunks per CMRC paragraph
+    rows = ctx[:n_real]
+    sentences = [s for c in ctx for s in re.findall(r"[^。！？]+[。！？]", c["text"]) if len(s) > 8]
+    rng = random.Random(0)
+    chunks = sum(len(chunk_article(_article(r), ChunkingConfig())) for r in rows)
+    i = 0
+    while chunks < target_chunks:
+        k = rng.randint(4, 9)
+        text = "".join(rng.choice(sentences) for _ in range(k))
+        row = {"id": f"gen-{i}", "title": rng.choice(ctx)["title"] + f"（{i}）", "text": text}
+        rows.append(row)
+        chunks += len(chunk_article(_article(row), ChunkingConfig()))
+        i += 1
+    with out.open("w", encoding="utf-8") as f:
+        for r in rows:
+            f.write(json.dumps(r, ensure_ascii=False) + "\n")
+
+
+def _article(row: dict):  # type: ignore[no-untyped-def]
+    from retrieval.types import Article
+
+    return Article(row["id"], row["title"], tuple(p for p in row["text"].split("\n") if p.strip()), "x")
+
+
+class PoolEncoder:
+    """Real vectors for the first POOL_MAX texts, mixes of them afterwards."""
+
+    def __init__(self, real, pool_path: Path) -> None:  # type: ignore[no-untyped-def]
+        self.real = real
+        self.model_name = real.model_name
+        self.passage_prompt = real.passage_prompt
+        self.dim = real.dim
+        self.pool_path = pool_path
+        self.pool: dict[str, np.ndarray] = {}
+        if pool_path.exists():
+            data = np.load(pool_path, allow_pickle=False)
+            self.pool = dict(zip(data["keys"].tolist(), data["vectors"]))
+        self.real_count = 0
+
+    def encode_passages(self, texts, progress=None):  # type: ignore[no-untyped-def]
+        keys = [hashlib.sha1(t.encode()).hexdigest() for t in texts]
+        todo = [t for k, t in zip(keys, texts) if k not in self.pool][: max(0, POOL_MAX - len(self.pool))]
+        if todo:
+            vecs = self.real.encode_passages(todo)
+            for t, v in zip(todo, vecs):
+                self.pool[hashlib.sha1(t.encode()).hexdigest()] = v
+            self.real_count += len(todo)
+            np.savez(self.pool_path, keys=np.array(list(self.pool)), vectors=np.stack(list(self.pool.values())))
+        base = np.stack(list(self.pool.values()))
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for j, k in enumerate(keys):
+            if k in self.pool:
+                out[j] = self.pool[k]
+            else:
+                h = int(k[:12], 16)
+                v = base[h % len(base)] + 0.5 * base[(h // len(base)) % len(base)]
+                out[j] = v / np.linalg.norm(v)
+            if progress:
+                progress(1)
+        return out
+
+
+def child(size: int, n_questions: int, runs: int, work: Path, phase: str) -> dict:
+    from bot.cli import _quiet_libraries
+
+    _quiet_libraries()
+    from embeddings.encoder import Encoder
+    from retrieval.answer import Scorer, answer_question
+    from retrieval.config import default_cache_dir, load_config
+    from retrieval.evaluate import load_items
+    from retrieval.lexical import Tokenizer
+    from retrieval.qa import QA
+    from retrieval.store import IndexStore
+
+    items = load_items(EVAL)
+    corpus = work / f"corpus-{size}"
+    corpus.mkdir(parents=True, exist_ok=True)
+    make_corpus(items, size, corpus / "articles.jsonl")
+    cfg_path = work / f"config-{size}.toml"
+    cfg_path.write_text(f'[corpus]\npaths = ["{corpus}"]\n[index]\npath = "{work / f"index-{size}"}"\n')
+    cfg = load_config(cfg_path)
+    rss_start = rss_mb()
+    encoder = Encoder(cfg.embedding.model, cache_dir=default_cache_dir())
+    tokenizer = Tokenizer()
+    if phase == "build":
+        pool = PoolEncoder(encoder, work / "pool.npz")
+        t0 = time.perf_counter()
+        report = IndexStore(cfg.index_path).build(cfg, pool, tokenizer, full=True)
+        return {"build_s": time.perf_counter() - t0, "real_encoded": pool.real_count}
+    # A fresh process for measuring, so the build's garbage is not counted.
+    tokenizer.words("预热分词")
+    rss_before = rss_mb()
+    qa = QA(cfg, encoder, tokenizer)
+    rss_loaded = rss_mb()
+    qa.warm_up()
+    contexts_in = {a.id for a in qa.index.articles.values()}
+    questions = [it for it in items if it.context_id in contexts_in][:n_questions]
+    stages: dict[str, list[float]] = {k: [] for k in ("encode", "dense", "bm25", "fusion", "answer", "total")}
+    searcher = qa._searcher
+    scorer = Scorer(searcher.index.doc_freq)
+    for _ in range(runs):
+        for it in questions:
+            t0 = time.perf_counter()
+            hits = searcher.search(it.question, cfg.retrieval.top_k)
+            t1 = time.perf_counter()
+            answer_question(it.question, hits, tokenizer, scorer, cfg.answer.min_confidence,
+                            cfg.answer.max_sources)
+            t2 = time.perf_counter()
+            tm = searcher.timings
+            for k in ("encode", "dense", "bm25", "fusion"):
+                stages[k].append(getattr(tm, k))
+            stages["answer"].append((t2 - t1) * 1000)
+            stages["total"].append((t2 - t0) * 1000)
+    index_mb = sum(f.stat().st_size for f in (cfg.index_path / "current").resolve().rglob("*") if f.is_file()) / 2**20
+    total = sorted(stages["total"])
+    counts = qa.index.manifest["counts"]
+    return {
+        "size": size, "articles": counts["articles"], "chunks": counts["chunks"],
+        "real_vectors": min(POOL_MAX, counts["chunks"]), "rss_mb_python": round(rss_start),
+        "rss_mb_model_only": round(rss_before), "rss_mb_loaded": round(rss_loaded),
+        "index_rss_mb": round(rss_loaded - rss_before),
+        "index_mb_on_disk": round(index_mb, 1), "questions": len(questions) * runs,
+        **{f"{k}_p50_ms": round(statistics.median(v), 2) for k, v in stages.items()},
+        "total_p95_ms": round(total[int(0.95 * (len(total) - 1))], 2),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", default="1000,10000,100000")
+    ap.add_argument("--questions", type=int, default=60)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--child", type=int, default=0, help=argparse.SUPPRESS)
+    ap.add_argument("--work", default="", help="working folder (reuse one to reuse its real-vector pool)")
+    ap.add_argument("--phase", default="ask", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        print(json.dumps(child(args.child, args.questions, args.runs, Path(args.work), args.phase)), flush=True)
+        return
+    work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="newsqa-scale-"))
+    rows = []
+    for size in (int(s) for s in args.sizes.split(",")):
+        row: dict = {}
+        for phase in ("build", "ask"):
+            out = subprocess.run([sys.executable, __file__, "--child", str(size), "--work", str(work), "--phase", phase,
+                                  "--questions", str(args.questions), "--runs", str(args.runs)],
+                                 capture_output=True, text=True)
+            if out.returncode:
+                sys.exit(f"size {size}, {phase}: {out.stderr[-2000:]}")
+            row.update(json.loads(out.stdout.strip().splitlines()[-1]))
+        rows.append(row)
+        print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+    cols = ["chunks", "articles", "encode_p50_ms", "dense_p50_ms", "bm25_p50_ms", "fusion_p50_ms", "answer_p50_ms",
+            "total_p50_ms", "total_p95_ms", "rss_mb_model_only", "rss_mb_loaded", "index_rss_mb", "index_mb_on_disk"]
+    print(f"cores: {os.cpu_count()}; warm, one question at a time; {rows[0]['questions']} asks per size")
+    print("| " + " | ".join(cols) + " |")
+    print("|" + "---|" * len(cols))
+    for r in rows:
+        print("| " + " | ".join(str(r[c]) for c in cols) + " |")
+
+
+if __name__ == "__main__":
+    main()

@@ -55,7 +55,7 @@ print(json.dumps({"raw_seconds": time.perf_counter() - t0, "texts": len(texts)})
 
 
 def make_corpus(out: Path, n_articles: int, n_files: int, n_sentences: int, seed: int = 0) -> None:
-    ctx = [json.loads(line) for line in EVAL.open(encoding="utf-8")]
+    ctx = [c for c in map(json.loads, EVAL.open(encoding="utf-8")) if c["title"].strip()]  # a few have no title
     sentences = [s for c in ctx for s in re.findall(r"[^。！？]+[。！？]", c["context"]) if 10 <= len(s) <= 120]
     rng = random.Random(seed)
     out.mkdir(parents=True, exist_ok=True)
@@ -98,6 +98,7 @@ def main() -> None:
     _, raw_out = run([sys.executable, "-c", RAW, str(cfg)], env)
     raw = json.loads(raw_out.strip().splitlines()[-1])
     assert raw["texts"] == chunks
+    assert articles == args.articles, f"only {articles} of {args.articles} articles indexed: {out}"
     noop_wall, noop_out = run(newsqa + ["index", "rebuild"], env)
     # 1% of the files: every article in them gets one more sentence.
     changed = sorted(corpus.glob("*.jsonl"))[: max(1, args.files // 100)]

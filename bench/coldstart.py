@@ -24,7 +24,6 @@ QUESTION = "谁获得了岗位标兵？"
 STAGES = r"""
 import time, sys
 t0 = time.perf_counter()
-sys.argv = ["newsqa"]
 from bot.cli import _quiet_libraries, load_cfg, load_encoder
 import argparse
 _quiet_libraries()
@@ -33,14 +32,14 @@ import torch, sentence_transformers  # noqa
 t2 = time.perf_counter()
 from retrieval.config import load_config
 from pathlib import Path
-cfg = load_config(Path(sys.argv_cfg))
+cfg = load_config(Path(sys.argv[1]))
 enc = load_encoder(cfg)
 t3 = time.perf_counter()
 from retrieval.lexical import Tokenizer
 from retrieval.qa import QA
 qa = QA(cfg, enc, Tokenizer())
 t4 = time.perf_counter()
-a = qa.ask(QUESTION)
+a = qa.ask(sys.argv[2])
 t5 = time.perf_counter()
 print(f"{t1-t0:.3f} {t2-t1:.3f} {t3-t2:.3f} {t4-t3:.3f} {t5-t4:.3f}")
 """
@@ -67,9 +66,8 @@ def main() -> None:
     ask = sorted(timed(newsqa + ["--config", str(cfg), "ask", QUESTION]) for _ in range(args.runs))
     helps = sorted(timed(newsqa + ["--help"]) for _ in range(args.runs))
     stages = []
-    code = STAGES.replace("sys.argv_cfg", repr(str(cfg))).replace("QUESTION", repr(QUESTION))
     for _ in range(args.runs):
-        out = subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True)
+        out = subprocess.run([sys.executable, "-c", STAGES, str(cfg), QUESTION], env=env, check=True, capture_output=True, text=True)
         stages.append([float(x) for x in out.stdout.split()])
     med = [statistics.median(col) for col in zip(*stages)]
     print(f"cores: {os.cpu_count()}; {args.runs} runs each, fresh processes, model cache and index present")

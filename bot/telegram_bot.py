@@ -75,7 +75,7 @@ def settings_from_env(cfg: Config, environ: Mapping[str, str] = os.environ) -> B
         raise ConfigError(f"{TOKEN_ENV} is malformed: expected '<digits>:<35 letters, digits, - or _>' "
                           "as given by @BotFather")
     base_url = environ.get(BASE_URL_ENV, "").strip() or cfg.telegram.base_url
-    if not urlparse(base_url.replace("{token}", "")).scheme in ("http", "https"):
+    if urlparse(base_url.replace("{token}", "")).scheme not in ("http", "https"):
         raise ConfigError(f"[telegram] base_url / {BASE_URL_ENV}: expected an http(s) URL")
     secret = environ.get(SECRET_ENV, "").strip()
     if secret and not _SECRET_RE.match(secret):

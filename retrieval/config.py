@@ -45,6 +45,9 @@ class EmbeddingConfig:
     passage_prompt: str = "passage: "
     batch_size: int = 32
     threads: int = 0  # 0: all cores
+    # Questions: "auto" runs BERT-family models in numpy (no torch import: fast
+    # start, less memory) and anything else with sentence-transformers.
+    query_backend: str = "auto"
     cache_dir: str = ""  # "": $NEWSQA_CACHE or ~/.cache/newsqa
 
 
@@ -135,6 +138,7 @@ class Config:
 _CHOICES = {
     ("index", "kind"): {"flat", "hnsw", "ivf"},
     ("retrieval", "mode"): {"hybrid", "bm25", "dense"},
+    ("embedding", "query_backend"): {"auto", "numpy", "torch"},
     ("telegram", "mode"): {"polling", "webhook"},
 }
 

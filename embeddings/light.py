@@ -18,6 +18,7 @@ import math
 import struct
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -91,12 +92,11 @@ def _linear(w: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 class LightQueryEncoder:
     """``encode_query`` and ``dim`` of ``embeddings.encoder.Encoder``, in numpy."""
 
-    def __init__(self, model_name: str, path: Path, query_prompt: str) -> None:
+    def __init__(self, model_name: str, path: Path, query_prompt: str, cfg: dict, pooling: dict,
+                 normalize: bool) -> None:
         from tokenizers import Tokenizer as HFTokenizer
 
-        cfg = json.loads((path / "config.json").read_text(encoding="utf-8"))
-        st_cfg = _json(path / "sentence_bert_config.json")
-        pooling = _json(path / "1_Pooling" / "config.json")
+        st_cfg = _json(path / "sentence_bert_config.json", {})
         w = _read_safetensors(path / "model.safetensors")
         prefix = next((p for p in ("", "bert.", "roberta.", "model.") if f"{p}embeddings.word_embeddings.weight" in w), None)
         if prefix is None:
@@ -132,8 +132,7 @@ class LightQueryEncoder:
                 _linear(*pair(pre + "intermediate.dense")), _linear(*pair(pre + "output.dense")),
                 pair(pre + "output.LayerNorm")))
         self._mean = bool(pooling.get("pooling_mode_mean_tokens"))
-        self._normalize = (path / "2_Normalize").is_dir() or any(
-            m.get("type", "").endswith("Normalize") for m in _json(path / "modules.json", []))
+        self._normalize = normalize
         self._tok = HFTokenizer.from_file(str(path / "tokenizer.json"))
         self._tok.no_padding()
         self._tok.enable_truncation(self._max_len)
@@ -143,21 +142,20 @@ class LightQueryEncoder:
         """The encoder, or None when the model is not one this covers."""
         try:
             cfg = json.loads((path / "config.json").read_text(encoding="utf-8"))
-            modules = [m.get("type", "") for m in _json(path / "modules.json", [])]
-            pooling = _json(path / "1_Pooling" / "config.json")
+            modules = [m.get("type", "").rsplit(".", 1)[-1] for m in _json(path / "modules.json", [])]
+            pooling = _json(path / "1_Pooling" / "config.json", {})
             if cfg.get("model_type") not in SUPPORTED_TYPES or cfg.get("hidden_act", "gelu") not in _ACTS:
                 return None
             if cfg.get("position_embedding_type", "absolute") != "absolute":
                 return None
-            if [m.rsplit(".", 1)[-1] for m in modules] not in (["Transformer", "Pooling"],
-                                                                ["Transformer", "Pooling", "Normalize"]):
+            if modules not in (["Transformer", "Pooling"], ["Transformer", "Pooling", "Normalize"]):
                 return None
             modes = {k for k, v in pooling.items() if k.startswith("pooling_mode") and v}
             if modes not in ({"pooling_mode_mean_tokens"}, {"pooling_mode_cls_token"}):
                 return None
             if not (path / "tokenizer.json").is_file() or not (path / "model.safetensors").is_file():
                 return None
-            return cls(model_name, path, query_prompt)
+            return cls(model_name, path, query_prompt, cfg, pooling, normalize=modules[-1] == "Normalize")
         except (OSError, ValueError, KeyError):
             return None
 
@@ -187,9 +185,5 @@ class LightQueryEncoder:
         return vec.astype(np.float32)
 
 
-def _json(path: Path, default: object = None):  # type: ignore[no-untyped-def]
-    if not path.is_file():
-        if default is None:
-            return {}
-        return default
-    return json.loads(path.read_text(encoding="utf-8"))
+def _json(path: Path, default: Any) -> Any:
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else default

@@ -39,7 +39,6 @@ FILLER = re.compile(r"(?:能|可以|请)?(?:给我|跟我|帮我)?(?:介绍|讲�
 DETERMINER_WH = re.compile(r"哪个|哪家|哪种|哪一|哪座|哪所|哪|什么|多少|几")
 CLAUSE_PUNCT = set("，。；：？！,;:?!")
 TRIM = "，。；：、？！,;:?!　 \n"
-UNIT_CHARS = set("名个人位家户组条座种项年月日天元万亿千百十岁米公里吨%％倍次届期批所只件辆架艘部本首场")
 STOPCHARS = set("的了是在和与及或也都就而被把对于为以之其这那个着过吗呢吧啊有从到向中上下里等该此又还并但谁哪几何么")
 TIME_RE = re.compile(r"\d+年|\d+月|\d+日|世纪|年代|[春夏秋冬]季|年间|时期|初|末|上午|下午|凌晨|晚上|[一二三四五六七八九十〇零]+年|今年|去年|明年|昨天|今天|近日")
 PLACE_SUFFIX = tuple("省市县区镇乡村国州山河湖海岛港湾街路站")
@@ -54,6 +53,8 @@ class Question:
     tokens: list[str]
     norm: str
     content: str  # ``norm`` with the question words and fillers blanked out
+    words: frozenset[str]  # plain segmentation of ``content``
+    unit: str  # the measure word a number question names: 多少平方公里 → 平方公里
 
 
 def analyse(question: str, tokenizer: Tokenizer) -> Question:
@@ -65,7 +66,12 @@ def analyse(question: str, tokenizer: Tokenizer) -> Question:
             qtype, wh = name, (m.start(), m.end())
             break
     content = FILLER.sub("，", WH_PHRASE.sub("，", norm))
-    return Question(question, qtype, wh, tokenizer(content), norm, content)
+    unit = ""
+    if qtype == "number" and wh:
+        m = re.match(r"[\u4e00-\u9fff]{1,4}", norm[wh[1] :])
+        unit = m.group() if m else ""
+    return Question(question, qtype, wh, tokenizer(content), norm, content,
+                    frozenset(tokenizer.words(content)), unit)
 
 
 class Scorer:
@@ -143,7 +149,7 @@ def _norm_word(word: str) -> str:
     return for_search(word).strip()
 
 
-def _matched(word: str, q_norm: str, q_tokens: set[str], q_words: set[str]) -> bool:
+def _matched(word: str, q_norm: str, q_tokens: set[str], q_words: frozenset[str]) -> bool:
     w = _norm_word(word)
     if not w or all(ch in CLAUSE_PUNCT for ch in w):
         return False
@@ -246,6 +252,17 @@ def _time_bounds(words: list[tuple[str, str]], a: int, b: int, year_only: bool) 
     return None
 
 
+def _glued_tail(words: list[tuple[str, str]], a: int, b: int) -> int:
+    """Characters jieba glued to a date's last unit (1569年才, 2007年头): not part
+    of the date. 时 after a number stays (18时)."""
+    glued = re.fullmatch(r"[年月日]([^代初末间底中]+)", words[b - 1][0])
+    if not glued:
+        return 0
+    if glued.group(1) == "时" and b - 2 >= a and words[b - 2][0][-1:].isdigit():
+        return 0
+    return len(glued.group(1))
+
+
 def _content_bounds(run: list[tuple[str, str]]) -> tuple[int, int] | None:
     """The run without function words at either end; None if nothing is left."""
     a, b = 0, len(run)
@@ -326,8 +343,11 @@ def _alias_span(sentence: str, q: Question) -> tuple[int, int] | None:
     if not found:
         return None
     # Several names (在日本称为…，在韩国称为…): the one whose lead-in repeats the question.
-    norm = for_search(sentence)
-    m = max(found, key=lambda f: sum(len(t) for t in q.tokens if t in norm[max(0, f.start() - 12) : f.start()]))
+    def lead_in(f: re.Match[str]) -> int:
+        window = for_search(sentence[max(0, f.start() - 12) : f.start()])
+        return sum(len(t) for t in q.tokens if t in window)
+
+    m = max(found, key=lead_in)
     start, end = m.start(1), m.end(1)
     if sentence[start] in QUOTES:  # 「Garamycin」是一种抗生素: the quoted name, unless a list follows
         close = sentence.find(QUOTES[sentence[start]], start + 1, end)
@@ -355,8 +375,7 @@ def extract_span(sentence: str, q: Question, tok: Tokenizer) -> tuple[int, int, 
         spans.append((pos, pos + len(w)))
         pos += len(w)
     # 年 in "哪一年" is part of the question word, not a word the passage repeats.
-    q_words = set(tok.words(q.content))
-    matched = [_matched(w, q.content, q_tokens, q_words) for w, _ in words]
+    matched = [_matched(w, q.content, q_tokens, q.words) for w, _ in words]
     punct = [all(ch in CLAUSE_PUNCT for ch in w) and not _in_number(words, k) for k, (w, _) in enumerate(words)]
     # Question words right before / after the question word: the answer sits next to them.
     left_anchor = right_anchor = ""
@@ -370,11 +389,6 @@ def extract_span(sentence: str, q: Question, tok: Tokenizer) -> tuple[int, int, 
     if q.wh and DETERMINER_WH.fullmatch(q.norm[q.wh[0] : q.wh[1]]) and right_anchor and len(right_anchor) <= 2 \
             and q.norm[q.wh[1] :].startswith(right_anchor):
         head_noun = right_anchor
-    # "多少平方公里 / 第几届": the measure word the answer's number takes.
-    asked_unit = ""
-    if q.qtype == "number" and q.wh:
-        m = re.match(r"[\u4e00-\u9fff]{1,4}", q.norm[q.wh[1] :])
-        asked_unit = m.group() if m else ""
     clause_id, cid = [], 0
     for p in punct:
         clause_id.append(cid)
@@ -400,14 +414,12 @@ def extract_span(sentence: str, q: Question, tok: Tokenizer) -> tuple[int, int, 
             i = j
             continue
         a, b = i + bounds[0], i + bounds[1]
-        cut = 0  # characters to drop from the end: jieba glues 年 to what follows (年才, 年头)
+        cut = 0  # characters to drop from the end of words[b - 1]
         if q.qtype == "time":
             tb = _time_bounds(words, a, b, bool(YEAR_ASKED.search(q.norm)))
             if tb is not None:
                 a, b = tb
-                glued = re.fullmatch(r"[年月日]([^代初末间底中]+)", words[b - 1][0])
-                if glued and (glued.group(1) != "时" or not words[b - 2][0][-1:].isdigit() if b - 2 >= a else True):
-                    cut = len(glued.group(1))
+                cut = _glued_tail(words, a, b)
         titled = q.qtype == "person" and _name_after_title(words, a, b)
         if titled:
             a, b = titled
@@ -429,14 +441,14 @@ def extract_span(sentence: str, q: Question, tok: Tokenizer) -> tuple[int, int, 
         if length < 2:
             score -= 1.0
         if score > best[2]:
-            end_j = b if b < j else j
+            end_j = b
             # "哪个镇/哪家公司": the noun after a determiner question word names the
             # answer's head, so it belongs to the answer (延寿镇, not 延寿).
             if head_noun and b == j and j < n and matched[j] and for_search(words[j][0]) == head_noun:
                 end_j = j + 1
             cs, ce = spans[a][0], spans[end_j - 1][1] - (cut if end_j == b else 0)
             if q.qtype == "number":
-                cs, ce = _number_span(sentence, cs, ce, asked_unit)
+                cs, ce = _number_span(sentence, cs, ce, q.unit)
             best = (cs, ce, score)
         i = j
     return best

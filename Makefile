@@ -8,7 +8,7 @@ QUESTION ?= 谁获得了岗位标兵？
 EMULATOR := tests/telegram_emulator
 EMULATOR_STAMP := $(EMULATOR)/node_modules/.installed-stamp
 
-.PHONY: install demo test bench bot clean
+.PHONY: install demo test bench bot milvus clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ test: install $(EMULATOR_STAMP)
 # Needs TELEGRAM_BOT_TOKEN (from @BotFather); see README "Telegram bot".
 bot: install
 	$(BIN)/newsqa bot
+
+# A local Milvus server for `[index] backend = "milvus"` (Ctrl-C stops it).
+milvus: install
+	$(BIN)/newsqa milvus up
 
 bench: install
 	$(BIN)/python bench/speed.py

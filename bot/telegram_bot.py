@@ -14,6 +14,7 @@ import os
 import re
 import secrets
 import time
+import warnings
 from collections import OrderedDict, deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from urllib.parse import urlparse
 from telegram import (BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Message,
                       MessageEntity, ReplyParameters, Update)
 from telegram.constants import ChatAction, ChatType, ParseMode
-from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, TelegramError
+from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.ext import (AIORateLimiter, Application, ApplicationBuilder, ApplicationHandlerStop,
                           CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, TypeHandler,
                           filters)
@@ -44,6 +45,11 @@ SECRET_ENV = "TELEGRAM_WEBHOOK_SECRET"
 _TOKEN_RE = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{30,}$")
 _SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 _TYPING_EVERY = 4.0  # Telegram shows a chat action for about 5 s
+# While the Bot API is down (5xx, timeouts, flood limits) a reply keeps being
+# retried this long, with these pauses between tries: an outage of a few
+# minutes delays answers but loses none.
+_SEND_PATIENCE = 300.0
+_SEND_BACKOFF = (0.5, 5.0)  # first pause, longest pause (doubling in between)
 
 COMMANDS = [
     ("ask", "提问，例如 /ask 谁获得了表彰？"),
@@ -99,9 +105,31 @@ class RedactingFormatter(logging.Formatter):
         return text
 
 
+class NetworkErrorsOneLine(logging.Filter):
+    """PTB logs a full traceback for every failed Bot API call (connection
+    refused, timeouts, 5xx). Those are expected outages, not bugs: keep one line
+    naming the error, and none at all for the start-up attempt, whose failure
+    the bot reports itself."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        # BadRequest is a NetworkError in PTB but means a bug of ours: keep its traceback.
+        outage = isinstance(exc, (NetworkError, InvalidToken, RetryAfter)) and not isinstance(exc, BadRequest)
+        if outage and record.name.startswith("telegram"):
+            if "Bootstrap" in record.getMessage():
+                return False
+            record.msg = f"{record.getMessage()}: {exc.__class__.__name__}: {exc}"
+            record.args = ()
+            record.exc_info = None
+            record.exc_text = None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
 def setup_logging(settings: BotSettings, level: int = logging.INFO) -> None:
     handler = logging.StreamHandler()
     handler.setLevel(level)  # some libraries set their own loggers to DEBUG
+    handler.addFilter(NetworkErrorsOneLine())
     handler.setFormatter(RedactingFormatter([settings.token, settings.webhook_secret],
                                             "%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
@@ -447,21 +475,57 @@ class NewsBot:
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
             )
             try:
-                await context.bot.send_message(chat_id, render_group(group),
-                                               parse_mode=ParseMode.HTML, **kwargs)
+                await self._send_message(context, chat_id, render_group(group), parse_mode=ParseMode.HTML,
+                                         **kwargs)
             except BadRequest as exc:
                 if "entit" not in str(exc).lower() and "parse" not in str(exc).lower():
                     raise
                 log.warning("HTML rejected (%s); sending as plain text", exc)
                 plain = pack(group, as_html=False)
                 for j, text in enumerate(plain):
-                    await context.bot.send_message(chat_id, text, **{
+                    await self._send_message(context, chat_id, text, **{
                         **kwargs, "reply_markup": kwargs["reply_markup"] if j == len(plain) - 1 else None,
                         "reply_parameters": kwargs["reply_parameters"] if j == 0 else None})
+
+    async def _send_message(self, context: ContextTypes.DEFAULT_TYPE, chat_id: int, text: str,
+                            **kwargs: object) -> Message:
+        """``send_message`` that outlasts a Bot API outage: on a 5xx, a timeout or a
+        flood limit the rate limiter did not wait out, try again until the API is
+        back (or ``_SEND_PATIENCE`` runs out, or the bot stops). A rejected message
+        (BadRequest, Forbidden) fails at once. A timed-out call may rarely have
+        been delivered after all; a duplicate then is better than a lost answer."""
+        started = time.monotonic()
+        pause = _SEND_BACKOFF[0]
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                sent = await context.bot.send_message(chat_id, text, **kwargs)  # type: ignore[arg-type]
+            except BadRequest:
+                raise
+            except (NetworkError, RetryAfter) as exc:
+                wait = max(pause, _retry_after_seconds(exc))
+                if time.monotonic() + wait > started + _SEND_PATIENCE or not context.application.running:
+                    raise
+                # One warning per reply held up, not one per try: with many chats waiting, that would flood the log.
+                log.log(logging.WARNING if attempt == 1 else logging.DEBUG,
+                        "sending to chat %s failed (%s: %s); trying again until the Bot API is back", chat_id,
+                        exc.__class__.__name__, exc)
+                await asyncio.sleep(wait)
+                pause = min(pause * 2, _SEND_BACKOFF[1])
+                continue
+            if attempt > 1:
+                log.info("sent to chat %s after %d tries (%.1f s)", chat_id, attempt, time.monotonic() - started)
+            return sent
 
     # ------------------------------------------------------------ errors
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         update_id = update.update_id if isinstance(update, Update) else None
+        error = context.error
+        if update is None and isinstance(error, (NetworkError, RetryAfter)) and not isinstance(error, BadRequest):
+            # Fetching updates failed: PTB tries again by itself, and no update is lost.
+            log.warning("getting updates failed (%s: %s); PTB retries", error.__class__.__name__, error)
+            return
         if isinstance(context.error, Forbidden):  # the user blocked the bot; nothing to tell them
             log.info("update %s: %s", update_id, context.error)
             return
@@ -494,6 +558,17 @@ def run(cfg: Config, qa: QA, settings: BotSettings) -> None:
     except NetworkError as exc:
         raise BotError(f"cannot reach the Bot API at {_safe_url(settings.base_url)}: "
                        f"{str(exc).replace(settings.token, '<redacted>')}") from None
+
+
+def _retry_after_seconds(exc: TelegramError) -> float:
+    """RetryAfter's wait in seconds (0 for other errors), without PTB's warning
+    about the attribute's type changing."""
+    if not isinstance(exc, RetryAfter):
+        return 0.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        value = exc.retry_after
+    return value.total_seconds() if hasattr(value, "total_seconds") else float(value)  # type: ignore[union-attr]
 
 
 def _safe_url(base_url: str) -> str:

@@ -26,7 +26,7 @@ SUPPORTED_TYPES = ("bert", "roberta", "xlm-roberta")
 _DTYPES = {"F32": np.float32, "F16": np.float16}
 
 
-def _read_safetensors(path: Path) -> dict[str, np.ndarray]:
+def read_safetensors(path: Path) -> dict[str, np.ndarray]:
     """Tensors of a safetensors file as read-only views of one memory map."""
     with path.open("rb") as f:
         (n,) = struct.unpack("<Q", f.read(8))
@@ -64,17 +64,17 @@ def _gelu_tanh(x: np.ndarray) -> np.ndarray:
     return 0.5 * x * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x**3)))
 
 
-_ACTS = {"gelu": _gelu, "gelu_new": _gelu_tanh, "gelu_pytorch_tanh": _gelu_tanh}
+ACTS = {"gelu": _gelu, "gelu_new": _gelu_tanh, "gelu_pytorch_tanh": _gelu_tanh}
 
 
-def _layer_norm(x: np.ndarray, w: np.ndarray, b: np.ndarray, eps: float) -> np.ndarray:
+def layer_norm(x: np.ndarray, w: np.ndarray, b: np.ndarray, eps: float) -> np.ndarray:
     mu = x.mean(-1, keepdims=True)
     var = ((x - mu) ** 2).mean(-1, keepdims=True)
     return (x - mu) / np.sqrt(var + eps) * w + b
 
 
 @dataclass(frozen=True)
-class _Layer:
+class Layer:
     # Weights transposed once to (in, out), contiguous; query, key and value
     # fused into one matrix so a layer is four matrix products.
     qkv: tuple[np.ndarray, np.ndarray]
@@ -89,6 +89,50 @@ def _linear(w: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.ascontiguousarray(w.T), np.asarray(b)
 
 
+def load_layers(get: Any, n_layers: int, prefix: str = "encoder.layer.") -> list[Layer]:
+    """BERT-layout encoder layers; ``get(name)`` returns a float32 array."""
+
+    def pair(name: str) -> tuple[np.ndarray, np.ndarray]:
+        return get(name + ".weight"), get(name + ".bias")
+
+    layers = []
+    for i in range(n_layers):
+        pre = f"{prefix}{i}."
+        parts = [pair(pre + f"attention.self.{n}") for n in ("query", "key", "value")]
+        layers.append(Layer(
+            _linear(np.concatenate([w for w, _ in parts]), np.concatenate([b for _, b in parts])),
+            _linear(*pair(pre + "attention.output.dense")), pair(pre + "attention.output.LayerNorm"),
+            _linear(*pair(pre + "intermediate.dense")), _linear(*pair(pre + "output.dense")),
+            pair(pre + "output.LayerNorm")))
+    return layers
+
+
+def run_layers(x: np.ndarray, layers: list[Layer], heads: int, eps: float, act: Any,
+               mask: np.ndarray | None = None) -> np.ndarray:
+    """Post-LN transformer layers over ``x`` (batch, tokens, hidden); ``mask``
+    (batch, tokens) is 1 for real tokens, 0 for padding."""
+    b, n, dim = x.shape
+    d = dim // heads
+    scale = np.float32(1.0 / math.sqrt(d))
+    bias = None if mask is None else np.where(mask[:, None, None, :] > 0, 0.0, -1e9).astype(np.float32)
+    x = x.reshape(b * n, dim)
+    for L in layers:
+        qkv = (x @ L.qkv[0] + L.qkv[1]).reshape(b, n, 3, heads, d)
+        q = qkv[:, :, 0].transpose(0, 2, 1, 3)
+        k = qkv[:, :, 1].transpose(0, 2, 3, 1)
+        v = qkv[:, :, 2].transpose(0, 2, 1, 3)
+        s = (q @ k) * scale
+        if bias is not None:
+            s = s + bias
+        s = np.exp(s - s.max(-1, keepdims=True))
+        s /= s.sum(-1, keepdims=True)
+        ctx = (s @ v).transpose(0, 2, 1, 3).reshape(b * n, dim)
+        x = layer_norm(x + ctx @ L.o[0] + L.o[1], *L.ln1, eps)
+        up = act(x @ L.up[0] + L.up[1])
+        x = layer_norm(x + up @ L.down[0] + L.down[1], *L.ln2, eps)
+    return x.reshape(b, n, dim)
+
+
 class LightQueryEncoder:
     """``encode_query`` and ``dim`` of ``embeddings.encoder.Encoder``, in numpy."""
 
@@ -97,7 +141,7 @@ class LightQueryEncoder:
         from tokenizers import Tokenizer as HFTokenizer
 
         st_cfg = _json(path / "sentence_bert_config.json", {})
-        w = _read_safetensors(path / "model.safetensors")
+        w = read_safetensors(path / "model.safetensors")
         prefix = next((p for p in ("", "bert.", "roberta.", "model.") if f"{p}embeddings.word_embeddings.weight" in w), None)
         if prefix is None:
             raise ValueError("no BERT-style embedding weights")
@@ -113,7 +157,7 @@ class LightQueryEncoder:
         self.dim = int(cfg["hidden_size"])
         self._heads = int(cfg["num_attention_heads"])
         self._eps = float(cfg.get("layer_norm_eps", 1e-12))
-        self._act = _ACTS[cfg.get("hidden_act", "gelu")]
+        self._act = ACTS[cfg.get("hidden_act", "gelu")]
         # RoBERTa-style models number positions after the padding id.
         self._pos_offset = int(cfg.get("pad_token_id", 1)) + 1 if cfg["model_type"] != "bert" else 0
         self._max_len = min(int(st_cfg.get("max_seq_length") or 512),
@@ -122,20 +166,20 @@ class LightQueryEncoder:
         self._pos = t("embeddings.position_embeddings.weight")
         self._type = t("embeddings.token_type_embeddings.weight")[0]
         self._ln = pair("embeddings.LayerNorm")
-        self._layers = []
-        for i in range(int(cfg["num_hidden_layers"])):
-            pre = f"encoder.layer.{i}."
-            parts = [pair(pre + f"attention.self.{n}") for n in ("query", "key", "value")]
-            self._layers.append(_Layer(
-                _linear(np.concatenate([w for w, _ in parts]), np.concatenate([b for _, b in parts])),
-                _linear(*pair(pre + "attention.output.dense")), pair(pre + "attention.output.LayerNorm"),
-                _linear(*pair(pre + "intermediate.dense")), _linear(*pair(pre + "output.dense")),
-                pair(pre + "output.LayerNorm")))
+        self._layers = load_layers(t, int(cfg["num_hidden_layers"]))
         self._mean = bool(pooling.get("pooling_mode_mean_tokens"))
         self._normalize = normalize
+        # No truncation inside the tokenizer: the answer reader shares this
+        # object (parsing tokenizer.json costs 0.6 s of every start) and must
+        # see whole passages; questions are cut here instead, as HF would.
         self._tok = HFTokenizer.from_file(str(path / "tokenizer.json"))
         self._tok.no_padding()
-        self._tok.enable_truncation(self._max_len)
+        self._tok.no_truncation()
+
+    @property
+    def tokenizer(self) -> Any:
+        """The fast tokenizer (no truncation, no padding), for sharing."""
+        return self._tok
 
     @classmethod
     def load(cls, model_name: str, path: Path, query_prompt: str) -> LightQueryEncoder | None:
@@ -144,7 +188,7 @@ class LightQueryEncoder:
             cfg = json.loads((path / "config.json").read_text(encoding="utf-8"))
             modules = [m.get("type", "").rsplit(".", 1)[-1] for m in _json(path / "modules.json", [])]
             pooling = _json(path / "1_Pooling" / "config.json", {})
-            if cfg.get("model_type") not in SUPPORTED_TYPES or cfg.get("hidden_act", "gelu") not in _ACTS:
+            if cfg.get("model_type") not in SUPPORTED_TYPES or cfg.get("hidden_act", "gelu") not in ACTS:
                 return None
             if cfg.get("position_embedding_type", "absolute") != "absolute":
                 return None
@@ -160,25 +204,14 @@ class LightQueryEncoder:
             return None
 
     def encode_query(self, text: str) -> np.ndarray:
-        ids = np.asarray(self._tok.encode(self.query_prompt + text).ids, dtype=np.int64)
+        raw = self._tok.encode(self.query_prompt + text).ids
+        if len(raw) > self._max_len:  # keep the closing special token, as truncation does
+            raw = raw[: self._max_len - 1] + raw[-1:]
+        ids = np.asarray(raw, dtype=np.int64)
         n = len(ids)
         x = self._word[ids] + self._pos[self._pos_offset : self._pos_offset + n] + self._type
-        x = _layer_norm(x.astype(np.float32), *self._ln, self._eps)
-        h = self._heads
-        d = self.dim // h
-        scale = np.float32(1.0 / math.sqrt(d))
-        for L in self._layers:
-            qkv = (x @ L.qkv[0] + L.qkv[1]).reshape(n, 3, h, d)
-            q = qkv[:, 0].transpose(1, 0, 2)
-            k = qkv[:, 1].transpose(1, 2, 0)
-            v = qkv[:, 2].transpose(1, 0, 2)
-            s = (q @ k) * scale
-            s = np.exp(s - s.max(-1, keepdims=True))
-            s /= s.sum(-1, keepdims=True)
-            ctx = (s @ v).transpose(1, 0, 2).reshape(n, self.dim)
-            x = _layer_norm(x + ctx @ L.o[0] + L.o[1], *L.ln1, self._eps)
-            up = self._act(x @ L.up[0] + L.up[1])
-            x = _layer_norm(x + up @ L.down[0] + L.down[1], *L.ln2, self._eps)
+        x = layer_norm(x.astype(np.float32), *self._ln, self._eps)
+        x = run_layers(x[None], self._layers, self._heads, self._eps, self._act)[0]
         vec = x.mean(0) if self._mean else x[0]
         if self._normalize:
             vec = vec / max(float(np.linalg.norm(vec)), 1e-12)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +37,15 @@ class IndexConfig:
     kind: str = "flat"  # flat | hnsw | ivf
     hnsw_m: int = 32
     ivf_nlist: int = 0  # 0: about 4·sqrt(chunks)
+    backend: str = "embedded"  # embedded (FAISS + BM25 files under `path`) | milvus (a Milvus server)
+
+
+@dataclass(frozen=True)
+class MilvusConfig:
+    # The token (user:password or an API key) comes from $MILVUS_TOKEN, never from here.
+    uri: str = "http://127.0.0.1:19530"
+    collection: str = "newsqa"  # base name: builds are <collection>__<stamp>, plus <collection>_meta
+    timeout_seconds: float = 10.0  # per request; a server that is gone fails the question after this
 
 
 @dataclass(frozen=True)
@@ -79,6 +89,15 @@ class AnswerConfig:
 
 
 @dataclass(frozen=True)
+class ReaderConfig:
+    enabled: bool = True  # false: the rule-based answer extraction (no trained reader)
+    path: str = ""  # "": the reader shipped with newsqa
+    depth: int = 5  # chunks the reader reads per question
+    rank_weight: float = 2.0  # log-odds the top retrieval score adds when the reader re-ranks
+    no_answer_threshold: float = 0.0  # P(some chunk holds the answer) below which: not found; 0: calibrated with the reader
+
+
+@dataclass(frozen=True)
 class TelegramConfig:
     base_url: str = "https://api.telegram.org/bot"
     mode: str = "polling"  # polling | webhook
@@ -97,10 +116,12 @@ class TelegramConfig:
 class Config:
     corpus: CorpusConfig = field(default_factory=CorpusConfig)
     index: IndexConfig = field(default_factory=IndexConfig)
+    milvus: MilvusConfig = field(default_factory=MilvusConfig)
     embedding: EmbeddingConfig = field(default_factory=EmbeddingConfig)
     chunking: ChunkingConfig = field(default_factory=ChunkingConfig)
     retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
     answer: AnswerConfig = field(default_factory=AnswerConfig)
+    reader: ReaderConfig = field(default_factory=ReaderConfig)
     telegram: TelegramConfig = field(default_factory=TelegramConfig)
     base_dir: Path = field(default_factory=Path.cwd)
 
@@ -137,9 +158,35 @@ class Config:
 
 _CHOICES = {
     ("index", "kind"): {"flat", "hnsw", "ivf"},
+    ("index", "backend"): {"embedded", "milvus"},
     ("retrieval", "mode"): {"hybrid", "bm25", "dense"},
     ("embedding", "query_backend"): {"auto", "numpy", "torch"},
     ("telegram", "mode"): {"polling", "webhook"},
+}
+
+
+# Inclusive ranges; a value outside one would loop, crash or silently do nothing.
+_RANGES: dict[tuple[str, str], tuple[float, float]] = {
+    ("index", "hnsw_m"): (2, 512),
+    ("index", "ivf_nlist"): (0, 1_000_000),
+    ("milvus", "timeout_seconds"): (0.1, 3600),
+    ("embedding", "batch_size"): (1, 4096),
+    ("embedding", "threads"): (0, 1024),
+    ("chunking", "min_chars"): (0, 100_000),
+    ("chunking", "max_chars"): (20, 100_000),
+    ("chunking", "overlap_sentences"): (0, 20),
+    ("retrieval", "candidates"): (1, 100_000),
+    ("retrieval", "top_k"): (1, 1000),
+    ("retrieval", "lexical_weight"): (0.0, 1.0),
+    ("answer", "max_sources"): (1, 50),
+    ("answer", "min_confidence"): (0.0, 1.0),
+    ("reader", "depth"): (1, 200),
+    ("reader", "rank_weight"): (0.0, 100.0),
+    ("reader", "no_answer_threshold"): (0.0, 1.0),
+    ("telegram", "webhook_port"): (1, 65535),
+    ("telegram", "rate_limit_per_minute"): (0, 100_000),
+    ("telegram", "reload_check_seconds"): (0.1, 86_400),
+    ("telegram", "workers"): (0, 256),
 }
 
 
@@ -152,6 +199,10 @@ def _coerce(section: str, key: str, value: Any, typ: Any, source: str) -> Any:
         if not isinstance(value, list) or not all(isinstance(v, item) and not isinstance(v, bool) for v in value):
             raise ConfigError(f"{where}: expected a list of {item.__name__}")
         return tuple(value)
+    if typ == "bool":
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true or false, got {value!r}")
+        return value
     expected = {"str": str, "int": int, "float": (int, float)}[typ]
     if isinstance(value, bool) or not isinstance(value, expected):
         raise ConfigError(f"{where}: expected {typ}, got {value!r}")
@@ -162,7 +213,25 @@ def _coerce(section: str, key: str, value: Any, typ: Any, source: str) -> Any:
         raise ConfigError(f"{where}: must be one of {', '.join(sorted(choices))}, got {value!r}")
     if typ in ("int", "float") and value < 0:
         raise ConfigError(f"{where}: must not be negative")
+    lo_hi = _RANGES.get((section, key))
+    if lo_hi and not lo_hi[0] <= value <= lo_hi[1]:
+        raise ConfigError(f"{where}: must be between {lo_hi[0]} and {lo_hi[1]}, got {value!r}")
     return value
+
+
+_COLLECTION_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,199}")
+
+
+def _check_milvus(mv: MilvusConfig, source: str) -> None:
+    if not _COLLECTION_NAME.fullmatch(mv.collection) or len(mv.collection) > 160:
+        # Milvus names: letters, digits, underscores; we append a build stamp.
+        raise ConfigError(f"{source}: [milvus] collection: letters, digits and underscores, starting with a letter "
+                          f"or underscore, at most 160 characters; got {mv.collection!r}")
+    if "__" in mv.collection:
+        raise ConfigError(f"{source}: [milvus] collection: must not contain '__' (it separates the build stamp); "
+                          f"got {mv.collection!r}")
+    if not re.match(r"(https?|tcp|grpc)://[^\s/]+", mv.uri):
+        raise ConfigError(f"{source}: [milvus] uri: expected http://HOST:PORT (or https://), got {mv.uri!r}")
 
 
 def load_config(path: Path | None = None) -> Config:
@@ -192,4 +261,10 @@ def load_config(path: Path | None = None) -> Config:
                 raise ConfigError(f"{path}: unknown key [{name}] {key}")
             kwargs[key] = _coerce(name, key, value, fields[key], str(path))
         sections[name] = cls(**kwargs)
+    mv = sections.get("milvus")
+    if mv is not None:
+        _check_milvus(mv, str(path))
+    ch = sections.get("chunking")
+    if ch is not None and ch.min_chars > ch.max_chars:
+        raise ConfigError(f"{path}: [chunking] min_chars ({ch.min_chars}) must not exceed max_chars ({ch.max_chars})")
     return Config(**sections, base_dir=path.resolve().parent)

@@ -29,3 +29,25 @@ class QuestionError(NewsQAError):
         super().__init__(message)
         self.reason = reason
         self.limit = limit
+
+
+class ReaderError(NewsQAError):
+    """The answer reader cannot be loaded or trained as asked."""
+
+
+class IndexDamagedError(NewsQAError):
+    """A file of the current build is missing, cut short or altered; ``file`` is
+    its path inside the build."""
+
+    def __init__(self, file: str) -> None:
+        super().__init__(f"index damaged ({file}); run `newsqa index rebuild --full`")
+        self.file = file
+
+
+class IndexWriteError(NewsQAError):
+    """The index folder cannot be written (permissions, a file in the way, a full disk)."""
+
+
+class IndexUnavailableError(NewsQAError):
+    """The index server (Milvus) cannot be reached or failed a request; the
+    message names the server and what to do, never a credential."""

@@ -14,11 +14,15 @@ import string
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from retrieval.errors import CorpusError
 from retrieval.qa import QA
 from retrieval.store import Progress, no_progress
+from retrieval.types import Hit
+
+if TYPE_CHECKING:
+    from retrieval.config import Config
 
 _PUNCT = set(string.punctuation) | set("，。、；：？！…—·“”‘’「」『』《》〈〉（）【】〔〕％～﹏　 ")
 
@@ -42,6 +46,7 @@ class EvalRow:
     found: bool
     retrieved: list[str]
     gold_rank: int | None
+    retrieval_rank: int | None  # before the reader re-ranked (same as gold_rank without a reader)
     em: float
     f1: float
     latency_ms: float
@@ -62,6 +67,10 @@ class EvalSummary:
     total_seconds: float
     unanswerable: int = 0
     correct_declines: int = 0
+    retrieval_recall_at_1: float = 0.0  # before reading
+    retrieval_recall_at_5: float = 0.0
+    retrieval_mrr_at_10: float = 0.0
+    skipped_empty: int = 0  # questions with no text, counted and left out
     rows: list[EvalRow] = field(default_factory=list, repr=False)
 
     def to_dict(self) -> dict[str, float | int]:
@@ -72,6 +81,10 @@ class EvalSummary:
             "found_rate": round(self.found_rate, 4), "latency_p50_ms": round(self.latency_p50_ms, 1),
             "latency_p95_ms": round(self.latency_p95_ms, 1), "total_seconds": round(self.total_seconds, 1),
             "unanswerable": self.unanswerable, "correct_declines": self.correct_declines,
+            "retrieval_recall@1": round(self.retrieval_recall_at_1, 4),
+            "retrieval_recall@5": round(self.retrieval_recall_at_5, 4),
+            "retrieval_mrr@10": round(self.retrieval_mrr_at_10, 4),
+            "skipped_empty": self.skipped_empty,
         }
 
 
@@ -106,6 +119,25 @@ def write_contexts(items: Iterable[EvalItem], path: Path) -> int:
         for it in seen.values():
             f.write(json.dumps({"id": it.context_id, "title": it.title, "text": it.context}, ensure_ascii=False) + "\n")
     return len(seen)
+
+
+def eval_index(cfg: Config, path: Path, items: list[EvalItem], encoder: Any, tokenizer: Any,
+               progress: Any = None) -> tuple[Config, Any]:
+    """A throwaway index over the file's contexts, kept in the cache so that
+    comparing retrievers (or re-running) does not embed everything again.
+    Returns the config pointing at it and the build report."""
+    import hashlib
+
+    from retrieval.app import rebuild
+    from retrieval.config import CorpusConfig, IndexConfig
+
+    key = hashlib.sha1(path.read_bytes() + cfg.embedding.model.encode()).hexdigest()[:12]
+    work = cfg.cache_dir / "eval" / key
+    work.mkdir(parents=True, exist_ok=True)
+    write_contexts(items, work / "contexts.jsonl")
+    cfg = cfg.replace(corpus=CorpusConfig((str(work / "contexts.jsonl"),)),
+                      index=IndexConfig(**{**cfg.index.__dict__, "path": str(work / "index")}))
+    return cfg, rebuild(cfg, encoder, tokenizer, full=False, progress=progress)
 
 
 def _segment(text: str) -> list[str]:
@@ -163,19 +195,24 @@ def evaluate(qa: QA, items: list[EvalItem], mode: str | None = None,
              progress: Callable[[int, str], Progress] = no_progress) -> EvalSummary:
     started = time.perf_counter()
     rows: list[EvalRow] = []
+    skipped = 0
     bar = progress(len(items), "questions")
     try:
         for it in items:
+            if not it.question.strip():
+                # Public sets have a few of these; one must not end the run.
+                skipped += 1
+                bar.update(1)
+                continue
             t0 = time.perf_counter()
             ans = qa.ask(it.question, mode, retrieve_k=20)
             latency = (time.perf_counter() - t0) * 1000
-            ranked: list[str] = []
-            for h in ans.hits:
-                if h.article.id not in ranked:
-                    ranked.append(h.article.id)
+            ranked = _articles(ans.hits)
             rank = ranked.index(it.context_id) + 1 if it.context_id in ranked else None
+            before = _articles(ans.retrieved or ans.hits)
+            rank_before = before.index(it.context_id) + 1 if it.context_id in before else None
             pred = ans.text if ans.found else ""
-            rows.append(EvalRow(it.id, it.question, list(it.answers), pred, ans.found, ranked[:20], rank,
+            rows.append(EvalRow(it.id, it.question, list(it.answers), pred, ans.found, ranked[:20], rank, rank_before,
                                 em_score(pred, it.answers) if it.answers else 0.0,
                                 f1_score(pred, it.answers) if it.answers else 0.0, latency))
             bar.update(1)
@@ -197,8 +234,21 @@ def evaluate(qa: QA, items: list[EvalItem], mode: str | None = None,
         total_seconds=time.perf_counter() - started,
         unanswerable=len(rows) - len(answerable),
         correct_declines=sum(1 for r in rows if not r.gold and not r.found),
+        retrieval_recall_at_1=sum(1 for r in answerable if r.retrieval_rank == 1) / n,
+        retrieval_recall_at_5=sum(1 for r in answerable if r.retrieval_rank and r.retrieval_rank <= 5) / n,
+        retrieval_mrr_at_10=sum(1 / r.retrieval_rank for r in answerable
+                                if r.retrieval_rank and r.retrieval_rank <= 10) / n,
+        skipped_empty=skipped,
         rows=rows,
     )
+
+
+def _articles(hits: Iterable[Hit]) -> list[str]:
+    ranked: list[str] = []
+    for h in hits:
+        if h.article.id not in ranked:
+            ranked.append(h.article.id)
+    return ranked
 
 
 def write_report(summary: EvalSummary, path: Path) -> None:

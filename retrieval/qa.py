@@ -3,17 +3,48 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import threading
+from typing import TYPE_CHECKING
 
 from retrieval.answer import Scorer, answer_question
 from retrieval.config import Config
 from retrieval.errors import QuestionError
 from retrieval.lexical import Tokenizer
 from retrieval.search import QueryEncoder, Searcher
-from retrieval.store import IndexStore, LoadedIndex
-from retrieval.types import Answer
+from retrieval.backends import SearchIndex, open_backend
+from retrieval.textnorm import clean_text
+from retrieval.types import Answer, Hit
+
+if TYPE_CHECKING:
+    from retrieval.reader.model import Reader
 
 MAX_QUESTION_CHARS = 500
+
+# English question words in an otherwise Chinese question ("Who 获得了岗位标兵?")
+# say what is asked just as their Chinese equivalents do.
+_EN_QUESTION_WORDS = [
+    (re.compile(r"\bhow\s+(many|much)\b", re.I), "多少"),
+    (re.compile(r"\bwhose\b", re.I), "谁的"),
+    (re.compile(r"\bwho(m)?\b", re.I), "谁"),
+    (re.compile(r"\bwhen\b", re.I), "什么时候"),
+    (re.compile(r"\bwhere\b", re.I), "哪里"),
+    (re.compile(r"\bwhy\b", re.I), "为什么"),
+    (re.compile(r"\bwhich\b", re.I), "哪个"),
+    (re.compile(r"\bwhat\b", re.I), "什么"),
+    (re.compile(r"\bhow\b", re.I), "怎样"),
+]
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def normalize_question(question: str) -> str:
+    """Mixed-language questions with their English question words in Chinese;
+    all-English questions are left alone."""
+    if not _CJK.search(question):
+        return question
+    for pattern, zh in _EN_QUESTION_WORDS:
+        question = pattern.sub(zh, question)
+    return re.sub(r"(?<=[\u4e00-\u9fff])\s+|\s+(?=[\u4e00-\u9fff])", "", question)
 
 
 class QA:
@@ -24,20 +55,21 @@ class QA:
     """
 
     def __init__(self, cfg: Config, encoder: QueryEncoder | None, tokenizer: Tokenizer,
-                 index: LoadedIndex | None = None) -> None:
+                 index: SearchIndex | None = None, reader: Reader | None = None) -> None:
         self.cfg = cfg
+        self.reader = reader
         self.encoder = encoder
         self.tokenizer = tokenizer
-        self.store = IndexStore(cfg.index_path)
+        self.store = open_backend(cfg)
         dim = getattr(encoder, "dim", None)
         self._lock = threading.Lock()
         self._searcher = self._make_searcher(index or self.store.load(cfg, expected_dim=dim))
 
-    def _make_searcher(self, index: LoadedIndex) -> Searcher:
+    def _make_searcher(self, index: SearchIndex) -> Searcher:
         return Searcher(index, self.encoder, self.tokenizer, self.cfg.retrieval)
 
     @property
-    def index(self) -> LoadedIndex:
+    def index(self) -> SearchIndex:
         return self._searcher.index
 
     def reload_if_changed(self) -> bool:
@@ -54,18 +86,32 @@ class QA:
     def ask(self, question: str, mode: str | None = None, retrieve_k: int | None = None) -> Answer:
         """Answer ``question``. ``retrieve_k`` asks for a longer ranked list in
         ``Answer.hits`` (for evaluation); answering always reads the top_k."""
-        question = question.strip()
+        # Invisible and control characters are stripped from articles at
+        # ingestion; the question gets the same treatment so both sides match.
+        question = clean_text(question).strip()
         if not question:
             raise QuestionError("the question is empty", "empty")
         if len(question) > MAX_QUESTION_CHARS:
             raise QuestionError(f"the question is too long ({len(question)} characters, at most {MAX_QUESTION_CHARS})",
                                 "too_long", MAX_QUESTION_CHARS)
+        asked, question = question, normalize_question(question)
         searcher = self._searcher  # one consistent index for the whole question
         top_k = self.cfg.retrieval.top_k
+        if self.reader is not None:
+            from retrieval.reader.answering import ReadingOptions, answer_with_reader
+
+            rc = self.cfg.reader
+            hits = searcher.search(question, max(top_k, rc.depth, retrieve_k or 0), mode)
+            opts = ReadingOptions(rc.depth, rc.rank_weight, rc.no_answer_threshold, self.cfg.answer.max_sources)
+            return dataclasses.replace(answer_with_reader(question, hits, self.reader, opts), question=asked)
         hits = searcher.search(question, max(top_k, retrieve_k or 0), mode)
         ans = answer_question(question, hits[:top_k], self.tokenizer, Scorer(searcher.index.doc_freq),
                               self.cfg.answer.min_confidence, self.cfg.answer.max_sources)
-        return dataclasses.replace(ans, hits=tuple(hits))
+        return dataclasses.replace(ans, question=asked, hits=tuple(hits), retrieved=tuple(hits))
+
+    def retrieve(self, question: str, k: int, mode: str | None = None) -> list[Hit]:
+        """The ranked chunks alone (no answer), from the current index."""
+        return self._searcher.search(question, k, mode)
 
     def warm_up(self) -> None:
         """Pay for lazy initialisation (jieba's part-of-speech dictionary, the

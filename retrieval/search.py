@@ -14,9 +14,9 @@ from typing import Protocol
 
 import numpy as np
 
+from retrieval.backends import SearchIndex
 from retrieval.config import RetrievalConfig
 from retrieval.lexical import Tokenizer
-from retrieval.store import LoadedIndex
 from retrieval.types import Hit
 
 
@@ -36,7 +36,7 @@ class Timings:
 
 
 class Searcher:
-    def __init__(self, index: LoadedIndex, encoder: QueryEncoder | None, tokenizer: Tokenizer,
+    def __init__(self, index: SearchIndex, encoder: QueryEncoder | None, tokenizer: Tokenizer,
                  cfg: RetrievalConfig) -> None:
         self.index = index
         self.encoder = encoder
@@ -49,38 +49,37 @@ class Searcher:
         mode = mode or self.cfg.mode
         if mode != "bm25" and self.encoder is None:
             mode = "bm25"
-        n = len(self.index.chunks)
+        n = self.index.size
         cand = min(max(self.cfg.candidates, k), n)
         t = Timings()
 
-        lex = np.zeros(n, dtype=np.float32)
-        if mode in ("bm25", "hybrid"):
-            t0 = time.perf_counter()
-            lex = self.index.bm25.scores(self.tokenizer(question))
-            t.bm25 = (time.perf_counter() - t0) * 1000
-
-        dense_ids = np.zeros(0, dtype=np.int64)
-        dense_scores = np.zeros(0, dtype=np.float32)
+        dense_map: dict[int, float] = {}
         if mode in ("dense", "hybrid"):
             assert self.encoder is not None
             t0 = time.perf_counter()
             q = self.encoder.encode_query(question)
             t.encode = (time.perf_counter() - t0) * 1000
             t0 = time.perf_counter()
-            dense_scores, dense_ids = self.index.vectors.search(q, cand)  # type: ignore[attr-defined]
+            dense_map = dict(self.index.dense(q, cand))
             t.dense = (time.perf_counter() - t0) * 1000
 
+        lex: dict[int, float] = {}
+        lex_top: list[tuple[int, float]] = []
+        if mode in ("bm25", "hybrid"):
+            t0 = time.perf_counter()
+            # The lexical scores of the dense candidates too: fusion mixes both for every candidate.
+            found = self.index.lexical(question, self.tokenizer, k if mode == "bm25" else cand, dense_map)
+            lex, lex_top = found.scores, found.top
+            t.bm25 = (time.perf_counter() - t0) * 1000
+
         t0 = time.perf_counter()
-        dense_map = {int(i): float(s) for i, s in zip(dense_ids, dense_scores)}
         if mode == "bm25":
-            order = _top(lex, k)
-            fused = {int(i): float(lex[i]) for i in order if lex[i] > 0}
+            fused = dict(lex_top)
         elif mode == "dense":
             fused = dict(dense_map)
         else:
-            lex_top = _top(lex, cand)
-            ids = set(int(i) for i in lex_top if lex[i] > 0) | set(dense_map)
-            lex_max = float(lex.max()) if n else 0.0
+            ids = set(i for i, _ in lex_top) | set(dense_map)
+            lex_max = lex_top[0][1] if lex_top else 0.0
             # Dense similarities of e5 sit in a narrow band; scale them between
             # the weakest and strongest candidate so they can move the ranking.
             d_hi = max(dense_map.values(), default=0.0)
@@ -89,21 +88,18 @@ class Searcher:
             w = self.cfg.lexical_weight
             fused = {}
             for i in ids:
-                lex_part = float(lex[i]) / lex_max if lex_max > 0 else 0.0
+                lex_part = lex.get(i, 0.0) / lex_max if lex_max > 0 else 0.0
                 d = dense_map.get(i, d_lo)
                 fused[i] = w * lex_part + (1 - w) * (d - d_lo) / d_span
         ranked = sorted(fused.items(), key=lambda kv: -kv[1])[:k]
+        found_chunks = self.index.resolve([i for i, _ in ranked])
         hits = []
         for i, s in ranked:
-            chunk = self.index.chunks[i]
-            hits.append(Hit(chunk, self.index.article_of(chunk), s, float(lex[i]), dense_map.get(i, 0.0)))
+            if i not in found_chunks:  # removed by an update running right now
+                continue
+            chunk, article = found_chunks[i]
+            hits.append(Hit(chunk, article, s, lex.get(i, 0.0), dense_map.get(i, 0.0)))
         t.fusion = (time.perf_counter() - t0) * 1000
         self.timings = t
         return hits
 
-
-def _top(scores: np.ndarray, k: int) -> np.ndarray:
-    if len(scores) <= k:
-        return np.argsort(-scores)
-    part = np.argpartition(-scores, k)[:k]
-    return part[np.argsort(-scores[part])]

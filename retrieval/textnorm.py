@@ -1,13 +1,15 @@
 """Text helpers shared by ingestion, chunking, search and answering.
 
-Stored text stays as written; ``for_search`` makes the form we match on
-(NFKC folds full-width digits and letters, zhconv folds traditional to
-simplified, case is folded).
+Stored text stays as written, less what ``clean_text`` removes at ingestion
+(terminal escapes, invisible format and control characters); ``for_search``
+makes the form we match on (the same cleaning, NFKC folds full-width digits
+and letters, zhconv folds traditional to simplified, case is folded).
 """
 
 from __future__ import annotations
 
 import re
+import sys
 import unicodedata
 from functools import lru_cache
 
@@ -55,7 +57,9 @@ def _zhconv():
 
 
 def for_search(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text).lower()
+    # Stored text is clean already; a question may still carry a zero-width
+    # space or soft hyphen that would split a word from its match.
+    text = unicodedata.normalize("NFKC", clean_text(text)).lower()
     if CJK_RE.search(text):
         text = _zhconv().convert(text, "zh-cn")
     return text
@@ -65,3 +69,44 @@ def cjk_ratio(text: str) -> float:
     if not text:
         return 0.0
     return len(CJK_RE.findall(text)) / len(text)
+
+
+# Terminal escape sequences (CSI such as "\x1b[31m", OSC such as a window title,
+# and the two-character forms), 7-bit and C1: removed whole, or their parameters
+# ("[31m") would stay behind as visible garbage once ESC itself is dropped.
+_ANSI_RE = re.compile(
+    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]"
+    r"|(?:\x1b\]|\x9d)[^\x07\x1b\x9c\n]{0,512}(?:\x07|\x1b\\|\x9c)"  # only when terminated: never eats the text
+    r"|\x1b[ -/]+[0-~]"  # character-set designations such as "\x1b(B"
+    r"|\x1b[@-Z\\-_]"
+)
+# Old Mac, DOS and Unicode line and page separators all mean "new line" to a reader.
+_LINE_BREAK_RE = re.compile("\r\n?|[\x0b\x0c\x85\u2028\u2029]")
+
+
+@lru_cache(maxsize=1)
+def _invisible_re() -> re.Pattern[str]:
+    """Every control (Cc) and format (Cf) character except newline and tab,
+    plus U+FFFD, which only ever marks bytes that could not be decoded."""
+    ranges: list[tuple[int, int]] = []
+    for cp in range(sys.maxunicode + 1):
+        ch = chr(cp)
+        if (unicodedata.category(ch) in ("Cc", "Cf") and ch not in "\n\t") or ch == "\ufffd":
+            if ranges and ranges[-1][1] == cp - 1:
+                ranges[-1] = (ranges[-1][0], cp)
+            else:
+                ranges.append((cp, cp))
+    parts = (re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in ranges)
+    return re.compile(f"[{''.join(parts)}]+")
+
+
+def clean_text(text: str) -> str:
+    """Text as a reader sees it: no terminal escapes, no invisible format or
+    control characters (zero-width spaces, soft hyphens, bidi marks, NUL, bell),
+    line breaks as "\\n". Applied to every text at ingestion (and by ``for_search``
+    to questions), so the stored text, what search matches and every quote
+    agree, and nothing printed can drive a terminal."""
+    if "\x1b" in text or "\x9b" in text or "\x9d" in text:
+        text = _ANSI_RE.sub("", text)
+    text = _LINE_BREAK_RE.sub("\n", text)
+    return _invisible_re().sub("", text)

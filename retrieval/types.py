@@ -32,6 +32,7 @@ class Article:
     photographer: str | None = None
     kicker: str | None = None
     continued_from: str | None = None
+    also_in: tuple[str, ...] = ()  # other files with the same title and text, indexed once
 
     @property
     def text(self) -> str:
@@ -52,11 +53,12 @@ class Article:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["paragraphs"] = list(self.paragraphs)
+        d["also_in"] = list(self.also_in)
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Article:
-        return cls(**{**d, "paragraphs": tuple(d["paragraphs"])})
+        return cls(**{**d, "paragraphs": tuple(d["paragraphs"]), "also_in": tuple(d.get("also_in", ()))})
 
 
 @dataclass(frozen=True)
@@ -117,7 +119,8 @@ class Answer:
     found: bool
     confidence: float
     sources: tuple[Source, ...] = ()
-    hits: tuple[Hit, ...] = field(default=(), repr=False)
+    hits: tuple[Hit, ...] = field(default=(), repr=False)  # best first, after reading when a reader ran
+    retrieved: tuple[Hit, ...] = field(default=(), repr=False)  # the retrieval order, before reading
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -87,6 +87,7 @@ def real_encoder():
 @pytest.fixture(scope="session")
 def sample_qa(real_encoder, tokenizer, tmp_path_factory):
     """The sample page indexed with the real model, as `newsqa` would."""
+    from retrieval.app import load_reader
     from retrieval.config import load_config
     from retrieval.qa import QA
     from retrieval.store import IndexStore
@@ -97,4 +98,4 @@ def sample_qa(real_encoder, tokenizer, tmp_path_factory):
     shutil.copy(SAMPLE, corpus / SAMPLE.name)
     cfg = load_config(write_config(base / "config.toml", corpus, base / "index"))
     IndexStore(cfg.index_path).build(cfg, real_encoder, tokenizer)
-    return QA(cfg, real_encoder, tokenizer)
+    return QA(cfg, real_encoder, tokenizer, reader=load_reader(cfg))

@@ -56,6 +56,27 @@ class BotMessage:
                 "from": BOT_USER, "chat": {"id": self.chat_id, "type": "private"}}
 
 
+def user_message(text: str, user_id: int, chat_id: int | None = None, chat_type: str = "private") -> dict[str, Any]:
+    """What a user's plain text message looks like to the emulator's client API."""
+    chat_id = user_id if chat_id is None else chat_id
+    return {
+        "botToken": TOKEN, "date": int(time.time()), "text": text,
+        "from": {"id": user_id, "is_bot": False, "first_name": f"user{user_id}"},
+        "chat": {"id": chat_id, "type": chat_type, **({"title": "测试群"} if chat_type != "private" else
+                                                       {"first_name": f"user{user_id}"})},
+    }
+
+
+@dataclass
+class Outage:
+    """A window (epoch milliseconds) in which the emulated Bot API fails."""
+
+    kind: str
+    since_ms: int
+    until_ms: int
+    hits: int = 0  # Bot API calls it failed (known once it has ended)
+
+
 class Emulator:
     def __init__(self, proc: subprocess.Popen, port: int) -> None:
         self.proc = proc
@@ -72,13 +93,7 @@ class Emulator:
     def send(self, text: str, user_id: int, chat_id: int | None = None, chat_type: str = "private",
              entities: list[dict] | None = None, reply_to: dict | None = None) -> int:
         """A user sends ``text``; returns its message id."""
-        chat_id = user_id if chat_id is None else chat_id
-        msg: dict[str, Any] = {
-            "botToken": TOKEN, "date": int(time.time()), "text": text,
-            "from": {"id": user_id, "is_bot": False, "first_name": f"user{user_id}"},
-            "chat": {"id": chat_id, "type": chat_type, **({"title": "测试群"} if chat_type != "private" else
-                                                           {"first_name": f"user{user_id}"})},
-        }
+        msg = user_message(text, user_id, chat_id, chat_type)
         if text.startswith("/") and entities is None:
             entities = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
         if entities:
@@ -122,6 +137,26 @@ class Emulator:
             payload["retry_after"] = retry_after
         self.http.post("/_compat/fail", json=payload).raise_for_status()
 
+    def outage(self, kind: str, seconds: float, methods: list[str] | None = None,
+               retry_after: int | None = None) -> Outage:
+        """From now on for ``seconds``, Bot API calls (all, or ``methods``) fail: kind "500", "hang" (held
+        until the window ends, then dropped) or "429" (retry_after: the rest of the window unless given)."""
+        payload: dict[str, Any] = {"kind": kind, "seconds": seconds}
+        if methods:
+            payload["methods"] = methods
+        if retry_after:
+            payload["retry_after"] = retry_after
+        window = self._post("/_compat/outage", payload)
+        return Outage(kind, window["since"], window["until"])
+
+    def end_outages(self) -> list[Outage]:
+        """Ends every outage window now; returns all windows so far, with the calls each failed."""
+        return [Outage(o["kind"], o["since"], o["until"], o["hits"]) for o in self._post("/_compat/outage/clear", {})]
+
+    def take_all(self) -> list[BotMessage]:
+        """Bot messages to any chat not read before."""
+        return [BotMessage.from_stored(x) for x in self._post("/_compat/botMessages", {"token": TOKEN})]
+
     def calls(self, method: str) -> list[dict[str, Any]]:
         return self._post("/_compat/calls", {"method": method})
 
@@ -158,6 +193,15 @@ class BotProcess:
     @property
     def log(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def peak_rss_mb(self) -> float | None:
+        """The process's peak resident memory so far (VmHWM), None once it has exited."""
+        try:
+            status = Path(f"/proc/{self.proc.pid}/status").read_text()
+        except OSError:
+            return None
+        kb = next((int(x.split()[1]) for x in status.splitlines() if x.startswith("VmHWM:")), None)
+        return None if kb is None else kb / 1024
 
     def wait_for_log(self, needle: str, timeout: float = 180, after: int = 0) -> None:
         deadline = time.monotonic() + timeout

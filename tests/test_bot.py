@@ -93,6 +93,8 @@ def world(tmp_path_factory):
 top_k = 15
 [answer]
 max_sources = 15
+[reader]
+depth = 15
 [telegram]
 allowed_users = {ALLOWED}
 rate_limit_per_minute = 10

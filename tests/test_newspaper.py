@@ -142,3 +142,81 @@ def test_html_article(tmp_path):
     a = files[0].articles[0]
     assert a.title == "地铁新线开通" and a.author == "钱七"
     assert a.paragraphs == ("地铁十九号线今日开通。", "全长二十公里。")
+
+
+# ------------------------------------------------ pages the rules were not written for
+
+# Two articles laid out in 13-character columns (the first line of a paragraph
+# two characters short); the second has no "本报讯" lead and no byline.
+NO_LEAD_PAGE = """海淀区图书馆举办冬季读书节
+本报讯（记者 张三） 海淀区图书
+馆昨天举办了冬季读书节，吸引了三
+百多名市民参加。
+
+活动持续一周，包括讲座、
+展览和读书分享会。
+
+朝阳公园新添十座智能座椅
+朝阳公园近日在湖边步道
+安装了十座智能座椅，游客可
+以在座椅上为手机充电，还能
+查看当天的天气和空气质量。
+"""
+
+
+def test_an_article_without_lead_is_its_own_article():
+    arts = segment_page(NO_LEAD_PAGE)
+    by_title = {a.title: a for a in arts}
+    assert set(by_title) == {"海淀区图书馆举办冬季读书节", "朝阳公园新添十座智能座椅"}
+    park = by_title["朝阳公园新添十座智能座椅"]
+    assert "智能座椅" in park.paragraphs[0] and "读书节" not in "".join(park.paragraphs)
+    assert "智能座椅" not in "".join(by_title["海淀区图书馆举办冬季读书节"].paragraphs)
+    assert park.author is None  # not inherited from the article above
+    assert by_title["海淀区图书馆举办冬季读书节"].author == "张三"
+
+
+def test_a_headline_with_punctuation_is_a_headline():
+    page = NO_LEAD_PAGE.replace("朝阳公园新添十座智能座椅", "朝阳公园：十座智能座椅来了！")
+    titles = [a.title for a in segment_page(page)]
+    assert titles == ["海淀区图书馆举办冬季读书节", "朝阳公园：十座智能座椅来了！"]
+
+
+def test_multi_name_byline_keeps_every_name_and_drops_roles():
+    page = "\n".join(["地铁十九号线今日开通", "本报讯（记者 吕蕾 沈鑫冰 通讯员 任娜） 地",
+                      "铁十九号线今天上午正式开通运营，", "全长二十公里。"])
+    (art,) = segment_page(page)
+    assert art.author == "吕蕾 沈鑫冰 任娜"
+    assert art.title == "地铁十九号线今日开通"
+
+
+def test_a_byline_wrapped_over_two_lines_is_read_whole():
+    page = "\n".join(["地铁十九号线今日开通", "本报记者 吕蕾 沈", "鑫冰", "地铁十九号线今天上午正式",
+                      "开通运营，全长二十公里，共设",
+                      "十个车站。"])
+    (art,) = segment_page(page)
+    assert art.author == "吕蕾 沈鑫冰"
+    assert art.title == "地铁十九号线今日开通"
+    assert "".join(art.paragraphs) == "地铁十九号线今天上午正式开通运营，全长二十公里，共设十个车站。"
+
+
+def test_page_header_and_footer_are_dropped():
+    page = "北京日报  2020年1月10日  星期五\n第3版  要闻\n\n" + NO_LEAD_PAGE + "\n责任编辑：王五  版式设计：赵六\n"
+    arts = segment_page(page)
+    assert [a.title for a in arts] == ["海淀区图书馆举办冬季读书节", "朝阳公园新添十座智能座椅"]
+    everything = " ".join(a.title + "".join(a.paragraphs) + " ".join(a.kicker) for a in arts)
+    for furniture in ("北京日报", "星期五", "第3版", "责任编辑", "王五"):
+        assert furniture not in everything
+
+
+def test_traditional_character_page_segments_like_the_simplified_one():
+    import zhconv
+
+    page = zhconv.convert(SAMPLE.read_text(encoding="utf-8"), "zh-tw")
+    arts = segment_page(page)
+    assert len(arts) == 7
+    by_title = {a.title: a for a in arts}
+    for title, author in EXPECTED.items():
+        trad = zhconv.convert(title, "zh-tw")
+        assert trad in by_title, f"missing {trad}: got {list(by_title)}"
+        assert by_title[trad].author == zhconv.convert(author, "zh-tw")  # names stay as printed
+    assert by_title[zhconv.convert("“娘家人”节前送年货", "zh-tw")].photographer == "陳藝"

@@ -20,6 +20,16 @@
 // balanced, entities escaped) and message text must be 1..4096 UTF-16 units.
 // Test hooks: POST /_compat/fail queues failures for a method (e.g. a 429 with
 // retry_after, or "can't parse entities"); POST /_compat/calls lists bot calls.
+// POST /_compat/outage {kind, seconds, methods?, retry_after?} makes every Bot API
+// call (or those of `methods`) fail for a time window, as when Telegram is down:
+//   kind "500"  answers 500 Internal Server Error;
+//   kind "hang" holds the request and drops the connection when the window ends
+//               (the client's read timeout fires first if it is shorter);
+//   kind "429"  answers Too Many Requests with retry_after = the seconds left in
+//               the window (as Telegram does), or the fixed `retry_after` given.
+// A failed call is not carried out: nothing is sent and no update is consumed.
+// POST /_compat/outage/clear ends all windows. POST /_compat/botMessages returns
+// the bot's messages to every chat not read before (one request for a load test).
 'use strict';
 
 const path = require('path');
@@ -42,6 +52,8 @@ const BOT = { id: 666, is_bot: true, first_name: 'newsqa test', username: opt('u
 const server = new TelegramServer({ host: HOST, port: 1, storeTimeout: 600 });
 const calls = [];
 const faults = [];
+const outages = [];
+const OUTAGE_KINDS = ['500', 'hang', '429'];
 const commands = {};
 
 // ----------------------------------------------------------------- helpers
@@ -117,6 +129,20 @@ function badRequest(res, description, code = 400, parameters) {
   res.status(code).json({ ok: false, error_code: code, description, ...(parameters ? { parameters } : {}) });
 }
 
+function failDuringOutage(outage, req, res, now) {
+  if (outage.kind === '500') {
+    badRequest(res, 'Internal Server Error', 500);
+  } else if (outage.kind === '429') {
+    const retry = outage.retryAfter || Math.max(1, Math.ceil((outage.until - now) / 1000));
+    badRequest(res, `Too Many Requests: retry after ${retry}`, 429, { retry_after: retry });
+  } else {
+    // Never answered: the connection is dropped when the window ends, unless the
+    // client has given up (read timeout) and closed it before.
+    const timer = setTimeout(() => req.socket.destroy(), outage.until - now);
+    res.on('close', () => clearTimeout(timer));
+  }
+}
+
 // ----------------------------------------------------------------- emulator patches
 const formatUpdate = TelegramServer.formatUpdate;
 TelegramServer.formatUpdate = (update) => {
@@ -177,6 +203,28 @@ app.post('/_compat/fail', (req, res) => {
   faults.push({ ...req.body, count: Number(req.body.count || 1) });
   res.json({ ok: true });
 });
+app.post('/_compat/outage', (req, res) => {
+  const kind = String(req.body.kind);
+  const seconds = Number(req.body.seconds);
+  if (!OUTAGE_KINDS.includes(kind)) return badRequest(res, `kind: expected one of ${OUTAGE_KINDS.join(', ')}`);
+  if (!(seconds > 0)) return badRequest(res, 'seconds: expected a positive number');
+  const methods = req.body.methods ? [].concat(req.body.methods).map(String) : null;
+  const since = Date.now();
+  const outage = { kind, methods, since, until: since + seconds * 1000,
+    retryAfter: req.body.retry_after ? Number(req.body.retry_after) : null, hits: 0 };
+  outages.push(outage);
+  return res.json({ ok: true, result: { since, until: outage.until } });
+});
+app.post('/_compat/outage/clear', (req, res) => {
+  const now = Date.now();
+  for (const o of outages) o.until = Math.min(o.until, now);
+  res.json({ ok: true, result: outages.map(({ kind, methods, since, until, hits }) => ({ kind, methods, since, until, hits })) });
+});
+app.post('/_compat/botMessages', (req, res) => {
+  const unread = server.storage.botMessages.filter((u) => u.botToken === req.body.token && !u.isRead);
+  unread.forEach((u) => { u.isRead = true; });
+  res.json({ ok: true, result: unread });
+});
 app.post('/_compat/calls', (req, res) => {
   res.json({ ok: true, result: calls.filter((c) => !req.body.method || c.method === req.body.method) });
 });
@@ -186,7 +234,14 @@ app.post('/_compat/commands', (req, res) => res.json({ ok: true, result: command
 app.all('/bot:token/:method', (req, res, next) => {
   const { method, token } = req.params;
   const body = { ...req.query, ...req.body };
-  if (method !== 'getUpdates') calls.push({ method, time: Date.now(), body });
+  const now = Date.now();
+  const outage = outages.find((o) => o.since <= now && now < o.until && (!o.methods || o.methods.includes(method)));
+  if (method !== 'getUpdates') calls.push({ method, time: now, body, ...(outage ? { outage: outage.kind } : {}) });
+  if (outage) {
+    outage.hits += 1;
+    failDuringOutage(outage, req, res, now);
+    return;
+  }
   const fault = faults.find((f) => f.method === method && f.count > 0
     && (f.chat_id === undefined || String(f.chat_id) === String(body.chat_id)));
   if (fault) {

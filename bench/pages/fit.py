@@ -1,0 +1,106 @@
+"""Fit the headline-line models of retrieval/newspaper.py on generated tune pages.
+
+    .venv/bin/python bench/pages/fit.py [--pages 300]
+
+Every line that could start a headline (after a finished paragraph, a
+headline, or page furniture) is one example; its label comes from the
+generator (title, kicker or section line = 1; body text = 0). Pass 1 reads a
+line alone; pass 2 adds pass 1's verdict on the neighbouring lines. The
+weights are printed as Python arrays to paste over HEADLINE_WEIGHTS_1/2; only
+"tune" pages are used, the held-out pages stay unseen.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from generate import make_page  # noqa: E402
+
+from retrieval import newspaper as nw  # noqa: E402
+
+HEADLINE_LABELS = {"title", "kicker", "section"}
+BODY_LABELS = {"body", "body_first"}
+
+
+def _pages(pages: int) -> Iterator[tuple[list, list[int], list[tuple[int, bool, float]]]]:
+    for n in range(pages):
+        page = make_page("tune", n)
+        lines = nw._split_lines(page.text)
+        nw._mark_certain(lines)
+        colws = nw._column_widths(lines)
+        labels = [page.line_labels[ln.raw][1] for ln in lines]
+        cands = []
+        for i, ln in enumerate(lines):
+            if ln.kind != "body" or ln.doubled or labels[i] not in HEADLINE_LABELS | BODY_LABELS:
+                continue
+            prev_headline = i > 0 and labels[i - 1] in HEADLINE_LABELS and lines[i - 1].kind == "body"
+            if nw.may_be_headline(lines, i, prev_headline, colws):
+                cands.append((i, prev_headline, 1.0 if labels[i] in HEADLINE_LABELS else 0.0))
+        yield lines, colws, cands
+
+
+def examples(pages: int, w1: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Pass-1 examples (w1 None: prev_headline left at 0) or pass-2 examples using w1."""
+    xs, ys = [], []
+    for lines, colws, cands in _pages(pages):
+        if w1 is None:
+            for i, _, y in cands:
+                xs.append(nw.line_features(lines, i, colws[i], False))
+                ys.append(y)
+            continue
+        nw.HEADLINE_WEIGHTS_1 = w1
+        p1 = nw.first_pass(lines, colws)
+        for i, prev_headline, y in cands:
+            xs.append(nw.second_features(lines, i, colws[i], prev_headline, p1))
+            ys.append(y)
+    return np.array(xs), np.array(ys)
+
+
+def fit(x: np.ndarray, y: np.ndarray, l2: float = 1e-3, steps: int = 30) -> np.ndarray:
+    """Newton's method on the L2-regularised log loss (the bias is not penalised)."""
+    w = np.zeros(x.shape[1])
+    reg = l2 * np.eye(x.shape[1])
+    reg[0, 0] = 0.0
+    for _ in range(steps):
+        p = 1 / (1 + np.exp(-(x @ w)))
+        grad = x.T @ (p - y) / len(y) + reg @ w
+        hess = (x * (p * (1 - p))[:, None]).T @ x / len(y) + reg
+        w -= np.linalg.solve(hess, grad)
+    return w
+
+
+def _report(name: str, x: np.ndarray, y: np.ndarray, w: np.ndarray, names: tuple[str, ...]) -> None:
+    pred = (x @ w) > 0
+    print(f"{name}: {len(y)} candidate lines, {int(y.sum())} headlines; train accuracy {np.mean(pred == y):.4f}, "
+          f"missed headlines {int(np.sum(~pred & (y == 1)))}, false headlines {int(np.sum(pred & (y == 0)))}")
+    for n, v in zip(names, w):
+        print(f"  {n:20s} {v:+.2f}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--pages", type=int, default=300)
+    args = ap.parse_args()
+    x1, y1 = examples(args.pages, None)
+    w1 = fit(x1, y1)
+    _report("pass 1", x1, y1, w1, nw._FEATURES)
+    x2, y2 = examples(args.pages, w1)
+    w2 = fit(x2, y2)
+    _report("pass 2", x2, y2, w2, nw._FEATURES_2)
+    for name, w in (("HEADLINE_WEIGHTS_1", w1), ("HEADLINE_WEIGHTS_2", w2)):
+        vals = [f"{v:.2f}" for v in w]
+        rows = [", ".join(vals[k : k + 12]) for k in range(0, len(vals), 12)]
+        print(f"{name} = np.array([\n" + "".join(f"    {r},\n" for r in rows) + "])")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,173 @@
+"""Score reading generated newspaper PDFs (bench/pdfgen.py) into articles.
+
+    .venv/bin/python bench/pdfscore.py [--pages 40] [--start 0] [--via pdfpage,ingest,text] [--show N]
+
+Each page is rendered to a PDF in a temporary folder and read back by:
+  pdfpage  retrieval.pdfpage.read_pdf (layout-aware: positions and font sizes);
+  ingest   retrieval.ingest.read_file, what `newsqa index` does with a .pdf;
+  text     the plain text the page was made from, through the .txt path
+           (retrieval.ingest._from_page_text): the articles the PDF should give.
+Per reader it prints, over all true articles:
+  title   share whose best-matching found article has exactly the true title
+          (whitespace ignored; a continuation printed without headline counts
+          as right when the found title says "（上接…）");
+  author  share whose author is exactly right (None when there is no byline);
+  body F1 mean character F1 between true and found body;
+  merged  true articles whose best match is also a better match of another;
+  split   true articles spread over two or more found articles (≥ 20% each);
+  extra   found articles that are no true article's best match;
+  pages/s reading speed, PDF parsing included (text: segmentation only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from pdfgen import TruthArticle, make_page  # noqa: E402
+
+
+@dataclass(frozen=True)
+class Found:
+    title: str
+    author: str | None
+    body: str
+
+
+@dataclass
+class Score:
+    articles: int = 0
+    title_ok: int = 0
+    author_ok: int = 0
+    f1_sum: float = 0.0
+    merged: int = 0
+    split: int = 0
+    extra: int = 0
+    pages: int = 0
+    seconds: float = 0.0
+
+    def line(self, name: str) -> str:
+        n = max(self.articles, 1)
+        return (f"{name:8s} pages {self.pages:4d}  articles {self.articles:4d}  title {self.title_ok / n:.3f}  "
+                f"author {self.author_ok / n:.3f}  body F1 {self.f1_sum / n:.3f}  merged {self.merged:3d}  "
+                f"split {self.split:3d}  extra {self.extra:3d}  {self.pages / max(self.seconds, 1e-9):6.1f} pages/s")
+
+
+def _norm(text: str | None) -> str:
+    return re.sub(r"\s+", "", text or "")
+
+
+def _grams(text: str) -> set[str]:
+    return {text[i : i + 3] for i in range(len(text) - 2)}
+
+
+def _f1(truth: str, found: str) -> float:
+    if not truth or not found:
+        return 0.0
+    inter = sum((Counter(truth) & Counter(found)).values())
+    if not inter:
+        return 0.0
+    p, r = inter / len(found), inter / len(truth)
+    return 2 * p * r / (p + r)
+
+
+def score_page(truths: list[TruthArticle], found: list[Found], score: Score, show: bool = False) -> None:
+    bodies = [_norm(f.body) for f in found]
+    fgrams = [_grams(b) for b in bodies]
+    best: list[tuple[int, int]] = []
+    for t in truths:
+        tg = _grams(_norm(t.body))
+        overlaps = [len(tg & g) for g in fgrams]
+        k = max(range(len(found)), key=lambda i: overlaps[i]) if found else -1
+        best.append((overlaps[k] if k >= 0 else 0, k))
+        if tg and sum(1 for o in overlaps if o >= 0.2 * len(tg)) >= 2:
+            score.split += 1
+    claimed = Counter(k for o, k in best if o > 0)
+    for ti, t in enumerate(truths):
+        score.articles += 1
+        o, k = best[ti]
+        if o == 0:
+            if show:
+                print(f"  LOST  {t.title!r}")
+            continue
+        if claimed[k] > 1 and any(best[j][1] == k and best[j][0] > o for j in range(len(best)) if j != ti):
+            score.merged += 1
+        f = found[k]
+        title_ok = _norm(f.title).startswith("（上接") if t.title is None else _norm(f.title) == _norm(t.title)
+        author_ok = (f.author or None) == t.author
+        f1 = _f1(_norm(t.body), bodies[k])
+        score.title_ok += title_ok
+        score.author_ok += author_ok
+        score.f1_sum += f1
+        if show and not (title_ok and author_ok and f1 > 0.95):
+            print(f"  truth {t.title!r} / {t.author!r}  found {f.title!r} / {f.author!r}  F1 {f1:.2f}")
+    score.extra += sum(1 for k in range(len(found)) if k not in claimed)
+
+
+def _via_pdfpage(path: Path, rel: str) -> list[Found]:
+    from retrieval.pdfpage import read_pdf
+
+    return [Found(a.title or "", a.author, "".join(a.paragraphs)) for a in read_pdf(path, rel).articles]
+
+
+def _via_ingest(path: Path, rel: str) -> list[Found]:
+    from retrieval.ingest import read_file
+
+    return [Found(a.title, a.author, "".join(a.paragraphs)) for a in read_file(path, rel, [])]
+
+
+def _via_text(text: str, rel: str) -> list[Found]:
+    from retrieval.ingest import _from_page_text
+
+    return [Found(a.title, a.author, "".join(a.paragraphs)) for a in _from_page_text(text, rel)]
+
+
+def run(pages: int, start: int, vias: list[str], show: int) -> dict[str, Score]:
+    scores = {v: Score() for v in vias}
+    readers: dict[str, Callable[[Path, str], list[Found]]] = {"pdfpage": _via_pdfpage, "ingest": _via_ingest}
+    with tempfile.TemporaryDirectory() as tmp:
+        # warm-up: imports are not reading time
+        warm = Path(tmp) / "warm.pdf"
+        page, _ = make_page(start, out=warm)
+        for v in vias:
+            _via_text(page.source_text, "warm.txt") if v == "text" else readers[v](warm, "warm.pdf")
+        for seed in range(start, start + pages):
+            path = Path(tmp) / f"page_{seed:04d}.pdf"
+            page, _ = make_page(seed, out=path)
+            for v in vias:
+                t0 = time.perf_counter()
+                found = _via_text(page.source_text, path.name) if v == "text" else readers[v](path, path.name)
+                scores[v].seconds += time.perf_counter() - t0
+                scores[v].pages += 1
+                shown = seed - start < show
+                if shown:
+                    print(f"--- {v} page {seed} ({page.columns} columns, {page.size})")
+                score_page(page.articles, found, scores[v], shown)
+    return scores
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--pages", type=int, default=40)
+    ap.add_argument("--start", type=int, default=0, help="first page seed")
+    ap.add_argument("--via", default="pdfpage,ingest,text", help="comma-separated: pdfpage, ingest, text")
+    ap.add_argument("--show", type=int, default=0, help="print the errors of the first N pages")
+    args = ap.parse_args()
+    vias = [v for v in args.via.split(",") if v]
+    for v, s in run(args.pages, args.start, vias, args.show).items():
+        print(s.line(v))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,78 @@
+"""Reading depth and re-ranking weight: what each costs and buys.
+
+Over CMRC 2018 dev (the throwaway index `newsqa eval` builds, cached), for each
+reading depth prints warm per-question latency (p50/p95, retrieval included),
+F1/EM and Recall@1 after reading; then, at the chosen depth, Recall@1/MRR@10
+and F1 for a range of rank weights (how much the retrieval score counts against
+the reader's). Tune on `--split even`; report `--split odd` as well.
+
+    .venv/bin/python bench/reader_depth.py [--split even] [--limit 400]
+        [--depths 1,3,5,8,10,15,20] [--weights 0,1,2,4,8] [--depth 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+EVAL = ROOT.parent / "shared" / "eval" / "cmrc2018_dev.jsonl"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--split", choices=["all", "even", "odd"], default="even")
+    ap.add_argument("--limit", type=int, default=400)
+    ap.add_argument("--depths", default="1,3,5,8,10,15,20")
+    ap.add_argument("--weights", default="0,1,2,4,8")
+    ap.add_argument("--depth", type=int, default=0, help="depth for the weight sweep (default: configured)")
+    ap.add_argument("--file", default=str(EVAL))
+    args = ap.parse_args()
+    from retrieval.app import load_encoder, load_query_encoder, load_reader, quiet_libraries
+
+    quiet_libraries()
+    from retrieval.config import load_config
+    from retrieval.evaluate import eval_index, evaluate, load_items
+    from retrieval.lexical import Tokenizer
+    from retrieval.qa import QA
+
+    cfg = load_config(None)
+    path = Path(args.file)
+    all_items = load_items(path)
+    items = [it for i, it in enumerate(all_items)
+             if args.split == "all" or i % 2 == (0 if args.split == "even" else 1)][: args.limit]
+    tok = Tokenizer()
+    cfg, _ = eval_index(cfg, path, all_items, load_encoder(cfg), tok)
+    reader = load_reader(cfg)
+    assert reader is not None, "no reader configured"
+    enc = load_query_encoder(cfg)  # what `newsqa ask` uses
+    print(f"{len(items)} questions ({args.split}), reader {reader.path.name} ({reader.manifest.layers} layers)")
+    print(f"{'depth':>6s} {'p50 ms':>8s} {'p95 ms':>8s} {'F1':>7s} {'EM':>7s} {'R@1 read':>9s} {'R@1 retr':>9s}")
+    for depth in [int(x) for x in args.depths.split(",")]:
+        c = cfg.replace(reader=dataclasses.replace(cfg.reader, depth=depth))
+        qa = QA(c, enc, tok, reader=reader)
+        qa.ask(items[0].question)  # warm
+        s = evaluate(qa, items)
+        lat = sorted(r.latency_ms for r in s.rows)
+        print(f"{depth:6d} {statistics.median(lat):8.1f} {lat[int(0.95 * (len(lat) - 1))]:8.1f} {s.f1:7.2f} "
+              f"{s.em:7.2f} {s.recall_at_1:9.4f} {s.retrieval_recall_at_1:9.4f}")
+    depth = args.depth or cfg.reader.depth
+    print(f"\nrank weight at depth {depth}:")
+    print(f"{'weight':>7s} {'R@1':>7s} {'MRR@10':>7s} {'F1':>7s} {'EM':>7s}")
+    for w in [float(x) for x in args.weights.split(",")]:
+        c = cfg.replace(reader=dataclasses.replace(cfg.reader, depth=depth, rank_weight=w))
+        s = evaluate(QA(c, enc, tok, reader=reader), items)
+        print(f"{w:7.2f} {s.recall_at_1:7.4f} {s.mrr_at_10:7.4f} {s.f1:7.2f} {s.em:7.2f}")
+
+
+if __name__ == "__main__":
+    started = time.perf_counter()
+    main()
+    print(f"({time.perf_counter() - started:.0f} s)")

@@ -1,0 +1,203 @@
+"""The trained reader at query time, in numpy (no torch import, so `newsqa ask`,
+`chat` and the bot stay light). Reads a question against several passages in
+one batched forward pass and returns the best spans with their scores."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from embeddings.light import ACTS, layer_norm, load_layers, read_safetensors, run_layers
+from retrieval.errors import ReaderError
+from retrieval.reader.decode import SpanCandidate, best_spans, sentence_ids
+from retrieval.reader.features import ReaderTokenizer, Window, make_windows, pad_batch
+from retrieval.reader.format import WEIGHTS, ReaderManifest, base_fingerprint, read_manifest
+
+
+@dataclass(frozen=True)
+class PassageReading:
+    """What the reader made of one passage: how likely it holds the answer, and
+    its best span (character offsets into the passage text)."""
+
+    passage: int
+    has_logit: float
+    span: SpanCandidate | None
+
+
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x)) if x > -60 else 0.0
+
+
+class Reader:
+    def __init__(self, path: Path, manifest: ReaderManifest, base_dir: Path, tokenizer: Any = None,
+                 threads: int = 0, backend: str = "auto") -> None:
+        self.path = path
+        self.manifest = manifest
+        cfg = json.loads((base_dir / "config.json").read_text(encoding="utf-8"))
+        base = read_safetensors(base_dir / "model.safetensors")
+        prefix = next((p for p in ("", "bert.", "roberta.", "model.")
+                       if f"{p}embeddings.word_embeddings.weight" in base), "")
+        self._word = base[prefix + "embeddings.word_embeddings.weight"]  # memory-mapped, shared
+        self.tokenizer = ReaderTokenizer(base_dir / "tokenizer.json", shared=tokenizer)
+        self._session = _onnx_session(path, manifest, threads, backend)
+        self.backend = "numpy" if self._session is None else f"onnx:{manifest.onnx}"
+        if self._session is not None:
+            return
+        own = read_safetensors(path / WEIGHTS)
+
+        def get(name: str) -> np.ndarray:
+            if name not in own:
+                raise ReaderError(f"{path / WEIGHTS}: tensor {name} missing; the reader is damaged, "
+                                  f"retrain with `newsqa reader train`")
+            return np.asarray(own[name], dtype=np.float32)
+
+        self._pos = get("embeddings.position_embeddings.weight")
+        self._type = get("embeddings.token_type_embeddings.weight")[0]
+        self._ln = (get("embeddings.LayerNorm.weight"), get("embeddings.LayerNorm.bias"))
+        self._layers = load_layers(get, manifest.layers)
+        self._heads = manifest.heads
+        self._eps = float(cfg.get("layer_norm_eps", 1e-12))
+        self._act = ACTS[cfg.get("hidden_act", "gelu")]
+        self._span = (np.ascontiguousarray(get("span.weight").T), get("span.bias"))
+        self._has1 = (np.ascontiguousarray(get("has_dense.weight").T), get("has_dense.bias"))
+        self._has2 = (np.ascontiguousarray(get("has_out.weight").T), get("has_out.bias"))
+        self._trim = (np.ascontiguousarray(get("trim.weight").T), get("trim.bias"))
+
+    @classmethod
+    def load(cls, path: Path, base_model: str, base_dir: Path, tokenizer: Any = None, threads: int = 0,
+             backend: str = "auto") -> Reader:
+        """The reader at ``path``, refused unless it was trained on ``base_model``
+        (the word embeddings it uses are that model's). ``tokenizer``: the base
+        model's fast tokenizer when one is already loaded. ``backend``: "onnx"
+        (the reader's ONNX graph through onnxruntime, ``threads`` threads, 0: 2),
+        "numpy", or "auto": onnx when the reader has a graph and onnxruntime
+        is installed, else numpy."""
+        manifest = check_base_model(path, base_model)
+        fp = base_fingerprint(base_dir)
+        if fp != manifest.base_fingerprint:
+            raise ReaderError(f"{path}: reader was trained on a different copy of '{base_model}' "
+                              f"(fingerprint {manifest.base_fingerprint}, found {fp}); "
+                              f"retrain with `newsqa reader train`")
+        try:
+            return cls(path, manifest, base_dir, tokenizer, threads, backend)
+        except (OSError, ValueError, KeyError) as exc:
+            raise ReaderError(f"{path}: cannot load the reader ({exc}); retrain with `newsqa reader train`") from exc
+
+    def _forward(self, windows: list[Window]) -> tuple[np.ndarray, ...]:
+        ids, mask = pad_batch(windows)
+        b, n = ids.shape
+        x = self._word[ids.reshape(-1)].reshape(b, n, -1).astype(np.float32)
+        if self._session is not None:
+            return tuple(self._session.run(None, {"inputs_embeds": x, "attention_mask": mask}))
+        x = x + self._pos[:n][None] + self._type
+        x = layer_norm(x, *self._ln, self._eps)
+        x = run_layers(x, self._layers, self._heads, self._eps, self._act, mask.astype(np.float32))
+        se = x @ self._span[0] + self._span[1]
+        has = np.tanh(x[:, 0] @ self._has1[0] + self._has1[1]) @ self._has2[0] + self._has2[1]
+        trim = x @ self._trim[0] + self._trim[1]
+        k = self.manifest.trim_classes
+        return se[..., 0], se[..., 1], has[:, 0], trim[..., :k], trim[..., k:]
+
+    def read(self, question: str, passages: list[tuple[str, str]], batch: int = 16) -> list[PassageReading]:
+        """(title, text) passages → one reading each, in input order."""
+        if not passages:
+            return []
+        q_ids = self.tokenizer.encode_batch_plain([question])[0]
+        encoded = self.tokenizer.encode_passages(passages)
+        windows = make_windows(q_ids, encoded, self.manifest.max_len, self.manifest.stride)
+        best: dict[int, PassageReading] = {}
+        # Similar lengths together: less padding in each forward pass.
+        order = sorted(range(len(windows)), key=lambda i: len(windows[i].ids))
+        for g in range(0, len(order), batch):
+            group = [windows[i] for i in order[g : g + batch]]
+            s, e, has, ts, te = self._forward(group)
+            for k, w in enumerate(group):
+                n = len(w.ids)
+                sents = sentence_ids(w, passages[w.passage][1])
+                spans = best_spans(w, s[k, :n], e[k, :n], float(has[k]), ts[k, :n], te[k, :n],
+                                   self.manifest.max_answer_tokens, sentences=sents)
+                span = spans[0] if spans else None
+                prev = best.get(w.passage)
+                if prev is None or _better(span, float(has[k]), prev):
+                    best[w.passage] = PassageReading(w.passage, float(has[k]), span)
+        return [best[i] for i in range(len(passages))]
+
+    def confidence(self, reading: PassageReading) -> float:
+        """P(the span is right), from the passage's has-answer logit and the
+        span's own probability, scaled by the calibration fitted on held-out
+        data (identity scaling until one is fitted)."""
+        return _sigmoid(self.answer_logit(reading))
+
+    def answer_logit(self, reading: PassageReading) -> float:
+        if reading.span is None:
+            return -30.0
+        c = self.manifest.calibration
+        return (c.get("a_has", 1.0) * reading.has_logit + c.get("a_span", 1.0) * reading.span.span_logprob
+                + c.get("b", 0.0))
+
+
+BACKENDS = ("auto", "onnx", "numpy")
+
+
+def _onnx_session(path: Path, manifest: ReaderManifest, threads: int, backend: str) -> Any:
+    """An onnxruntime session over the reader's ONNX graph, or None for the
+    numpy forward pass. onnxruntime is imported only here (about 0.1 s), so
+    modules that never read stay light."""
+    if backend not in BACKENDS:
+        raise ReaderError(f"reader backend {backend!r}: expected one of {', '.join(BACKENDS)}")
+    if backend == "numpy":
+        return None
+    graph = path / manifest.onnx if manifest.onnx else None
+    if graph is None or not graph.is_file():
+        if backend == "onnx":
+            raise ReaderError(f"{path}: the reader has no ONNX graph"
+                              f"{f' ({graph.name} missing)' if graph else ''}; export one with "
+                              f"retrieval.reader.onnx_export.export_onnx or use the numpy backend")
+        return None
+    try:
+        import onnxruntime as ort
+    except ImportError as exc:
+        if backend == "onnx":
+            raise ReaderError(f"onnxruntime is not installed ({exc}); pip install onnxruntime, "
+                              f"or use the numpy backend") from exc
+        return None
+    opts = ort.SessionOptions()
+    # Two threads by default: newsqa targets a 2-core machine, where more
+    # threads than cores only contend.
+    opts.intra_op_num_threads = threads or min(2, os.cpu_count() or 1)
+    opts.inter_op_num_threads = 1
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # Idle threads sleep instead of spinning: a spinning thread holds a core
+    # the question encoder, FAISS or another bot worker needs. On this 2-core
+    # machine under load, 2 threads: p50 246 → 141 ms at depth 5.
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    opts.log_severity_level = 3  # graph warnings concern whoever exported it, not the user
+    try:
+        return ort.InferenceSession(str(graph), opts, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own exception types for a bad file
+        raise ReaderError(f"{graph}: cannot load the reader's ONNX graph ({exc}); export it again "
+                          f"or use the numpy backend") from exc
+
+
+def check_base_model(path: Path, base_model: str) -> ReaderManifest:
+    """The reader's manifest, refused unless it names ``base_model``."""
+    manifest = read_manifest(path)
+    if manifest.base_model != base_model:
+        raise ReaderError(f"{path}: reader was trained on base model '{manifest.base_model}', but the "
+                          f"embedding model is '{base_model}'; set [reader] path to a reader for it, "
+                          f"train one with `newsqa reader train`, or set [reader] enabled = false")
+    return manifest
+
+
+def _better(span: SpanCandidate | None, has: float, prev: PassageReading) -> bool:
+    if span is None:
+        return False
+    if prev.span is None:
+        return True
+    return has + span.span_logprob > prev.has_logit + prev.span.span_logprob

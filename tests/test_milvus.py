@@ -1,0 +1,295 @@
+"""The Milvus backend against a real Milvus server (milvus-lite 2.5.1's C++
+engine, started by these tests on a free port over a temporary folder).
+
+Real jieba, real Milvus BM25 and vector search throughout; the hashing
+encoder stands in for the model except in the tests marked slow."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import uuid
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("pymilvus")
+
+from retrieval.backends import open_backend  # noqa: E402
+from retrieval.backends.milvus import CRASH_STAGES, MilvusStore  # noqa: E402
+from retrieval.backends.milvus_server import MilvusServer, binary, free_port  # noqa: E402
+from retrieval.config import load_config  # noqa: E402
+from retrieval.errors import ConfigError, IndexMismatchError, IndexUnavailableError, NewsQAError  # noqa: E402
+from retrieval.qa import QA  # noqa: E402
+from retrieval.store import IndexStore  # noqa: E402
+
+from conftest import ROOT, HashEncoder, write_config  # noqa: E402
+
+QUESTION = "谁获得了岗位标兵？"
+NEEDLE = "王院淼"
+TITLE = "京津冀交通一体化劳动竞赛先进获表彰"
+EXTRA = ("海淀区图书馆昨天举办冬季读书节\n\n本报讯（记者 张三）海淀区图书馆昨天举办了冬季读书节，吸引了三百多名市民参加。"
+         "活动持续一周，包括讲座、展览和读书分享会。\n")
+EXTRA_Q = "海淀区图书馆举办了什么活动？"
+HASH_MODEL = '[embedding]\nmodel = "test-hash"\n[reader]\nenabled = false\n'
+
+try:
+    binary()
+    HAVE_SERVER = True
+except NewsQAError:
+    HAVE_SERVER = False
+pytestmark = pytest.mark.skipif(not HAVE_SERVER, reason="milvus-lite 2.5.1 not installed (pip install -e '.[milvus]')")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    srv = MilvusServer(tmp_path_factory.mktemp("milvus"), free_port())
+    with srv:
+        yield srv
+
+
+def make(tmp_path: Path, corpus: Path, uri: str, extra: str = HASH_MODEL, collection: str | None = None):  # type: ignore[no-untyped-def]
+    collection = collection or f"t{uuid.uuid4().hex[:10]}"
+    cfg = load_config(write_config(tmp_path / "config.toml", corpus, tmp_path / "index",
+                                   f'backend = "milvus"\n[milvus]\nuri = "{uri}"\ncollection = "{collection}"\n'
+                                   f'timeout_seconds = 5\n{extra}'))
+    store = open_backend(cfg)
+    assert isinstance(store, MilvusStore)
+    return cfg, store
+
+
+def hash_answer(cfg, tokenizer, mode: str = "bm25", question: str = QUESTION) -> str:  # type: ignore[no-untyped-def]
+    ans = QA(cfg, HashEncoder(), tokenizer).ask(question, mode=mode)
+    return ans.text if ans.found else ""
+
+
+def build_collections(store: MilvusStore) -> list[str]:
+    return sorted(c for c in store.conn.collections() if c.startswith(store.base + "__") and not c.endswith("_articles"))
+
+
+# ------------------------------------------------------------------ configuration
+
+def test_config_chooses_the_backend_and_refuses_unknown_ones(tmp_path, corpus_dir):
+    cfg = load_config(write_config(tmp_path / "a.toml", corpus_dir, tmp_path / "index"))
+    assert cfg.index.backend == "embedded" and isinstance(open_backend(cfg), IndexStore)
+    with pytest.raises(ConfigError, match=r"\[index\] backend: must be one of embedded, milvus"):
+        load_config(write_config(tmp_path / "b.toml", corpus_dir, tmp_path / "index", 'backend = "elastic"\n'))
+    with pytest.raises(ConfigError, match=r"\[milvus\] collection"):
+        load_config(write_config(tmp_path / "c.toml", corpus_dir, tmp_path / "index",
+                                 '[milvus]\ncollection = "news-qa"\n'))
+
+
+# ------------------------------------------------------------------ build and ask
+
+@pytest.mark.slow
+def test_build_and_ask_with_the_real_model(server, tmp_path, corpus_dir, real_encoder, tokenizer):
+    from retrieval.app import load_reader
+
+    cfg, store = make(tmp_path, corpus_dir, server.uri, extra="")
+    report = store.build(cfg, real_encoder, tokenizer)
+    assert (report.files_indexed, report.articles) == (1, 7) and report.chunks > 7 and not report.up_to_date
+    assert store.is_stale(cfg) == (False, "up to date")
+    qa = QA(cfg, real_encoder, tokenizer, reader=load_reader(cfg))
+    ans = qa.ask(QUESTION)
+    assert ans.found and NEEDLE in ans.text
+    assert ans.sources[0].title == TITLE and ans.sources[0].quote in qa.index.articles[ans.sources[0].article_id].text
+    for mode in ("bm25", "dense", "hybrid"):
+        assert any(h.article.title == TITLE for h in qa.ask(QUESTION, mode=mode).hits[:3]), mode
+
+
+def test_switching_backend_reuses_the_embedded_vectors(server, tmp_path, corpus_dir, tokenizer):
+    cfg, store = make(tmp_path, corpus_dir, server.uri)
+    embedded = IndexStore(cfg.index_path).build(cfg, HashEncoder(), tokenizer)
+    enc = HashEncoder()
+    report = store.build(cfg, enc, tokenizer)
+    assert enc.embedded == 0 and report.reused == report.chunks == embedded.chunks
+    assert NEEDLE in hash_answer(cfg, tokenizer)
+
+
+# ------------------------------------------------------------------ rebuilds
+
+def test_incremental_rebuild_upserts_new_chunks_and_deletes_removed_ones(server, tmp_path, corpus_dir, tokenizer):
+    cfg, store = make(tmp_path, corpus_dir, server.uri)
+    first = store.build(cfg, HashEncoder(), tokenizer)
+    collection, build = store.pointer().collection, store.current_build_id()
+    qa = QA(cfg, HashEncoder(), tokenizer)
+    assert all("读书节" not in h.article.title for h in qa.ask(EXTRA_Q, mode="bm25").hits)
+
+    (corpus_dir / "extra.txt").write_text(EXTRA, encoding="utf-8")
+    assert store.is_stale(cfg) == (True, "corpus files changed")
+    enc = HashEncoder()
+    second = store.build(cfg, enc, tokenizer)
+    assert second.articles == first.articles + 1 and enc.embedded == second.chunks - first.chunks == 1
+    assert store.pointer().collection == collection and store.current_build_id() != build  # in place, new id
+    assert store.verify()["counts"]["chunks"] == second.chunks  # the collection holds exactly these
+    assert qa.reload_if_changed() is True  # a running bot follows the update
+    assert any("读书节" in h.article.title for h in qa.ask(EXTRA_Q, mode="bm25").hits[:1])
+    assert qa.index.doc_freq["__docs__"] == second.chunks and qa.index.doc_freq.get("读书节", 0) >= 1
+
+    (corpus_dir / "extra.txt").unlink()
+    enc = HashEncoder()
+    third = store.build(cfg, enc, tokenizer)
+    assert enc.embedded == 0 and third.chunks == first.chunks
+    assert store.verify()["counts"]["chunks"] == first.chunks
+    assert qa.reload_if_changed() is True and "读书节" not in qa.index.doc_freq
+    assert all("读书节" not in h.article.title for h in qa.ask(EXTRA_Q, mode="bm25").hits)
+
+
+def test_a_full_rebuild_swaps_builds_while_questions_run(server, tmp_path, corpus_dir, tokenizer):
+    cfg, store = make(tmp_path, corpus_dir, server.uri)
+    store.build(cfg, HashEncoder(), tokenizer)
+    qa = QA(cfg, HashEncoder(), tokenizer)
+    failures: list[str] = []
+    asked = [0]
+    stop = threading.Event()
+
+    def ask_forever() -> None:
+        while not stop.is_set():
+            try:
+                qa.reload_if_changed()
+                ans = qa.ask(QUESTION, mode="hybrid")
+                if not (ans.found and NEEDLE in ans.text):
+                    failures.append(f"wrong answer: {ans.text!r}")
+            except Exception as exc:  # every failure counts
+                failures.append(repr(exc))
+            asked[0] += 1
+
+    threads = [threading.Thread(target=ask_forever) for _ in range(2)]
+    for t in threads:
+        t.start()
+    builds = [store.current_build_id()]
+    try:
+        for _ in range(2):
+            store.build(cfg, HashEncoder(), tokenizer, full=True)
+            builds.append(store.current_build_id())
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert failures == [] and asked[0] > 0
+    assert len(set(builds)) == 3
+    qa.reload_if_changed()
+    assert qa.index.build_id == builds[-1]
+    # The previous build stays for replicas still reading it; older ones are dropped.
+    assert len(build_collections(store)) == 2
+
+
+def test_two_processes_answer_from_one_collection(server, tmp_path, corpus_dir, tokenizer):
+    cfg, store = make(tmp_path, corpus_dir, server.uri)
+    store.build(cfg, HashEncoder(), tokenizer)
+    script = (
+        "import json, sys; sys.path.insert(0, 'tests')\nfrom pathlib import Path\n"
+        "from conftest import HashEncoder\n"
+        "from retrieval.config import load_config\n"
+        "from retrieval.lexical import Tokenizer\n"
+        "from retrieval.qa import QA\n"
+        f"qa = QA(load_config(Path({str(tmp_path / 'config.toml')!r})), HashEncoder(), Tokenizer())\n"
+        f"a = qa.ask({QUESTION!r}, mode='hybrid')\n"
+        "print(json.dumps({'build': qa.index.build_id, 'answer': a.text, 'hits': [h.chunk.id for h in a.hits]}))\n")
+    procs = [subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=180) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [o[1][-500:] for o in outs]
+    got = [json.loads(o[0].strip().splitlines()[-1]) for o in outs]
+    assert got[0] == got[1] and got[0]["build"] == store.current_build_id() and NEEDLE in got[0]["answer"]
+
+
+def _crash_build(cfg_path: Path, stage: str, full: bool) -> subprocess.CompletedProcess:
+    script = (
+        "import sys; sys.path.insert(0, 'tests')\nfrom pathlib import Path\n"
+        "from conftest import HashEncoder\n"
+        "from retrieval.backends import open_backend\n"
+        "from retrieval.config import load_config\n"
+        "from retrieval.lexical import Tokenizer\n"
+        f"cfg = load_config(Path({str(cfg_path)!r}))\n"
+        f"open_backend(cfg).build(cfg, HashEncoder(), Tokenizer(), full={full})\n")
+    return subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=180,
+                          env={**os.environ, "NEWSQA_TEST_CRASH_AT": stage})
+
+
+@pytest.mark.parametrize("stage", ["milvus-inserted", "milvus-manifest"])
+def test_a_killed_full_rebuild_leaves_the_current_build_answering(server, tmp_path, corpus_dir, tokenizer, stage):
+    cfg, store = make(tmp_path, corpus_dir, server.uri)
+    store.build(cfg, HashEncoder(), tokenizer)
+    before = store.current_build_id()
+    done = _crash_build(tmp_path / "config.toml", stage, full=True)
+    assert done.returncode == 137, done.stderr[-500:]
+    assert store.current_build_id() == before and store.is_stale(cfg) == (False, "up to date")
+    assert len(build_collections(store)) == 2  # the dead build's collection, until the next build
+    assert NEEDLE in hash_answer(cfg, tokenizer, "hybrid")
+    store.build(cfg, HashEncoder(), tokenizer, full=True)
+    assert store.current_build_id() != before and len(build_collections(store)) == 2
+    assert NEEDLE in hash_answer(cfg, tokenizer, "hybrid")
+
+
+def test_a_killed_update_is_finished_by_the_next_rebuild_without_embedding_again(server, tmp_path, corpus_dir,
+                                                                                 tokenizer):
+    assert "milvus-upserted" in CRASH_STAGES
+    cfg, store = make(tmp_path, corpus_dir, server.uri)
+    store.build(cfg, HashEncoder(), tokenizer)
+    (corpus_dir / "extra.txt").write_text(EXTRA, encoding="utf-8")
+    done = _crash_build(tmp_path / "config.toml", "milvus-upserted", full=False)
+    assert done.returncode == 137, done.stderr[-500:]
+    assert store.is_stale(cfg) == (True, "an update was interrupted")
+    assert NEEDLE in hash_answer(cfg, tokenizer, "hybrid")  # still answering meanwhile
+    enc = HashEncoder()
+    report = store.build(cfg, enc, tokenizer)
+    assert enc.embedded == 0 and report.reused == report.chunks
+    assert store.is_stale(cfg) == (False, "up to date")
+    assert any("读书节" in h.article.title for h in QA(cfg, HashEncoder(), tokenizer).ask(EXTRA_Q, mode="bm25").hits[:1])
+
+
+def test_a_model_mismatch_is_refused_with_what_to_do(server, tmp_path, corpus_dir, tokenizer):
+    cfg, store = make(tmp_path, corpus_dir, server.uri)
+    store.build(cfg, HashEncoder(model_name="some-other-model"), tokenizer)
+    with pytest.raises(IndexMismatchError, match=r"built with model 'some-other-model' but the config uses "
+                                                 r"'test-hash'; run 'newsqa index rebuild --full'"):
+        QA(cfg, HashEncoder(), tokenizer)
+    assert store.is_stale(cfg) == (True, "settings changed")
+    store.build(cfg, HashEncoder(), tokenizer)  # the same model again: a fresh build, not an update
+    assert store.is_stale(cfg) == (False, "up to date") and NEEDLE in hash_answer(cfg, tokenizer)
+    with pytest.raises(IndexMismatchError, match="64-dimensional vectors, the model gives 32"):
+        store.load(cfg, expected_dim=32)
+
+
+# ------------------------------------------------------------------ the server going away
+
+def test_the_server_going_away_is_one_clear_line_and_questions_recover(tmp_path, corpus_dir, tokenizer, monkeypatch):
+    monkeypatch.setenv("MILVUS_TOKEN", "root:Milvus-s3cret")
+    port = free_port()
+    data = tmp_path / "milvus"
+    srv = MilvusServer(data, port).start()
+    try:
+        cfg, store = make(tmp_path, corpus_dir, srv.uri)
+        store.build(cfg, HashEncoder(), tokenizer)
+        qa = QA(cfg, HashEncoder(), tokenizer)
+        assert NEEDLE in qa.ask(QUESTION, mode="hybrid").text
+        srv.stop(kill=True)
+        for call in (lambda: qa.ask(QUESTION, mode="hybrid"), qa.reload_if_changed):
+            with pytest.raises(IndexUnavailableError) as err:
+                call()
+            msg = str(err.value)
+            assert "\n" not in msg and f"127.0.0.1:{port}" in msg and "newsqa milvus up" in msg
+            assert "s3cret" not in msg
+        srv = MilvusServer(data, port).start()  # the same data, back on the same address
+        assert NEEDLE in qa.ask(QUESTION, mode="hybrid").text  # the same QA object recovers
+        assert qa.reload_if_changed() is False
+    finally:
+        srv.stop()
+
+
+@pytest.mark.slow
+def test_cli_ask_and_status_with_the_milvus_backend(server, tmp_path, corpus_dir):
+    cfg, _ = make(tmp_path, corpus_dir, server.uri, extra="")
+    cli = [sys.executable, "-m", "bot.cli", "--config", str(tmp_path / "config.toml")]
+    done = subprocess.run(cli + ["ask", "--json", QUESTION], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-800:]
+    ans = json.loads(done.stdout.strip().splitlines()[-1])
+    assert ans["found"] and NEEDLE in ans["answer"] and ans["sources"][0]["title"] == TITLE
+    done = subprocess.run(cli + ["index", "status", "--json"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    info = json.loads(done.stdout)
+    assert info["stale"] is False and info["index"].startswith(f"Milvus at {server.uri}")
+

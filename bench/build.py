@@ -36,9 +36,9 @@ from pathlib import Path
 from bot.cli import _quiet_libraries
 _quiet_libraries()
 from embeddings.encoder import Encoder
-from retrieval.chunking import embed_text
+from retrieval.ingest.chunking import embed_text
 from retrieval.config import load_config
-from retrieval.store import IndexStore
+from retrieval.index.store import IndexStore
 from retrieval.types import Article, Chunk
 cfg = load_config(Path(sys.argv[1]))
 d = (cfg.index_path / "current").resolve()

@@ -38,11 +38,11 @@ def main() -> None:
 
     from retrieval.config import load_config
     from retrieval.evaluate import f1_score, load_items, write_contexts
-    from retrieval.lexical import Tokenizer
-    from retrieval.qa import QA
+    from retrieval.index.lexical import Tokenizer
+    from retrieval.answer.qa import QA
     from retrieval.reader.answering import ReadingOptions, _tidy, choose, read_hits, threshold
     from retrieval.reader.calibration import RIGHT_F1, reliability
-    from retrieval.store import IndexStore
+    from retrieval.index.store import IndexStore
 
     items = load_items(EVAL)
     ctx_ids = list(dict.fromkeys(it.context_id for it in items))

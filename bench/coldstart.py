@@ -32,8 +32,8 @@ from pathlib import Path
 cfg = load_config(Path(sys.argv[1]))
 enc = load_query_encoder(cfg)
 t2 = time.perf_counter()
-from retrieval.lexical import Tokenizer
-from retrieval.qa import QA
+from retrieval.index.lexical import Tokenizer
+from retrieval.answer.qa import QA
 qa = QA(cfg, enc, Tokenizer())
 t3 = time.perf_counter()
 a = qa.ask(sys.argv[2])

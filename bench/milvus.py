@@ -38,12 +38,12 @@ def main() -> int:
     args = ap.parse_args()
 
     from retrieval.app import load_encoder, load_reader, quiet_libraries
-    from retrieval.backends import open_backend
-    from retrieval.backends.milvus_server import MilvusServer, free_port
+    from retrieval.index.backend import open_backend
+    from retrieval.index.milvus_server import MilvusServer, free_port
     from retrieval.config import Config, MilvusConfig
     from retrieval.evaluate import eval_index, evaluate, load_items
-    from retrieval.lexical import Tokenizer
-    from retrieval.qa import QA
+    from retrieval.index.lexical import Tokenizer
+    from retrieval.answer.qa import QA
 
     quiet_libraries()
     path = Path(args.file)

@@ -3,10 +3,10 @@
     .venv/bin/python bench/pdfscore.py [--pages 40] [--start 0] [--via pdfpage,ingest,text] [--show N]
 
 Each page is rendered to a PDF in a temporary folder and read back by:
-  pdfpage  retrieval.pdfpage.read_pdf (layout-aware: positions and font sizes);
-  ingest   retrieval.ingest.read_file, what `newsqa index` does with a .pdf;
+  pdfpage  retrieval.ingest.pdfpage.read_pdf (layout-aware: positions and font sizes);
+  ingest   retrieval.ingest.corpus.read_file, what `newsqa index` does with a .pdf;
   text     the plain text the page was made from, through the .txt path
-           (retrieval.ingest._from_page_text): the articles the PDF should give.
+           (retrieval.ingest.corpus._from_page_text): the articles the PDF should give.
 Per reader it prints, over all true articles:
   title   share whose best-matching found article has exactly the true title
           (whitespace ignored; a continuation printed without headline counts
@@ -116,19 +116,19 @@ def score_page(truths: list[TruthArticle], found: list[Found], score: Score, sho
 
 
 def _via_pdfpage(path: Path, rel: str) -> list[Found]:
-    from retrieval.pdfpage import read_pdf
+    from retrieval.ingest.pdfpage import read_pdf
 
     return [Found(a.title or "", a.author, "".join(a.paragraphs)) for a in read_pdf(path, rel).articles]
 
 
 def _via_ingest(path: Path, rel: str) -> list[Found]:
-    from retrieval.ingest import read_file
+    from retrieval.ingest.corpus import read_file
 
     return [Found(a.title, a.author, "".join(a.paragraphs)) for a in read_file(path, rel, [])]
 
 
 def _via_text(text: str, rel: str) -> list[Found]:
-    from retrieval.ingest import _from_page_text
+    from retrieval.ingest.corpus import _from_page_text
 
     return [Found(a.title, a.author, "".join(a.paragraphs)) for a in _from_page_text(text, rel)]
 

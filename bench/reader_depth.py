@@ -40,8 +40,8 @@ def main() -> None:
     quiet_libraries()
     from retrieval.config import load_config
     from retrieval.evaluate import eval_index, evaluate, load_items
-    from retrieval.lexical import Tokenizer
-    from retrieval.qa import QA
+    from retrieval.index.lexical import Tokenizer
+    from retrieval.answer.qa import QA
 
     cfg = load_config(None)
     path = Path(args.file)

@@ -53,7 +53,7 @@ def make_corpus(items: list, target_chunks: int, out: Path) -> None:
         contexts.setdefault(it.context_id, {"id": it.context_id, "title": it.title, "text": it.context})
     ctx = list(contexts.values())
     # about 2.6 chunks per CMRC paragraph with the default chunking
-    from retrieval.chunking import chunk_article
+    from retrieval.ingest.chunking import chunk_article
     from retrieval.config import ChunkingConfig
 
     n_real = min(len(ctx), max(1, int(target_chunks / 2.6)))  # about 2.6 chunks per CMRC paragraph
@@ -123,12 +123,12 @@ def child(size: int, n_questions: int, runs: int, work: Path, phase: str, backen
 
     _quiet_libraries()
     from embeddings.encoder import Encoder
-    from retrieval.answer import Scorer, answer_question
+    from retrieval.answer.rules import Scorer, answer_question
     from retrieval.config import default_cache_dir, load_config
     from retrieval.evaluate import load_items
-    from retrieval.lexical import Tokenizer
-    from retrieval.qa import QA
-    from retrieval.store import IndexStore
+    from retrieval.index.lexical import Tokenizer
+    from retrieval.answer.qa import QA
+    from retrieval.index.store import IndexStore
 
     items = load_items(EVAL)
     corpus = work / f"corpus-{size}"

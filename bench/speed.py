@@ -40,9 +40,9 @@ def main() -> None:
     _quiet_libraries()
     from embeddings.encoder import Encoder
     from retrieval.config import default_cache_dir, load_config
-    from retrieval.lexical import Tokenizer
-    from retrieval.qa import QA
-    from retrieval.store import IndexStore
+    from retrieval.index.lexical import Tokenizer
+    from retrieval.answer.qa import QA
+    from retrieval.index.store import IndexStore
 
     work = Path(tempfile.mkdtemp(prefix="newsqa-bench-"))
     corpus = work / "corpus"

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Iterator
 
 if TYPE_CHECKING:
     from retrieval.config import Config
-    from retrieval.qa import QA
-    from retrieval.store import BuildReport
+    from retrieval.answer.qa import QA
+    from retrieval.index.store import BuildReport
     from retrieval.types import Answer
 
 PROG = "newsqa"
@@ -209,8 +209,8 @@ def cmd_chat(args: argparse.Namespace) -> int:
 def cmd_index(args: argparse.Namespace) -> int:
     cfg = load_cfg(args)
     if args.index_cmd == "rebuild":
-        from retrieval.backends import open_backend
-        from retrieval.lexical import Tokenizer
+        from retrieval.index.backend import open_backend
+        from retrieval.index.lexical import Tokenizer
 
         store = open_backend(cfg)
         # One rebuild at a time; taking the lock also checks the folder is writable, before the model loads.
@@ -226,7 +226,7 @@ def cmd_index(args: argparse.Namespace) -> int:
         for s in report.skipped:
             print(s.message, file=sys.stderr)
         return 0
-    from retrieval.backends import open_backend
+    from retrieval.index.backend import open_backend
 
     store = open_backend(cfg)
     manifest = store.manifest()
@@ -258,7 +258,7 @@ def cmd_index(args: argparse.Namespace) -> int:
 def cmd_milvus(args: argparse.Namespace) -> int:
     from urllib.parse import urlparse
 
-    from retrieval.backends.milvus_server import serve
+    from retrieval.index.milvus_server import serve
 
     cfg = load_cfg(args)
     uri = urlparse(cfg.milvus.uri)
@@ -281,7 +281,7 @@ def cmd_bot(args: argparse.Namespace) -> int:
 
 def cmd_articles(args: argparse.Namespace) -> int:
     from retrieval.errors import CorpusError
-    from retrieval.ingest import read_corpus
+    from retrieval.ingest.corpus import read_corpus
 
     cfg = load_cfg(args)
     # Files named here are read instead of the corpus: check a new paper's
@@ -309,8 +309,8 @@ def cmd_articles(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from retrieval.config import IndexConfig
     from retrieval.evaluate import eval_index, evaluate, load_items, write_report
-    from retrieval.lexical import Tokenizer
-    from retrieval.qa import QA
+    from retrieval.index.lexical import Tokenizer
+    from retrieval.answer.qa import QA
 
     cfg = load_cfg(args)
     path = Path(args.file)

@@ -33,7 +33,7 @@ from bot.render import (Block, Run, answer_blocks, extra_hits, more_blocks, pack
                         render_group)
 from retrieval.config import Config
 from retrieval.errors import ConfigError, NewsQAError, QuestionError
-from retrieval.qa import QA
+from retrieval.answer.qa import QA
 from retrieval.types import Answer
 
 log = logging.getLogger("newsqa.bot")

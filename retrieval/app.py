@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from retrieval.config import Config
 
 if TYPE_CHECKING:
-    from retrieval.qa import QA
+    from retrieval.answer.qa import QA
     from retrieval.reader.model import Reader
 
 Note = Callable[[str], None]
@@ -117,7 +117,7 @@ def load_reader(cfg: Config, note: Note = _silent, encoder: Any = None) -> Reade
 
 
 def rebuild(cfg: Config, encoder: Any, tokenizer: Any, full: bool, progress: Any = None):  # type: ignore[no-untyped-def]
-    from retrieval.backends import open_backend
+    from retrieval.index.backend import open_backend
 
     return open_backend(cfg).build(cfg, encoder, tokenizer, full=full, progress=progress)
 
@@ -145,9 +145,9 @@ def open_qa(cfg: Config, note: Note = _silent, progress: Any = None) -> QA:
     already rebuilding, the current build is used and ``note`` says why. With
     no usable index the error stands, or this process waits for the rebuild
     that is running."""
-    from retrieval.lexical import Tokenizer
-    from retrieval.backends import open_backend
-    from retrieval.qa import QA
+    from retrieval.index.lexical import Tokenizer
+    from retrieval.index.backend import open_backend
+    from retrieval.answer.qa import QA
 
     quiet_libraries()
     store = open_backend(cfg)
@@ -170,7 +170,7 @@ def _refresh(cfg: Config, store: Any, manifest: dict | None, tokenizer: Any, not
     Returns the full encoder when it had to be loaded, else None."""
     from embeddings.errors import ModelError
     from retrieval.errors import NewsQAError
-    from retrieval.store import WAITING, no_progress
+    from retrieval.index.store import WAITING, no_progress
 
     def fall_back(why: object) -> None:
         note(f"warning: the index was not updated ({why}); answering from the index built {manifest['built_at']}")

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from retrieval.errors import CorpusError
-from retrieval.qa import QA
-from retrieval.store import Progress, no_progress
+from retrieval.answer.qa import QA
+from retrieval.index.store import Progress, no_progress
 from retrieval.types import Hit
 
 if TYPE_CHECKING:

@@ -57,7 +57,7 @@ class HashEncoder:
 
 @pytest.fixture(scope="session")
 def tokenizer():
-    from retrieval.lexical import Tokenizer
+    from retrieval.index.lexical import Tokenizer
 
     return Tokenizer()
 
@@ -89,8 +89,8 @@ def sample_qa(real_encoder, tokenizer, tmp_path_factory):
     """The sample page indexed with the real model, as `newsqa` would."""
     from retrieval.app import load_reader
     from retrieval.config import load_config
-    from retrieval.qa import QA
-    from retrieval.store import IndexStore
+    from retrieval.answer.qa import QA
+    from retrieval.index.store import IndexStore
 
     base = tmp_path_factory.mktemp("sample")
     corpus = base / "corpus"

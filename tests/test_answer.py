@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from retrieval.answer import Scorer, analyse, answer_question
-from retrieval.lexical import Tokenizer
+from retrieval.answer.rules import Scorer, analyse, answer_question
+from retrieval.index.lexical import Tokenizer
 from retrieval.types import Article, Chunk, Hit
 
 

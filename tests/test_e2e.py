@@ -12,8 +12,8 @@ import time
 import pytest
 
 from retrieval.config import load_config
-from retrieval.qa import QA
-from retrieval.store import IndexStore
+from retrieval.answer.qa import QA
+from retrieval.index.store import IndexStore
 
 from conftest import NEWSQA, ROOT, SAMPLE, HashEncoder, write_config
 

@@ -7,12 +7,12 @@ import shutil
 
 import pytest
 
-from retrieval.chunking import chunk_article
+from retrieval.ingest.chunking import chunk_article
 from retrieval.config import ChunkingConfig, load_config
 from retrieval.errors import ConfigError, CorpusError, IndexMismatchError
-from retrieval.ingest import read_file
-from retrieval.qa import QA
-from retrieval.store import IndexStore
+from retrieval.ingest.corpus import read_file
+from retrieval.answer.qa import QA
+from retrieval.index.store import IndexStore
 
 from conftest import SAMPLE, HashEncoder, write_config
 

@@ -18,13 +18,13 @@ import pytest
 
 pytest.importorskip("pymilvus")
 
-from retrieval.backends import open_backend  # noqa: E402
-from retrieval.backends.milvus import CRASH_STAGES, MilvusStore  # noqa: E402
-from retrieval.backends.milvus_server import MilvusServer, binary, free_port  # noqa: E402
+from retrieval.index.backend import open_backend  # noqa: E402
+from retrieval.index.milvus import CRASH_STAGES, MilvusStore  # noqa: E402
+from retrieval.index.milvus_server import MilvusServer, binary, free_port  # noqa: E402
 from retrieval.config import load_config  # noqa: E402
 from retrieval.errors import ConfigError, IndexMismatchError, IndexUnavailableError, NewsQAError  # noqa: E402
-from retrieval.qa import QA  # noqa: E402
-from retrieval.store import IndexStore  # noqa: E402
+from retrieval.answer.qa import QA  # noqa: E402
+from retrieval.index.store import IndexStore  # noqa: E402
 
 from conftest import ROOT, HashEncoder, write_config  # noqa: E402
 
@@ -184,8 +184,8 @@ def test_two_processes_answer_from_one_collection(server, tmp_path, corpus_dir, 
         "import json, sys; sys.path.insert(0, 'tests')\nfrom pathlib import Path\n"
         "from conftest import HashEncoder\n"
         "from retrieval.config import load_config\n"
-        "from retrieval.lexical import Tokenizer\n"
-        "from retrieval.qa import QA\n"
+        "from retrieval.index.lexical import Tokenizer\n"
+        "from retrieval.answer.qa import QA\n"
         f"qa = QA(load_config(Path({str(tmp_path / 'config.toml')!r})), HashEncoder(), Tokenizer())\n"
         f"a = qa.ask({QUESTION!r}, mode='hybrid')\n"
         "print(json.dumps({'build': qa.index.build_id, 'answer': a.text, 'hits': [h.chunk.id for h in a.hits]}))\n")
@@ -201,9 +201,9 @@ def _crash_build(cfg_path: Path, stage: str, full: bool) -> subprocess.Completed
     script = (
         "import sys; sys.path.insert(0, 'tests')\nfrom pathlib import Path\n"
         "from conftest import HashEncoder\n"
-        "from retrieval.backends import open_backend\n"
+        "from retrieval.index.backend import open_backend\n"
         "from retrieval.config import load_config\n"
-        "from retrieval.lexical import Tokenizer\n"
+        "from retrieval.index.lexical import Tokenizer\n"
         f"cfg = load_config(Path({str(cfg_path)!r}))\n"
         f"open_backend(cfg).build(cfg, HashEncoder(), Tokenizer(), full={full})\n")
     return subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=180,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from retrieval.ingest import read_corpus, read_file
-from retrieval.newspaper import segment_page, undouble
+from retrieval.ingest.corpus import read_corpus, read_file
+from retrieval.ingest.newspaper import segment_page, undouble
 
 from conftest import SAMPLE
 

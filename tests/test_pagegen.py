@@ -18,7 +18,7 @@ sys.path.insert(0, str(ROOT / "bench" / "pages"))
 from generate import CONTEXTS, make_page  # noqa: E402
 from score import Score, score_page  # noqa: E402
 
-from retrieval.ingest import _from_page_text  # noqa: E402
+from retrieval.ingest.corpus import _from_page_text  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not CONTEXTS.exists(), reason="CMRC train contexts not available")
 

@@ -1,4 +1,4 @@
-"""Layout-aware reading of newspaper PDF pages (retrieval/pdfpage.py), on pages
+"""Layout-aware reading of newspaper PDF pages (retrieval/ingest/pdfpage.py), on pages
 rendered by bench/pdfgen.py; expected values are the generator's truth."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from pdfgen import make_page  # noqa: E402
 
 from retrieval.errors import CorpusError  # noqa: E402
-from retrieval.pdfpage import PdfUnreadable, read_pdf  # noqa: E402
+from retrieval.ingest.pdfpage import PdfUnreadable, read_pdf  # noqa: E402
 
 
 def _squeeze(text: str | None) -> str:

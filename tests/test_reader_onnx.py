@@ -74,9 +74,9 @@ def fp32_dir(shipped, base_dir, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def passages_by_title() -> dict[str, list[tuple[str, str]]]:
-    from retrieval.chunking import chunk_article
+    from retrieval.ingest.chunking import chunk_article
     from retrieval.config import ChunkingConfig
-    from retrieval.ingest import read_file
+    from retrieval.ingest.corpus import read_file
     from retrieval.reader.answering import reader_text
 
     out: dict[str, list[tuple[str, str]]] = {}

@@ -25,8 +25,8 @@ import pytest
 import retrieval.app as app
 from retrieval.config import load_config
 from retrieval.errors import CorpusError, IndexDamagedError, IndexWriteError
-from retrieval.qa import QA
-from retrieval.store import CRASH_STAGES, IndexStore
+from retrieval.answer.qa import QA
+from retrieval.index.store import CRASH_STAGES, IndexStore
 
 from conftest import NEWSQA, ROOT, SAMPLE, HashEncoder, write_config
 
@@ -318,8 +318,8 @@ from pathlib import Path
 sys.path[:0] = [{root!r}, {tests!r}]
 from conftest import HashEncoder
 from retrieval.config import load_config
-from retrieval.lexical import Tokenizer
-from retrieval.store import IndexStore
+from retrieval.index.lexical import Tokenizer
+from retrieval.index.store import IndexStore
 cfg = load_config(Path({config!r}))
 IndexStore(cfg.index_path).build(cfg, HashEncoder(), Tokenizer(), full=True)
 """

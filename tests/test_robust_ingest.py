@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from retrieval.errors import CorpusError
-from retrieval.ingest import SkippedFile, read_corpus
+from retrieval.ingest.corpus import SkippedFile, read_corpus
 from retrieval.textnorm import clean_text
 from retrieval.types import Article
 

@@ -1,4 +1,4 @@
-"""Fit the headline-line models of retrieval/newspaper.py on generated tune pages.
+"""Fit the headline-line models of retrieval/ingest/newspaper.py on generated tune pages.
 
     .venv/bin/python bench/pages/fit.py [--pages 300]
 
@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from generate import make_page  # noqa: E402
 
-from retrieval import newspaper as nw  # noqa: E402
+from retrieval.ingest import newspaper as nw  # noqa: E402
 
 HEADLINE_LABELS = {"title", "kicker", "section"}
 BODY_LABELS = {"body", "body_first"}

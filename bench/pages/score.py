@@ -3,7 +3,7 @@
     .venv/bin/python bench/pages/score.py [--pages 60] [--held-out 40] [--scale 2,4,8] [--show N]
 
 Pages go through the same path ingest uses for .txt files
-(retrieval.ingest._from_page_text). Per split it prints:
+(retrieval.ingest.corpus._from_page_text). Per split it prints:
   title   share of true articles whose matched article has the true title
           (a continuation printed without headline counts as right when its
           title says "（上接…）");
@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from generate import Page, make_page  # noqa: E402
 
-from retrieval.ingest import _from_page_text  # noqa: E402
+from retrieval.ingest.corpus import _from_page_text  # noqa: E402
 from retrieval.types import Article  # noqa: E402
 
 

@@ -14,7 +14,7 @@ import re
 from functools import lru_cache
 from dataclasses import dataclass
 
-from retrieval.chunking import sentence_spans
+from retrieval.ingest.chunking import sentence_spans
 from retrieval.reader.model import PassageReading, Reader
 from retrieval.types import Answer, Article, Hit, Source
 

@@ -59,8 +59,8 @@ def reliability(conf: np.ndarray, right: np.ndarray, edges: tuple[float, ...] = 
 def calibrate(cfg: Config, reader: Reader, path: Path, data: Path, limit: int = 0,
               note: Callable[[str], None] = lambda _: None, progress: Any = None) -> dict[str, Any]:
     from retrieval.app import load_encoder, rebuild
-    from retrieval.lexical import Tokenizer
-    from retrieval.qa import QA
+    from retrieval.index.lexical import Tokenizer
+    from retrieval.answer.qa import QA
 
     share = float(reader.manifest.training.get("holdout", 0.05))
     rows = [r for r in load_rows(data) if is_holdout(r["context_id"], share)]

@@ -7,7 +7,7 @@ import statistics
 import time
 from typing import Any, Callable
 
-from retrieval.chunking import chunk_article
+from retrieval.ingest.chunking import chunk_article
 from retrieval.config import ChunkingConfig
 from retrieval.evaluate import EvalItem, em_score, f1_score
 from retrieval.reader.answering import _tidy, reader_text

@@ -139,8 +139,8 @@ class Prepared:
 
 
 def prepare(cfg: TrainConfig, tok: ReaderTokenizer, log: Callable[[str], None]) -> Prepared:
-    from retrieval.chunking import chunk_article
-    from retrieval.lexical import Tokenizer
+    from retrieval.ingest.chunking import chunk_article
+    from retrieval.index.lexical import Tokenizer
 
     rows = load_rows(cfg.data)
     if cfg.limit_questions:
@@ -158,7 +158,7 @@ def prepare(cfg: TrainConfig, tok: ReaderTokenizer, log: Callable[[str], None]) 
         f"({sum(len(v) for v in chunks.values())} chunks from {len(contexts)} contexts)")
 
     # Hard negatives: the best BM25 chunk from another training context.
-    from retrieval.lexical import BM25Index
+    from retrieval.index.lexical import BM25Index
 
     jt = Tokenizer()
     flat = [(cid, i) for cid in chunks if not is_holdout(cid, cfg.holdout) for i in range(len(chunks[cid]))]

@@ -7,12 +7,12 @@ import re
 import threading
 from typing import TYPE_CHECKING
 
-from retrieval.answer import Scorer, answer_question
+from retrieval.answer.rules import Scorer, answer_question
 from retrieval.config import Config
 from retrieval.errors import QuestionError
-from retrieval.lexical import Tokenizer
-from retrieval.search import QueryEncoder, Searcher
-from retrieval.backends import SearchIndex, open_backend
+from retrieval.index.lexical import Tokenizer
+from retrieval.index.search import QueryEncoder, Searcher
+from retrieval.index.backend import SearchIndex, open_backend
 from retrieval.textnorm import clean_text
 from retrieval.types import Answer, Hit
 

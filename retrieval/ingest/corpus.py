@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Iterable, Literal
 
 from retrieval.errors import CorpusError
-from retrieval.pdfpage import read_pdf
-from retrieval.newspaper import PageArticle, segment_page
+from retrieval.ingest.pdfpage import read_pdf
+from retrieval.ingest.newspaper import PageArticle, segment_page
 from retrieval.textnorm import clean_text, squeeze_spaces
 from retrieval.types import Article, sha1
 

@@ -14,9 +14,9 @@ from typing import Protocol
 
 import numpy as np
 
-from retrieval.backends import SearchIndex
+from retrieval.index.backend import SearchIndex
 from retrieval.config import RetrievalConfig
-from retrieval.lexical import Tokenizer
+from retrieval.index.lexical import Tokenizer
 from retrieval.types import Hit
 
 

@@ -19,7 +19,7 @@ and deletes the removed ones in place, then writes the manifest and moves
 that dies half-way marks the manifest ``dirty``; the next rebuild writes a
 fresh build instead, reusing every vector.
 
-Fusion stays client-side (retrieval.search): Milvus returns BM25 and inner
+Fusion stays client-side (retrieval.index.search): Milvus returns BM25 and inner
 product scores for the candidates, and newsqa's score-aware fusion beats
 reciprocal-rank fusion on Chinese QA.
 
@@ -47,9 +47,9 @@ import numpy as np
 from retrieval.config import Config
 from retrieval.errors import (IndexDamagedError, IndexMismatchError, IndexMissingError, IndexUnavailableError,
                               IndexWriteError)
-from retrieval.ingest import SkippedFile
-from retrieval.lexical import STOPWORDS, TOKENIZER_ID, Tokenizer
-from retrieval.store import (CRASH_ENV, FORMAT_VERSION, WAITING, BuildReport, IndexStore, LexicalScores,
+from retrieval.ingest.corpus import SkippedFile
+from retrieval.index.lexical import STOPWORDS, TOKENIZER_ID, Tokenizer
+from retrieval.index.store import (CRASH_ENV, FORMAT_VERSION, WAITING, BuildReport, IndexStore, LexicalScores,
                              PassageEncoder, ProgressFactory, RebuildLock, _config_fingerprint, _file_listing,
                              _silent, no_progress, read_chunks, reusable_vectors)
 from retrieval.textnorm import for_search
@@ -297,7 +297,7 @@ def _iterate(conn: Connection, collection: str, fields: list[str], batch: int = 
 
 @dataclass
 class MilvusIndex:
-    """One build in Milvus, as a question sees it (retrieval.backends.SearchIndex)."""
+    """One build in Milvus, as a question sees it (retrieval.index.backend.SearchIndex)."""
 
     build_id: str
     manifest: dict
@@ -366,7 +366,7 @@ class Pointer:
 
 
 class MilvusStore:
-    """retrieval.backends.IndexBackend over a Milvus server."""
+    """retrieval.index.backend.IndexBackend over a Milvus server."""
 
     def __init__(self, cfg: Config) -> None:
         self.cfg = cfg

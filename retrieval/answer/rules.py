@@ -14,8 +14,8 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from retrieval.chunking import Span, sentence_spans
-from retrieval.lexical import STOPWORDS, Tokenizer
+from retrieval.ingest.chunking import Span, sentence_spans
+from retrieval.index.lexical import STOPWORDS, Tokenizer
 from retrieval.textnorm import for_search
 from retrieval.types import Answer, Article, Hit, Source
 

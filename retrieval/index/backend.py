@@ -6,9 +6,9 @@ candidates with their scores, chunks and articles by id, the manifest). The
 searcher, ``QA``, the CLI and the bot use only these; ``open_backend`` is the
 one place that knows which implementation runs:
 
-- ``embedded`` (the default): ``retrieval.store.IndexStore``, FAISS + BM25
+- ``embedded`` (the default): ``retrieval.index.store.IndexStore``, FAISS + BM25
   files in a local directory;
-- ``milvus``: ``retrieval.backends.milvus.MilvusStore``, a Milvus server
+- ``milvus``: ``retrieval.index.milvus.MilvusStore``, a Milvus server
   (several bot replicas can read one collection).
 
 Chunk ids are opaque integers chosen by the backend (positions in the
@@ -23,11 +23,11 @@ from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Protocol
 import numpy as np
 
 from retrieval.config import Config
-from retrieval.lexical import Tokenizer
+from retrieval.index.lexical import Tokenizer
 from retrieval.types import Article, Chunk
 
 if TYPE_CHECKING:
-    from retrieval.store import BuildReport, LexicalScores, PassageEncoder, ProgressFactory, RebuildLock
+    from retrieval.index.store import BuildReport, LexicalScores, PassageEncoder, ProgressFactory, RebuildLock
 
 Note = Callable[[str], None]
 
@@ -90,9 +90,9 @@ class IndexBackend(Protocol):
 def open_backend(cfg: Config) -> IndexBackend:
     """The configured index backend (nothing is contacted yet)."""
     if cfg.index.backend == "milvus":
-        from retrieval.backends.milvus import MilvusStore
+        from retrieval.index.milvus import MilvusStore
 
         return MilvusStore(cfg)
-    from retrieval.store import IndexStore
+    from retrieval.index.store import IndexStore
 
     return IndexStore(cfg.index_path)

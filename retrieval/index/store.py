@@ -35,12 +35,12 @@ from typing import Any, Callable, Iterable, Protocol
 
 import numpy as np
 
-from retrieval.chunking import chunk_article, embed_text
+from retrieval.ingest.chunking import chunk_article, embed_text
 from retrieval.config import Config
 from retrieval.errors import (CorpusError, IndexDamagedError, IndexMismatchError, IndexMissingError,
                               IndexWriteError)
-from retrieval.ingest import CorpusFile, SkippedFile, iter_corpus_files, read_corpus
-from retrieval.lexical import TOKENIZER_ID, BM25Index, Tokenizer
+from retrieval.ingest.corpus import CorpusFile, SkippedFile, iter_corpus_files, read_corpus
+from retrieval.index.lexical import TOKENIZER_ID, BM25Index, Tokenizer
 from retrieval.types import Article, Chunk, sha1
 
 FORMAT_VERSION = 1
@@ -120,7 +120,7 @@ class LoadedIndex:
     def article_of(self, chunk: Chunk) -> Article:
         return self.articles[chunk.article_id]
 
-    # What a question needs (retrieval.backends.SearchIndex); chunk ids are positions.
+    # What a question needs (retrieval.index.backend.SearchIndex); chunk ids are positions.
     @property
     def size(self) -> int:
         return len(self.chunks)

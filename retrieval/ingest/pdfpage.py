@@ -57,7 +57,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from retrieval.errors import CorpusError
-from retrieval.newspaper import (
+from retrieval.ingest.newspaper import (
     BYLINE_IN_LEAD_RE, CONT_RE, CREDIT_LINE_RE, EDITOR_RE, FURNITURE_SIGNS, LEAD_REPORTER_RE, LEAD_RE,
     PAGE_NO_LINE_RE, ROLE_ANY_RE, ROLE_RE, PageArticle, parse_names, segment_page,
 )

@@ -21,6 +21,13 @@ a headline and "（下转第N版）" at an article's end.
 The font is reportlab's built-in CID font STSong-Light (no bold face exists,
 so headlines differ by size only); its text layer round-trips through
 pdfplumber. Everything is deterministic given the seed.
+
+For scanned-page tests (bench/ocrscore.py, tests/test_ocr.py) a page is drawn
+with an embedded TrueType face instead (``font_file``, ``cjk_font_file()``:
+STSong-Light is not embedded, and a renderer without a Chinese system font
+draws no ideographs) and rendered to PNG (``render_png``);
+``make_articles_page`` lays out given articles (e.g. the sample page's) the
+same way.
 """
 
 from __future__ import annotations
@@ -29,6 +36,8 @@ import argparse
 import json
 import random
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -113,11 +122,60 @@ def _register() -> None:
     pdfmetrics.registerFont(UnicodeCIDFont(FONT))
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=4)
+def _register_face(font_file: str) -> str:
+    """An embedded TrueType face (.ttf, or the first face of a .ttc) to draw with.
+    STSong-Light is not embedded: a renderer without a Chinese system font
+    (pdfium on a bare Linux) draws no ideographs, so pages meant to be rendered
+    into images need a face that travels inside the PDF."""
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+
+    name = f"Face{len(pdfmetrics.getRegisteredFontNames())}"
+    pdfmetrics.registerFont(TTFont(name, font_file, subfontIndex=0))
+    return name
+
+
+def cjk_font_file() -> Path:
+    """A Chinese TrueType font shipped by a test dependency (WenQuanYi Micro Hei)."""
+    import paperang_p2_fonts_cjk
+
+    return Path(paperang_p2_fonts_cjk.__file__).parent / "fonts" / "wqy-microhei.ttc"
+
+
+def render_png(pdf: bytes, out: Path, dpi: int = 150, page: int = 0) -> None:
+    """One page of a PDF as a greyscale PNG, as a scanner would give it."""
+    import pypdfium2 as pdfium
+
+    doc = pdfium.PdfDocument(pdf)
+    try:
+        doc[page].render(scale=dpi / 72, grayscale=True).to_pil().save(out)
+    finally:
+        doc.close()
+
+
+# The face whose widths lines are set by: the face they are drawn in.
+_metrics = [FONT]
+
+
+@contextmanager
+def _set_in(face: str) -> Iterator[None]:
+    _metrics.append(face)
+    try:
+        yield
+    finally:
+        _metrics.pop()
+
+
 def _unit_width(ch: str) -> float:
+    return _face_width(ch, _metrics[-1])
+
+
+@lru_cache(maxsize=16384)
+def _face_width(ch: str, face: str) -> float:
     from reportlab.pdfbase import pdfmetrics
 
-    return pdfmetrics.stringWidth(ch, FONT, 1.0)
+    return pdfmetrics.stringWidth(ch, face, 1.0)
 
 
 def _width(text: str, size: float) -> float:
@@ -326,13 +384,22 @@ def _photo(rng: random.Random, style: _Style, span: int, budget: float) -> tuple
 
 
 def make_page(seed: int, columns: int | None = None, size: str | None = None,
-              out: Path | None = None) -> tuple[PdfPage, bytes]:
-    """One page: its truth and the PDF bytes (also written to ``out`` when given)."""
+              out: Path | None = None, font_file: Path | None = None) -> tuple[PdfPage, bytes]:
+    """One page: its truth and the PDF bytes (also written to ``out`` when given).
+    ``font_file``: draw with this embedded TrueType face instead (for pages to
+    be rendered to images), lines set by its widths."""
+    _register()
+    face = _register_face(str(font_file)) if font_file else FONT
+    with _set_in(face):
+        return _make_page(seed, columns, size, out, face)
+
+
+def _make_page(seed: int, columns: int | None, size: str | None, out: Path | None,
+               face: str) -> tuple[PdfPage, bytes]:
     from io import BytesIO
 
     from reportlab.pdfgen import canvas
 
-    _register()
     rng = random.Random(seed)
     columns = columns or rng.choice((3, 4, 4))
     size = size or rng.choice(("A4", "A3"))
@@ -346,7 +413,7 @@ def make_page(seed: int, columns: int | None = None, size: str | None = None,
     m = style.margin
 
     def text_at(x: float, y_down: float, text: str, size_: float, cs: float = 0.0) -> None:
-        c.setFont(FONT, size_)
+        c.setFont(face, size_)
         c.drawString(x, page_h - y_down, text, charSpace=cs)
 
     # header row and rule; footer rule and editors
@@ -418,6 +485,112 @@ def make_page(seed: int, columns: int | None = None, size: str | None = None,
     data = buf.getvalue()
     page = PdfPage(truths, "\n\n".join([f"{paper}  2020年{month}月{day}日  第{page_no}版  {section}", *sources,
                                         editors]) + "\n", columns, size)
+    if out is not None:
+        out.write_bytes(data)
+    return page, data
+
+
+def make_articles_page(articles: list, seed: int = 0, columns: int = 4, size: str = "A3",
+                       out: Path | None = None, font_file: Path | None = None) -> tuple[PdfPage, bytes]:
+    """Given articles on one page (see ``_articles_page``), in the first style
+    (type size, leading, gutter) from ``seed`` on that they fit in."""
+    _register()
+    face = _register_face(str(font_file)) if font_file else FONT
+    for k in range(seed, seed + 50):
+        try:
+            with _set_in(face):
+                return _articles_page(articles, k, columns, size, out, face)
+        except ValueError:
+            continue
+    raise ValueError(f"{len(articles)} articles do not fit on one {size} page of {columns} columns")
+
+
+def _articles_page(articles: list, seed: int, columns: int, size: str,
+                   out: Path | None, face: str) -> tuple[PdfPage, bytes]:
+    """Given articles (``PageArticle``s, e.g. what the plain-text segmenter
+    read from a text page) laid out on one newspaper page in the generator's
+    style: header and footer, each article's kicker and headline over its
+    columns, its body flowing down them; an article continued from another
+    page printed without headline, a photographer's credit under the body.
+    Articles go, in order, where they end highest up, over one column or
+    (longer than 600 characters) two. Raises ValueError when they do not fit."""
+    from io import BytesIO
+
+    from reportlab.pdfgen import canvas
+
+    rng = random.Random(seed)
+    page_w, page_h = PAGE_SIZES[size]
+    style = _Style(rng, page_w, columns)
+    buf = BytesIO()
+    c = canvas.Canvas(buf, pagesize=(page_w, page_h), pageCompression=1)
+    m = style.margin
+
+    def text_at(x: float, y_down: float, text: str, size_: float, cs: float = 0.0) -> None:
+        c.setFont(face, size_)
+        c.drawString(x, page_h - y_down, text, charSpace=cs)
+
+    paper = rng.choice(PAPERS)
+    header = f"{paper}    2020年{rng.randint(1, 12)}月{rng.randint(1, 28)}日    第{rng.randint(2, 16)}版"
+    text_at(m, m + 14, header, 11.0)
+    c.setLineWidth(1.2)
+    c.line(m, page_h - (m + 22), page_w - m, page_h - (m + 22))
+    editors = f"责任编辑：{_name(rng)}"
+    text_at(m, page_h - m + 4, editors, 8.0)
+    c.setLineWidth(0.6)
+    c.line(m, m + 8, page_w - m, m + 8)
+
+    tops = [m + 34] * columns
+    bottom = page_h - m - 16
+    truths: list[TruthArticle] = []
+    sources: list[str] = []
+    for a in articles:
+        paras = list(a.paragraphs)
+        source: list[str] = []
+        title = None if a.continued_from else a.title
+        if title:
+            source += [*a.kicker, title]
+        elif a.continued_from:
+            paras[0] = f"（{a.continued_from}）" + paras[0]
+
+        def build(span: int) -> _Piece:
+            piece = _Piece()
+            width = style.span_width(span)
+            y = 0.0
+            if title:
+                for kicker in a.kicker:
+                    y = _headline_lines(piece, style, kicker, style.kicker, width, y, center=False)
+                y = _headline_lines(piece, style, title, style.head, width, y, center=False)
+                y += style.body * 0.8
+            lines = _body_lines(style, paras)
+            if a.photographer:
+                credit = f"{a.photographer} 摄"
+                lines.append((credit, style.colw - _width(credit, style.body), 0.0))
+            _flow(piece, style, lines, span, y)
+            return piece
+
+        # the placement that ends highest up: one column, or two for a long article
+        spans = (1, 2) if columns > 1 and sum(len(p) for p in paras) > 600 else (1,)
+        options = []
+        for span in spans:
+            piece = build(span)
+            for k in range(columns - span + 1):
+                options.append((max(tops[k:k + span]) + piece.height, k, span, piece))
+        _, col, span, piece = min(options, key=lambda o: (o[0], o[1]))
+        x0 = m + col * (style.colw + style.gutter)
+        y0 = max(tops[col:col + span])
+        if y0 + piece.height > bottom:
+            raise ValueError(f"article {a.title!r} does not fit on the page")
+        for dx, dy, text, sz, cs in piece.draws:
+            text_at(x0 + dx, y0 + dy, text, sz, cs)
+        for k in range(col, col + span):
+            tops[k] = y0 + piece.height + 1.5 * style.lead
+        truths.append(TruthArticle(title, a.author, re.sub(r"\s+", "", "".join(a.paragraphs)),
+                                   "continuation" if a.continued_from else "article", span))
+        sources.append("\n\n".join([*source, *paras]))
+    c.showPage()
+    c.save()
+    data = buf.getvalue()
+    page = PdfPage(truths, "\n\n".join([header, *sources, editors]) + "\n", columns, size)
     if out is not None:
         out.write_bytes(data)
     return page, data

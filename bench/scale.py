@@ -87,6 +87,7 @@ class PoolEncoder:
         self.real = real
         self.model_name = real.model_name
         self.passage_prompt = real.passage_prompt
+        self.precision = real.precision
         self.dim = real.dim
         self.pool_path = pool_path
         self.pool: dict[str, np.ndarray] = {}

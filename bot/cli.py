@@ -53,6 +53,9 @@ def load_cfg(args: argparse.Namespace) -> Config:
 def tqdm_progress(total: int, desc: str):  # type: ignore[no-untyped-def]
     from tqdm import tqdm
 
+    if desc.startswith("reading"):  # segmenting a big page file, in characters
+        return tqdm(total=total, desc=desc, unit="char", unit_scale=True, file=sys.stderr, leave=False,
+                    dynamic_ncols=True)
     unit = "q" if "question" in desc else "chunk"
     return tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, leave=False, dynamic_ncols=True)
 
@@ -228,9 +231,24 @@ def cmd_index(args: argparse.Namespace) -> int:
         return 0
     from retrieval.index.backend import open_backend
 
+    from retrieval.errors import IndexDamagedError
+
     store = open_backend(cfg)
-    manifest = store.manifest()
-    stale, why = store.is_stale(cfg)
+    try:
+        manifest = store.manifest()
+        stale, why = store.is_stale(cfg)
+    except IndexDamagedError as exc:
+        # Status is where a user looks when answers fail: say what is wrong
+        # in its usual shape (exit 1, so scripts notice) rather than abort.
+        info = {"index": store.describe(), "exists": True, "damaged": str(exc),
+                "corpus": [str(p) for p in cfg.corpus_paths]}
+        if args.json:
+            print(json.dumps(info, ensure_ascii=False, indent=2))
+        else:
+            print(f"index:   {info['index']}")
+            print(f"corpus:  {', '.join(info['corpus'])}")
+            print(f"status:  {exc}")
+        return 1
     info = {
         "index": store.describe(), "exists": manifest is not None, "stale": stale, "reason": why,
         "corpus": [str(p) for p in cfg.corpus_paths],
@@ -287,7 +305,7 @@ def cmd_articles(args: argparse.Namespace) -> int:
     # Files named here are read instead of the corpus: check a new paper's
     # layout before indexing it.
     paths = [Path(p) for p in args.files] if args.files else cfg.corpus_paths
-    files, skipped = read_corpus(paths)
+    files, skipped = read_corpus(paths, progress=tqdm_progress)
     articles = [a for f in files for a in f.articles]
     if not articles:
         raise CorpusError(f"no articles found in {', '.join(map(str, paths))}")
@@ -320,19 +338,20 @@ def cmd_eval(args: argparse.Namespace) -> int:
         items = [it for i, it in enumerate(items) if i % 2 == (0 if args.split == "even" else 1)]
     if args.limit:
         items = items[: args.limit]
-    encoder = load_encoder(cfg)
     tokenizer = Tokenizer()
     if args.index:
         cfg = cfg.replace(index=IndexConfig(**{**cfg.index.__dict__, "path": str(Path(args.index).resolve())}))
     else:
         _note(f"indexing the contexts of {path.name}…")
-        cfg, report = eval_index(cfg, path, all_items, encoder, tokenizer, tqdm_progress)
+        cfg, report = eval_index(cfg, path, all_items, load_encoder(cfg), tokenizer, tqdm_progress)
         _note(_report_line(report))
     from retrieval.app import load_reader
 
     if args.no_reader:
         cfg = cfg.replace(reader=dataclasses.replace(cfg.reader, enabled=False))
-    qa = QA(cfg, encoder, tokenizer, reader=load_reader(cfg, _note))
+    # Questions are embedded as `ask` embeds them (numpy fp32 for the default model).
+    encoder = load_query_encoder(cfg)
+    qa = QA(cfg, encoder, tokenizer, reader=load_reader(cfg, _note, encoder))
     modes = ["bm25", "dense", "hybrid"] if args.retriever == "all" else [args.retriever or cfg.retrieval.mode]
     results = {}
     for mode in modes:

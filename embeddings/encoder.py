@@ -34,6 +34,8 @@ def set_threads(threads: int) -> int:
 
 
 class Encoder:
+    precision = "fp32"
+
     def __init__(self, model_name: str, *, cache_dir: Path, query_prompt: str = "query: ",
                  passage_prompt: str = "passage: ", batch_size: int = 32, threads: int = 0) -> None:
         set_threads(threads)

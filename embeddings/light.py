@@ -8,7 +8,8 @@ memory; this reads the same weights straight from ``model.safetensors``
 computes the same vector. It covers BERT, RoBERTa and XLM-RoBERTa encoders with
 mean or CLS pooling, which includes the default multilingual-e5-small; for
 anything else ``load`` returns None and the caller uses sentence-transformers.
-Passages (index builds) always go through sentence-transformers.
+Passages (index builds) go through int8 ONNX Runtime (embeddings/int8.py) or
+sentence-transformers.
 """
 
 from __future__ import annotations
@@ -133,42 +134,91 @@ def run_layers(x: np.ndarray, layers: list[Layer], heads: int, eps: float, act: 
     return x.reshape(b, n, dim)
 
 
+@dataclass(frozen=True)
+class ModelSpec:
+    """What the numpy and ONNX encoders need to know about a BERT-family
+    sentence-transformers directory."""
+
+    prefix: str  # "" or "bert." etc. before the tensor names
+    dim: int
+    layers: int
+    heads: int
+    eps: float
+    act: str
+    pos_offset: int  # RoBERTa-style models number positions after the padding id
+    max_len: int
+    pad_id: int
+    mean: bool  # mean pooling (else the first token)
+    normalize: bool
+
+
+def model_spec(path: Path) -> ModelSpec | None:
+    """The spec of the model at ``path``, or None when it is not one these
+    encoders cover (then sentence-transformers runs it)."""
+    try:
+        cfg = json.loads((path / "config.json").read_text(encoding="utf-8"))
+        modules = [m.get("type", "").rsplit(".", 1)[-1] for m in _json(path / "modules.json", [])]
+        pooling = _json(path / "1_Pooling" / "config.json", {})
+        st_cfg = _json(path / "sentence_bert_config.json", {})
+        if cfg.get("model_type") not in SUPPORTED_TYPES or cfg.get("hidden_act", "gelu") not in ACTS:
+            return None
+        if cfg.get("position_embedding_type", "absolute") != "absolute":
+            return None
+        if modules not in (["Transformer", "Pooling"], ["Transformer", "Pooling", "Normalize"]):
+            return None
+        modes = {k for k, v in pooling.items() if k.startswith("pooling_mode") and v}
+        if modes not in ({"pooling_mode_mean_tokens"}, {"pooling_mode_cls_token"}):
+            return None
+        st = path / "model.safetensors"
+        if not (path / "tokenizer.json").is_file() or not st.is_file():
+            return None
+        with st.open("rb") as f:
+            (n,) = struct.unpack("<Q", f.read(8))
+            names = json.loads(f.read(n))
+        prefix = next((p for p in ("", "bert.", "roberta.", "model.")
+                       if f"{p}embeddings.word_embeddings.weight" in names), None)
+        if prefix is None:
+            return None
+        pad = int(cfg.get("pad_token_id", 1 if cfg["model_type"] != "bert" else 0))
+        offset = pad + 1 if cfg["model_type"] != "bert" else 0
+        return ModelSpec(
+            prefix=prefix, dim=int(cfg["hidden_size"]), layers=int(cfg["num_hidden_layers"]),
+            heads=int(cfg["num_attention_heads"]), eps=float(cfg.get("layer_norm_eps", 1e-12)),
+            act=cfg.get("hidden_act", "gelu"), pos_offset=offset,
+            max_len=min(int(st_cfg.get("max_seq_length") or 512), int(cfg["max_position_embeddings"]) - offset),
+            pad_id=pad, mean="pooling_mode_mean_tokens" in modes, normalize=modules[-1] == "Normalize")
+    except (OSError, ValueError, KeyError, struct.error):
+        return None
+
+
 class LightQueryEncoder:
     """``encode_query`` and ``dim`` of ``embeddings.encoder.Encoder``, in numpy."""
 
-    def __init__(self, model_name: str, path: Path, query_prompt: str, cfg: dict, pooling: dict,
-                 normalize: bool) -> None:
+    precision = "fp32"
+
+    def __init__(self, model_name: str, path: Path, query_prompt: str, spec: ModelSpec) -> None:
         from tokenizers import Tokenizer as HFTokenizer
 
-        st_cfg = _json(path / "sentence_bert_config.json", {})
         w = read_safetensors(path / "model.safetensors")
-        prefix = next((p for p in ("", "bert.", "roberta.", "model.") if f"{p}embeddings.word_embeddings.weight" in w), None)
-        if prefix is None:
-            raise ValueError("no BERT-style embedding weights")
 
         def t(name: str) -> np.ndarray:
-            return w[prefix + name]
-
-        def pair(name: str) -> tuple[np.ndarray, np.ndarray]:
-            return t(name + ".weight"), t(name + ".bias")
+            return w[spec.prefix + name]
 
         self.model_name = model_name
         self.query_prompt = query_prompt
-        self.dim = int(cfg["hidden_size"])
-        self._heads = int(cfg["num_attention_heads"])
-        self._eps = float(cfg.get("layer_norm_eps", 1e-12))
-        self._act = ACTS[cfg.get("hidden_act", "gelu")]
-        # RoBERTa-style models number positions after the padding id.
-        self._pos_offset = int(cfg.get("pad_token_id", 1)) + 1 if cfg["model_type"] != "bert" else 0
-        self._max_len = min(int(st_cfg.get("max_seq_length") or 512),
-                            int(cfg["max_position_embeddings"]) - self._pos_offset)
+        self.dim = spec.dim
+        self._heads = spec.heads
+        self._eps = spec.eps
+        self._act = ACTS[spec.act]
+        self._pos_offset = spec.pos_offset
+        self._max_len = spec.max_len
         self._word = t("embeddings.word_embeddings.weight")
         self._pos = t("embeddings.position_embeddings.weight")
         self._type = t("embeddings.token_type_embeddings.weight")[0]
-        self._ln = pair("embeddings.LayerNorm")
-        self._layers = load_layers(t, int(cfg["num_hidden_layers"]))
-        self._mean = bool(pooling.get("pooling_mode_mean_tokens"))
-        self._normalize = normalize
+        self._ln = (t("embeddings.LayerNorm.weight"), t("embeddings.LayerNorm.bias"))
+        self._layers = load_layers(t, spec.layers)
+        self._mean = spec.mean
+        self._normalize = spec.normalize
         # No truncation inside the tokenizer: the answer reader shares this
         # object (parsing tokenizer.json costs 0.6 s of every start) and must
         # see whole passages; questions are cut here instead, as HF would.
@@ -184,22 +234,11 @@ class LightQueryEncoder:
     @classmethod
     def load(cls, model_name: str, path: Path, query_prompt: str) -> LightQueryEncoder | None:
         """The encoder, or None when the model is not one this covers."""
+        spec = model_spec(path)
+        if spec is None:
+            return None
         try:
-            cfg = json.loads((path / "config.json").read_text(encoding="utf-8"))
-            modules = [m.get("type", "").rsplit(".", 1)[-1] for m in _json(path / "modules.json", [])]
-            pooling = _json(path / "1_Pooling" / "config.json", {})
-            if cfg.get("model_type") not in SUPPORTED_TYPES or cfg.get("hidden_act", "gelu") not in ACTS:
-                return None
-            if cfg.get("position_embedding_type", "absolute") != "absolute":
-                return None
-            if modules not in (["Transformer", "Pooling"], ["Transformer", "Pooling", "Normalize"]):
-                return None
-            modes = {k for k, v in pooling.items() if k.startswith("pooling_mode") and v}
-            if modes not in ({"pooling_mode_mean_tokens"}, {"pooling_mode_cls_token"}):
-                return None
-            if not (path / "tokenizer.json").is_file() or not (path / "model.safetensors").is_file():
-                return None
-            return cls(model_name, path, query_prompt, cfg, pooling, normalize=modules[-1] == "Normalize")
+            return cls(model_name, path, query_prompt, spec)
         except (OSError, ValueError, KeyError):
             return None
 

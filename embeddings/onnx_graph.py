@@ -122,12 +122,17 @@ class GraphBuilder:
 def save_quantized(model: Any, out: Path, exclude: Sequence[str] = (), per_channel: bool = True) -> None:
     """Write ``model`` to ``out`` with int8 weights (activations quantised per
     call), through a temporary file so ``out`` exists only when complete."""
+    import logging
+
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     tmp = out.with_name(out.name + ".tmp")
     fp32 = out.with_name(out.name + ".fp32.tmp")
     onnx.save(model, fp32)
+    # The quantiser's advice to pre-process goes to the root logger, where a
+    # CLI user would see it; it concerns graphs traced from frameworks.
+    logging.disable(logging.WARNING)
     try:
         # Signed int8 weights: VNNI's u8×s8 products.
         quantize_dynamic(fp32, tmp, weight_type=QuantType.QInt8, per_channel=per_channel,
@@ -135,6 +140,7 @@ def save_quantized(model: Any, out: Path, exclude: Sequence[str] = (), per_chann
                          # ONNX shape inference cannot type the contrib ops' outputs.
                          extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
     finally:
+        logging.disable(logging.NOTSET)
         fp32.unlink(missing_ok=True)
     os.chmod(tmp, 0o644)
     os.replace(tmp, out)

@@ -55,12 +55,23 @@ def base_model_dir(cfg: Config, note: Note = _silent) -> Path:
 
 
 def load_encoder(cfg: Config, note: Note = _silent):  # type: ignore[no-untyped-def]
-    """The full sentence-transformers encoder (passages and questions)."""
+    """The passage encoder (it embeds questions too): int8 in ONNX Runtime
+    for BERT-family models when ``passage_precision = "int8"``, otherwise
+    sentence-transformers in fp32."""
     quiet_libraries()
-    from embeddings.encoder import Encoder
-
     _note_first_conversion(cfg, note)
     e = cfg.embedding
+    if e.passage_precision == "int8":
+        from embeddings.int8 import Int8Encoder
+
+        path = base_model_dir(cfg, note)
+        if path.is_dir():
+            enc = Int8Encoder.load(e.model, path, query_prompt=e.query_prompt, passage_prompt=e.passage_prompt,
+                                   batch_size=e.batch_size, threads=e.threads, note=note)
+            if enc is not None:
+                return enc
+    from embeddings.encoder import Encoder
+
     return Encoder(e.model, cache_dir=cfg.cache_dir, query_prompt=e.query_prompt, passage_prompt=e.passage_prompt,
                    batch_size=e.batch_size, threads=e.threads)
 

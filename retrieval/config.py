@@ -58,6 +58,11 @@ class EmbeddingConfig:
     # Questions: "auto" runs BERT-family models in numpy (no torch import: fast
     # start, less memory) and anything else with sentence-transformers.
     query_backend: str = "auto"
+    # Passages (index builds): "int8" runs BERT-family models (the default
+    # included) in ONNX Runtime with int8 weights, several times faster than
+    # "fp32" (sentence-transformers) at the same retrieval quality
+    # (bench/int8.py); other models always use fp32.
+    passage_precision: str = "int8"
     cache_dir: str = ""  # "": $NEWSQA_CACHE or ~/.cache/newsqa
 
 
@@ -161,6 +166,7 @@ _CHOICES = {
     ("index", "backend"): {"embedded", "milvus"},
     ("retrieval", "mode"): {"hybrid", "bm25", "dense"},
     ("embedding", "query_backend"): {"auto", "numpy", "torch"},
+    ("embedding", "passage_precision"): {"int8", "fp32"},
     ("telegram", "mode"): {"polling", "webhook"},
 }
 

@@ -131,7 +131,9 @@ def eval_index(cfg: Config, path: Path, items: list[EvalItem], encoder: Any, tok
     from retrieval.app import rebuild
     from retrieval.config import CorpusConfig, IndexConfig
 
-    key = hashlib.sha1(path.read_bytes() + cfg.embedding.model.encode()).hexdigest()[:12]
+    # One cached index per model and passage precision (fp32 keeps its old key).
+    tag = cfg.embedding.model + ("" if cfg.embedding.passage_precision == "fp32" else "\x00" + cfg.embedding.passage_precision)
+    key = hashlib.sha1(path.read_bytes() + tag.encode()).hexdigest()[:12]
     work = cfg.cache_dir / "eval" / key
     work.mkdir(parents=True, exist_ok=True)
     write_contexts(items, work / "contexts.jsonl")

@@ -8,7 +8,30 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Callable, Protocol
+
+
+class Progress(Protocol):
+    """A progress bar as long work reports to it (tqdm's ``update``/``close``)."""
+
+    def update(self, n: int = 1) -> object: ...
+    def close(self) -> object: ...
+
+
+# (total, description) → a bar; front ends pass one, the core defaults to none.
+ProgressFactory = Callable[[int, str], Progress]
+
+
+class _NoProgress:
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def no_progress(total: int, desc: str) -> Progress:
+    return _NoProgress()
 
 
 def sha1(text: str) -> str:

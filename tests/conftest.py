@@ -28,6 +28,7 @@ class HashEncoder:
     def __init__(self, model_name: str = "test-hash", dim: int = 64, fail_after: int | None = None) -> None:
         self.model_name = model_name
         self.passage_prompt = ""
+        self.precision = "fp32"
         self.dim = dim
         self.embedded = 0
         self.fail_after = fail_after

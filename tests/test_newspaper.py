@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from retrieval.ingest.corpus import read_corpus, read_file
-from retrieval.ingest.newspaper import segment_page, undouble
+from retrieval.ingest.newspaper import parse_names, segment_page, undouble
 
 from conftest import SAMPLE
 
@@ -220,3 +220,99 @@ def test_traditional_character_page_segments_like_the_simplified_one():
         assert trad in by_title, f"missing {trad}: got {list(by_title)}"
         assert by_title[trad].author == zhconv.convert(author, "zh-tw")  # names stay as printed
     assert by_title[zhconv.convert("“娘家人”节前送年货", "zh-tw")].photographer == "陳藝"
+
+
+# ------------------------------------------------ generated-page failure kinds (bench/pages)
+
+PARK = ["朝阳公园近日在湖边步道", "安装了十座智能座椅，游客可", "以在座椅上为手机充电，还能",
+        "查看当天的天气和空气质量。"]
+LIBRARY_NO_LEAD = ["海淀区图书馆昨天举办了", "冬季读书节，吸引了三百多名", "市民参加，活动持续一周。"]
+
+
+def test_a_question_headline_between_two_articles_without_lead_starts_its_own_article():
+    # headlines are set wider than one column
+    page = "\n".join(["图书馆冬季读书节开幕"] + LIBRARY_NO_LEAD + ["", "朝阳公园的座椅为何能给手机充电？"] + PARK)
+    arts = segment_page(page)
+    assert [a.title for a in arts] == ["图书馆冬季读书节开幕", "朝阳公园的座椅为何能给手机充电？"]
+    assert "智能座椅" not in "".join(arts[0].paragraphs)
+    assert arts[1].paragraphs[0].startswith("朝阳公园近日")
+
+
+def test_a_lead_byline_broken_over_three_lines_keeps_every_name():
+    page = "\n".join(["地铁十九号线今日开通", "本报讯（记者 吕蕾 沈", "鑫冰 通讯员 任娜 实习生",
+                      "王小明） 地铁十九号线今天上午", "正式开通运营，全长二十公里。"])
+    (art,) = segment_page(page)
+    assert art.author == "吕蕾 沈鑫冰 任娜 王小明"
+    assert art.paragraphs[0].endswith("地铁十九号线今天上午正式开通运营，全长二十公里。")
+
+
+def test_a_stray_space_inside_a_name_goes_to_the_name_it_completes():
+    assert parse_names("记者 侯国霞 曾 思刚") == "侯国霞 曾思刚"
+    assert parse_names("本报记者 韩欣 军") == "韩欣军"
+    assert parse_names("记者 邓燕鑫 吕蕾 通讯员 任娜 摄影 王五") == "邓燕鑫 吕蕾 任娜 王五"
+
+
+# An article with lead in 14-character columns, then, after a blank line, one
+# without lead or headline in 11-character columns about something else; its
+# headline is printed at the foot of the page.
+RUN_ON_PAGE = """地铁十九号线今日开通运营
+本报讯（记者 吕蕾） 地铁十九号线今
+天上午正式开通运营，线路全长二十二公
+里，共设十个车站，连接北部新城和中心
+城区。首班车六点发出，乘客反映换乘方
+便，车厢宽敞明亮。
+
+运营公司表示，开通初期行车间
+隔为四分钟，早晚高峰将加开列车。
+
+蜂蜜是蜜蜂采集花蜜后
+酿成的甜味物质，主要成分是
+果糖和葡萄糖，还含有少量
+的维生素和矿物质。古人常用
+蜂蜜入药，认为它能润肺止咳。
+
+蜂蜜：古人入药的甜味
+"""
+
+
+def test_an_article_without_lead_or_headline_above_is_cut_off_where_the_topic_changes():
+    arts = segment_page(RUN_ON_PAGE)
+    by_title = {a.title: a for a in arts}
+    assert set(by_title) == {"地铁十九号线今日开通运营", "蜂蜜：古人入药的甜味"}
+    assert "蜂蜜" not in "".join(by_title["地铁十九号线今日开通运营"].paragraphs)
+    assert "".join(by_title["蜂蜜：古人入药的甜味"].paragraphs).startswith("蜂蜜是蜜蜂采集花蜜后")
+    assert by_title["蜂蜜：古人入药的甜味"].author is None
+
+
+def test_segmenting_reports_progress_up_to_the_whole_text():
+    page = "\n\n".join([NO_LEAD_PAGE] * 2000)  # well over one chunk
+    calls: list[tuple[int, int]] = []
+    arts = segment_page(page, progress=lambda done, total: calls.append((done, total)))
+    assert len(arts) == 4000
+    assert len(calls) > 1
+    assert [d for d, _ in calls] == sorted(d for d, _ in calls)
+    assert calls[-1][0] == calls[-1][1] == len(page)
+
+
+def test_a_big_page_file_reports_progress_only_when_asked(tmp_path, monkeypatch):
+    from retrieval.ingest import corpus
+
+    class Bar:
+        def __init__(self, total: int, desc: str) -> None:
+            self.total, self.desc, self.n, self.closed = total, desc, 0, False
+            bars.append(self)
+
+        def update(self, n: int = 1) -> None:
+            self.n += n
+
+        def close(self) -> None:
+            self.closed = True
+
+    bars: list[Bar] = []
+    (tmp_path / "big.txt").write_text("\n\n".join([NO_LEAD_PAGE] * 50), encoding="utf-8")
+    monkeypatch.setattr(corpus, "PAGE_PROGRESS_CHARS", 1000)  # the real bar starts at ~1 MB
+    files, _ = read_corpus([tmp_path])
+    files_p, _ = read_corpus([tmp_path], progress=Bar)
+    assert len(bars) == 1 and "big.txt" in bars[0].desc
+    assert bars[0].n == bars[0].total and bars[0].closed
+    assert [a.title for a in files_p[0].articles] == [a.title for a in files[0].articles]

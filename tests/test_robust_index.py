@@ -498,14 +498,18 @@ def test_cli_damaged_index_is_one_line_everywhere_and_rebuild_full_repairs_it(re
     cwd, cfg = real_copy
     current = IndexStore(cwd / "index").current_dir()
     truncate(current / "chunks.jsonl")
-    for args in (["ask", QUESTION], ["index", "status"], ["index", "rebuild"]):
+    for args in (["ask", QUESTION], ["index", "rebuild"]):
         r = run_cli(["--config", str(cfg), *args], cwd)
         assert r.returncode == 1, (args, r.stderr)
         assert r.stderr.strip().splitlines() == [f"newsqa: error: {damaged_line('chunks.jsonl')}"], args
         assert r.stdout == ""
-    (current / "manifest.json").write_text('{"format_version": 1, "mod', encoding="utf-8")
+    # Status keeps its shape and says what is wrong in its status row.
     r = run_cli(["--config", str(cfg), "index", "status"], cwd)
-    assert r.returncode == 1 and r.stderr.strip() == f"newsqa: error: {damaged_line('manifest.json')}"
+    assert r.returncode == 1 and r.stderr == ""
+    assert f"status:  {damaged_line('chunks.jsonl')}" in r.stdout.splitlines()
+    (current / "manifest.json").write_text('{"format_version": 1, "mod', encoding="utf-8")
+    r = run_cli(["--config", str(cfg), "index", "status", "--json"], cwd)
+    assert r.returncode == 1 and json.loads(r.stdout)["damaged"] == damaged_line("manifest.json")
     r = run_cli(["--config", str(cfg), "index", "rebuild", "--full"], cwd)
     assert r.returncode == 0, r.stderr
     c = IndexStore(cwd / "index").manifest()["counts"]

@@ -40,7 +40,7 @@ PLACES = ["北京", "上海", "广州", "成都", "武汉", "西安", "南京", 
 WEEKDAYS = "一二三四五六日"
 SQUEEZABLE = "，。、；：“”‘’（）《》"
 NO_LINE_START = "，。、；：？！）”』」》…"
-ROLE_WORDS = ["记者", "通讯员", "实习生", "见习记者", "特约记者"]
+ROLE_WORDS = ["记者", "通讯员", "实习生", "见习记者", "特约记者", "摄影"]
 
 
 @dataclass
@@ -49,6 +49,9 @@ class TruthArticle:
     author: str | None  # names separated by one space, roles dropped
     body: str  # the printed body text, no layout whitespace
     kind: str = "article"  # article | photo | continuation
+    # how it was laid out, for grouping errors: headline placement, lead style
+    placement: str = ""
+    lead: str = ""
 
 
 @dataclass
@@ -58,6 +61,8 @@ class Page:
     # one label per non-blank line: header, section, kicker, title, lead, byline,
     # credit, cont, body_first, body
     line_labels: list[tuple[str, str]] = field(default_factory=list)
+    # per labelled line, the index in ``articles`` of the article it was laid out for (-1: none)
+    line_articles: list[int] = field(default_factory=list)
 
 
 @lru_cache(maxsize=1)
@@ -108,8 +113,11 @@ def _headline(rng: random.Random, title: str, context: str) -> str:
         lambda: f"{t}；{clause}",
         lambda: f"{t} {clause}",
         lambda: clause if len(clause) >= 6 else f"{clause}{t}",
+        # ending in a question or exclamation mark, as many headlines do
+        lambda: f"{t}？",
+        lambda: f"{t}：{clause}！",
     ]
-    weights = [26, 18, 8, 4, 5, 3, 3, 6, 3, 2, 6, 6]
+    weights = [26, 18, 8, 4, 5, 3, 3, 6, 3, 2, 6, 6, 3, 2]
     h = rng.choices(forms, weights)[0]()
     return h[:30]
 
@@ -177,6 +185,8 @@ class _Layout:
     def __init__(self, rng: random.Random):
         self.rng = rng
         self.lines: list[tuple[str, str]] = []  # (text, label); label "" = blank line
+        self.owners: list[int] = []  # per line, the truth article being laid out (-1: none)
+        self.article = -1
         self.since_break = 0
         self.break_every = rng.randint(6, 24)
         self.squeeze = rng.random() < 0.5
@@ -184,6 +194,7 @@ class _Layout:
     def blank(self) -> None:
         if self.lines and self.lines[-1][1]:
             self.lines.append(("", ""))
+            self.owners.append(-1)
             self.since_break = 0
 
     def add(self, text: str, label: str, flow: bool = False) -> None:
@@ -193,6 +204,7 @@ class _Layout:
                 self.blank()
                 self.break_every = self.rng.randint(6, 24)
         self.lines.append((text, label))
+        self.owners.append(self.article)
 
     def body(self, paras: list[str], cols: int, first_prefix: str = "") -> None:
         for p_i, para in enumerate(paras):
@@ -248,8 +260,8 @@ def make_page(split: str, number: int) -> Page:
     starts_with_cont = rng.random() < 0.15
     ends_with_cont = rng.random() < 0.2
     specs = []
-    for k in range(n_articles):
-        title, context = rng.choice(pool)
+    # distinct contexts: two copies of one text on a page could not be told apart by anyone
+    for title, context in rng.sample(pool, n_articles):
         specs.append((title, context, _headline(rng, title, context)))
 
     top_heads = [specs[k][2] for k in range(n_articles) if placements[k] == "top"]
@@ -273,16 +285,19 @@ def make_page(split: str, number: int) -> Page:
         lay.blank()
 
     if starts_with_cont:
-        _, context = rng.choice(pool)
+        used = {c for _, c, _ in specs}
+        context = next(c for _, c in iter(lambda: rng.choice(pool), None) if c not in used)
         paras = _paragraphs(rng, context, rng.randint(150, 500))
         cols = rng.randint(11, 17)
+        lay.article = len(truths)
         lay.add(f"（上接第{rng.randint(1, 4)}版）", "cont")
         lay.body(paras, cols)
-        truths.append(TruthArticle(None, None, "".join(paras), "continuation"))
+        truths.append(TruthArticle(None, None, "".join(paras), "continuation", "none", "cont"))
         lay.blank()
 
     for k in range(n_articles):
         title, context, head = specs[k]
+        lay.article = len(truths)
         cols = rng.randint(11, 17)
         if rng.random() < 0.08:
             lay.add(rng.choice(SECTIONS), "section")
@@ -317,7 +332,7 @@ def make_page(split: str, number: int) -> Page:
             else:
                 lay.add(f"本报记者 {who} 摄", "credit")
                 author = None
-            truths.append(TruthArticle(head, author, caption, "photo"))
+            truths.append(TruthArticle(head, author, caption, "photo", placements[k], f"credit{style}"))
             lay.blank()
             continue
 
@@ -376,9 +391,11 @@ def make_page(split: str, number: int) -> Page:
         if placements[k] == "below":
             lay.blank()
             lay.add(head, "title")
-        truths.append(TruthArticle(head, author, re.sub(r"\s+", "", body)))
+        truths.append(TruthArticle(head, author, re.sub(r"\s+", "", body), "article",
+                                   "pair_host" if k in together else placements[k], lead_style))
         lay.blank()
 
+    lay.article = -1
     for h in bottom_heads:
         lay.add(h, "title")
     if rng.random() < 0.6:
@@ -389,7 +406,8 @@ def make_page(split: str, number: int) -> Page:
 
     text = "\n".join(t for t, _ in lay.lines) + "\n"
     labels = [(t, lab) for t, lab in lay.lines if lab]
-    return Page(text, truths, labels)
+    owners = [o for (_, lab), o in zip(lay.lines, lay.owners) if lab]
+    return Page(text, truths, labels, owners)
 
 
 def main() -> None:

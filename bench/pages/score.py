@@ -1,6 +1,6 @@
 """Score newspaper-page segmentation on generated pages (see generate.py).
 
-    .venv/bin/python bench/pages/score.py [--pages 60] [--held-out 40] [--scale 2,4,8] [--show N]
+    .venv/bin/python bench/pages/score.py [--pages 60] [--held-out 40] [--scale 2,4,8] [--show N] [--why]
 
 Pages go through the same path ingest uses for .txt files
 (retrieval.ingest.corpus._from_page_text). Per split it prints:
@@ -26,7 +26,7 @@ import re
 import sys
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,6 +50,8 @@ class Score:
     extra: int = 0
     pages: int = 0
     seconds: float = 0.0
+    # (error, article kind, headline placement, lead style) → count, for --why
+    causes: Counter = field(default_factory=Counter)
 
     @property
     def title_acc(self) -> float:
@@ -107,12 +109,15 @@ def score_page(page: Page, found: list[Article], score: Score, show: bool = Fals
     for ti, t in enumerate(page.articles):
         score.articles += 1
         o, k = best[ti]
+        why = (t.kind, t.placement, t.lead)
         if o == 0:
+            score.causes[("lost",) + why] += 1
             if show:
                 print(f"  LOST  {t.title}")
             continue
         if claimed[k] > 1 and any(best[tj][1] == k and best[tj][0] > o for tj in range(len(best)) if tj != ti):
             score.merged += 1
+            score.causes[("merged",) + why] += 1
         a = found[k]
         title_ok = (_norm(a.title).startswith("（上接") if t.title is None else _norm(a.title) == _norm(t.title))
         author_ok = (a.author or None) == t.author
@@ -120,21 +125,28 @@ def score_page(page: Page, found: list[Article], score: Score, show: bool = Fals
         score.author_ok += author_ok
         f1 = _f1(_norm(t.body), bodies[k])
         score.f1_sum += f1
+        if not title_ok:
+            score.causes[("title",) + why] += 1
+        if not author_ok:
+            score.causes[("author",) + why] += 1
+        if f1 < 0.9:
+            score.causes[("body<0.9",) + why] += 1
         if show and not (title_ok and author_ok and f1 > 0.95):
-            print(f"  truth {t.title!r} / {t.author!r}  found {a.title!r} / {a.author!r}  F1 {f1:.2f}")
+            print(f"  truth {t.title!r} / {t.author!r}  found {a.title!r} / {a.author!r}  F1 {f1:.2f}  "
+                  f"[{t.kind} {t.placement} {t.lead}]")
     score.extra += sum(1 for k in range(len(found)) if k not in claimed)
 
 
-def run_split(split: str, pages: int, show: int = 0) -> Score:
+def run_split(split: str, pages: int, show: int = 0, start: int = 0) -> Score:
     score = Score()
-    _from_page_text(make_page(split, pages).text, "warm-up.txt")  # imports are not segmentation time
-    for n in range(pages):
+    _from_page_text(make_page(split, start + pages).text, "warm-up.txt")  # imports are not segmentation time
+    for n in range(start, start + pages):
         page = make_page(split, n)
         t0 = time.perf_counter()
         found = _from_page_text(page.text, f"{split}_{n:03d}.txt")
         score.seconds += time.perf_counter() - t0
         score.pages += 1
-        if n < show:
+        if n - start < show:
             print(f"--- {split} page {n}")
             score_page(page, found, score, show=True)
         else:
@@ -144,11 +156,11 @@ def run_split(split: str, pages: int, show: int = 0) -> Score:
 
 def run_scale(sizes_mb: list[float]) -> None:
     texts: list[str] = []
-    n = 0
+    size = 0
     for mb in sizes_mb:
-        while sum(len(t.encode()) for t in texts) < mb * 1e6:
-            texts.append(make_page("tune", n % 200).text)
-            n += 1
+        while size < mb * 1e6:
+            texts.append(make_page("tune", len(texts) % 200).text)
+            size += len(texts[-1].encode()) + 1
         text = "\n".join(texts)
         t0 = time.perf_counter()
         arts = _from_page_text(text, "big.txt")
@@ -161,12 +173,20 @@ def run_scale(sizes_mb: list[float]) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pages", type=int, default=60, help="tune pages")
+    ap.add_argument("--start", type=int, default=0,
+                    help="first tune page (fit.py fits on tune pages 0-299: --start 300 scores unseen tune pages)")
     ap.add_argument("--held-out", type=int, default=40, help="held-out pages")
     ap.add_argument("--show", type=int, default=0, help="print the errors of the first N tune pages")
+    ap.add_argument("--why", action="store_true",
+                    help="count the tune errors by article kind, headline placement and lead style")
     ap.add_argument("--scale", type=str, default="", help="comma-separated sizes in MB")
     args = ap.parse_args()
     if args.pages:
-        print(run_split("tune", args.pages, args.show).line("tune"))
+        tune = run_split("tune", args.pages, args.show, args.start)
+        print(tune.line("tune"))
+        if args.why:
+            for cause, count in tune.causes.most_common(40):
+                print(f"  {count:4d}  {' '.join(cause)}")
     if args.held_out:
         print(run_split("held-out", args.held_out).line("held-out"))
     if args.scale:

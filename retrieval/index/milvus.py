@@ -529,7 +529,7 @@ class _Build:
                                    [SkippedFile(**s) for s in manifest.get("skipped", [])], True,
                                    time.perf_counter() - started)
 
-        files, skipped, articles, chunks, texts, hashes = read_chunks(self.cfg, self.encoder)
+        files, skipped, articles, chunks, texts, hashes = read_chunks(self.cfg, self.encoder, self.progress)
         keys = [chunk_key(c, h) for c, h in zip(chunks, hashes)]
         by_id = {a.id: a for a in articles}
         for c, t in zip(chunks, texts):

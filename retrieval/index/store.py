@@ -41,7 +41,7 @@ from retrieval.errors import (CorpusError, IndexDamagedError, IndexMismatchError
                               IndexWriteError)
 from retrieval.ingest.corpus import CorpusFile, SkippedFile, iter_corpus_files, read_corpus
 from retrieval.index.lexical import TOKENIZER_ID, BM25Index, Tokenizer
-from retrieval.types import Article, Chunk, sha1
+from retrieval.types import Article, Chunk, Progress, ProgressFactory, no_progress, sha1
 
 FORMAT_VERSION = 1
 REBUILD_HINT = "run 'newsqa index rebuild --full'"
@@ -58,26 +58,6 @@ CRASH_STAGES = ("embedded", "files-written", "manifest-written", "renamed", "swa
 Note = Callable[[str], None]
 
 
-class Progress(Protocol):
-    def update(self, n: int = 1) -> object: ...
-    def close(self) -> object: ...
-
-
-ProgressFactory = Callable[[int, str], Progress]
-
-
-class _NoProgress:
-    def update(self, n: int = 1) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-def no_progress(total: int, desc: str) -> Progress:
-    return _NoProgress()
-
-
 def _silent(_: str) -> None:
     pass
 
@@ -86,6 +66,7 @@ class PassageEncoder(Protocol):
     model_name: str
     passage_prompt: str
     dim: int
+    precision: str  # "fp32" or "int8": vectors of one are never reused for the other
 
     def encode_passages(self, texts: list[str], progress: Callable[[int], None] | None = None) -> np.ndarray: ...
 
@@ -203,6 +184,7 @@ def _config_fingerprint(cfg: Config, model_name: str) -> dict:
     return {
         "format_version": FORMAT_VERSION, "model": model_name, "tokenizer": TOKENIZER_ID,
         "passage_prompt": cfg.embedding.passage_prompt, "index_kind": cfg.index.kind,
+        "passage_precision": cfg.embedding.passage_precision,
         "chunking": {"min_chars": cfg.chunking.min_chars, "max_chars": cfg.chunking.max_chars,
                      "overlap_sentences": cfg.chunking.overlap_sentences},
     }
@@ -544,14 +526,15 @@ class IndexStore:
         fingerprint = _config_fingerprint(cfg, encoder.model_name)
         previous = None if full else self._reusable(fingerprint)
         listing, _ = _file_listing(cfg)
-        if previous is not None and previous[0].get("files") == listing and listing and self._healthy():
+        if (previous is not None and previous[0].get("fingerprint") == fingerprint
+                and previous[0].get("files") == listing and listing and self._healthy()):
             m = previous[0]
             return BuildReport(self.current_dir(), m["counts"]["files"], m["counts"]["articles"],
                                m["counts"]["chunks"], 0, m["counts"]["chunks"],
                                [SkippedFile(**s) for s in m.get("skipped", [])], True,
                                time.perf_counter() - started)
 
-        files, skipped, articles, chunks, texts, hashes = read_chunks(cfg, encoder)
+        files, skipped, articles, chunks, texts, hashes = read_chunks(cfg, encoder, progress)
 
         old_vecs: dict[str, np.ndarray] = {}
         old_toks: dict[str, list[str]] = {}
@@ -597,7 +580,11 @@ class IndexStore:
             manifest = self._read_manifest(d)
         except IndexDamagedError:
             return None
-        if manifest.get("fingerprint") != fingerprint:
+        # Vectors and tokens are keyed by a hash of model, precision, prompt and
+        # text, so they stay valid across other setting changes (chunking,
+        # index kind): only the token format must match.
+        old = manifest.get("fingerprint") or {}
+        if any(old.get(k) != fingerprint.get(k) for k in ("format_version", "tokenizer")):
             return None
         return manifest, d
 
@@ -678,11 +665,11 @@ class IndexStore:
                 shutil.rmtree(d, ignore_errors=True)
 
 
-def read_chunks(cfg: Config, encoder: PassageEncoder) -> tuple[list[CorpusFile], list[SkippedFile], list[Article],
-                                                                list[Chunk], list[str], list[str]]:
+def read_chunks(cfg: Config, encoder: PassageEncoder, progress: ProgressFactory = no_progress
+                ) -> tuple[list[CorpusFile], list[SkippedFile], list[Article], list[Chunk], list[str], list[str]]:
     """The corpus as chunks, with the text each is embedded from and its
     content hash (what vector reuse is keyed by, in every backend)."""
-    files, skipped = read_corpus(cfg.corpus_paths)
+    files, skipped = read_corpus(cfg.corpus_paths, progress=progress)
     articles = [a for f in files for a in f.articles]
     if not articles:
         where = ", ".join(str(p) for p in cfg.corpus_paths)
@@ -697,7 +684,8 @@ def read_chunks(cfg: Config, encoder: PassageEncoder) -> tuple[list[CorpusFile],
         for c in chunk_article(a, cfg.chunking, first_id=len(chunks)):
             chunks.append(c)
             texts.append(embed_text(by_id[c.article_id], c))
-    hashes = [sha1(encoder.model_name + "\x00" + encoder.passage_prompt + t) for t in texts]
+    tag = encoder.model_name + "\x00" + ("" if encoder.precision == "fp32" else encoder.precision + "\x00")
+    hashes = [sha1(tag + encoder.passage_prompt + t) for t in texts]
     return files, skipped, articles, chunks, texts, hashes
 
 

@@ -1,7 +1,8 @@
 """Files → Articles.
 
-Reads .txt/.md (newspaper-page aware), .html/.htm, .json/.jsonl and the text
-layer of .pdf. Plain text may be UTF-8 (with or without BOM), UTF-16 with BOM
+Reads .txt/.md (newspaper-page aware), .html/.htm, .json/.jsonl, the text
+layer of .pdf, and scanned pages (.png/.jpg/.jpeg images, PDF pages without a
+text layer) by OCR. Plain text may be UTF-8 (with or without BOM), UTF-16 with BOM
 or GB18030/GBK; UTF-8 with a few damaged bytes is read without them. Every
 text is cleaned of terminal escapes and invisible characters before it is
 segmented (``textnorm.clean_text``).
@@ -26,16 +27,19 @@ from pathlib import Path
 from typing import Iterable, Literal
 
 from retrieval.errors import CorpusError
+from retrieval.ingest.ocrpage import IMAGE_SUFFIXES, read_image
 from retrieval.ingest.pdfpage import read_pdf
 from retrieval.ingest.newspaper import PageArticle, segment_page
 from retrieval.textnorm import clean_text, squeeze_spaces
-from retrieval.types import Article, sha1
+from retrieval.types import Article, ProgressFactory, sha1
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown", ".text"}
 HTML_SUFFIXES = {".html", ".htm"}
 JSON_SUFFIXES = {".json", ".jsonl"}
 PDF_SUFFIXES = {".pdf"}
-SUPPORTED = TEXT_SUFFIXES | HTML_SUFFIXES | JSON_SUFFIXES | PDF_SUFFIXES
+SUPPORTED = TEXT_SUFFIXES | HTML_SUFFIXES | JSON_SUFFIXES | PDF_SUFFIXES | IMAGE_SUFFIXES
+# Page text this long (about 1 MB of UTF-8 Chinese) gets a progress bar when asked for.
+PAGE_PROGRESS_CHARS = 350_000
 DATE_IN_NAME = re.compile(r"(?<!\d)((?:19|20)\d{2})[-_.]?(0[1-9]|1[0-2])[-_.]?(0[1-9]|[12]\d|3[01])(?!\d)")
 
 # UTF-8 with this few undecodable bytes is damaged UTF-8 (a stray byte, a cut
@@ -252,19 +256,26 @@ def read_file(path: Path, rel: str, problems: list[SkippedFile] | None = None) -
     return [a for a, _ in _read_located(path, rel, problems)]
 
 
-def _read_located(path: Path, rel: str, problems: list[SkippedFile] | None) -> list[tuple[Article, int | None]]:
-    """Articles with the line each starts on, where the format has one (JSON)."""
+def _read_located(path: Path, rel: str, problems: list[SkippedFile] | None,
+                  progress: ProgressFactory | None = None) -> list[tuple[Article, int | None]]:
+    """Articles with the line each starts on, where the format has one (JSON).
+    ``progress``: a bar for segmenting a big page-text file."""
     suffix = path.suffix.lower()
-    if suffix in PDF_SUFFIXES:
-        # Layout-aware: columns, reading order, headlines by size (retrieval/pdfpage.py).
-        pdf = read_pdf(path, rel)  # PdfUnreadable is a CorpusError naming the file
-        for reason in pdf.problems:
-            if problems is None:
-                raise FileProblem(rel, reason)
-            problems.append(SkippedFile(rel, reason, "warning"))
+    if suffix in PDF_SUFFIXES or suffix in IMAGE_SUFFIXES:
+        if suffix in IMAGE_SUFFIXES:
+            # A scanned page: OCR, then the PDF layout path (retrieval/ingest/ocrpage.py).
+            found = read_image(path, rel)  # ImageUnreadable is a CorpusError naming the file
+        else:
+            # Layout-aware: columns, reading order, headlines by size (retrieval/ingest/pdfpage.py).
+            pdf = read_pdf(path, rel)  # PdfUnreadable is a CorpusError naming the file
+            for reason in pdf.problems:
+                if problems is None:
+                    raise FileProblem(rel, reason)
+                problems.append(SkippedFile(rel, reason, "warning"))
+            found = pdf.articles
         date = _date_from_name(rel)
         out = []
-        for i, a in enumerate(pdf.articles):
+        for i, a in enumerate(found):
             a.paragraphs = [p for p in (clean_text(x) for x in a.paragraphs) if p.strip()]
             a.title = clean_text(a.title) if a.title else a.title
             if a.paragraphs:
@@ -278,7 +289,7 @@ def _read_located(path: Path, rel: str, problems: list[SkippedFile] | None) -> l
         return _read_json(text, rel, suffix == ".jsonl", problems)
     if suffix in HTML_SUFFIXES:
         return [(a, None) for a in _read_html(text, rel)]
-    return [(a, None) for a in _from_page_text(clean_text(text), rel)]
+    return [(a, None) for a in _from_page_text(clean_text(text), rel, progress)]
 
 
 def _article_id(rel: str, index: int) -> str:
@@ -294,9 +305,23 @@ def _stem(rel: str) -> str:
     return clean_text(Path(rel).stem)
 
 
-def _from_page_text(text: str, rel: str) -> list[Article]:
+def _from_page_text(text: str, rel: str, progress: ProgressFactory | None = None) -> list[Article]:
     date = _date_from_name(rel)
-    return [_finish(a, rel, i, date) for i, a in enumerate(segment_page(text))]
+    if progress is None or len(text) < PAGE_PROGRESS_CHARS:
+        return [_finish(a, rel, i, date) for i, a in enumerate(segment_page(text))]
+    bar = progress(len(text), f"reading {rel}")
+    shown = 0
+
+    def advance(done: int, _total: int) -> None:
+        nonlocal shown
+        bar.update(done - shown)
+        shown = done
+
+    try:
+        pages = segment_page(text, advance)
+    finally:
+        bar.close()
+    return [_finish(a, rel, i, date) for i, a in enumerate(pages)]
 
 
 def _finish(a: PageArticle, rel: str, index: int, date: str | None) -> Article:
@@ -470,12 +495,14 @@ def _read_html(text: str, rel: str) -> list[Article]:
     )]
 
 
-def read_corpus(paths: Iterable[Path], strict: bool = False) -> tuple[list[CorpusFile], list[SkippedFile]]:
+def read_corpus(paths: Iterable[Path], strict: bool = False,
+                progress: ProgressFactory | None = None) -> tuple[list[CorpusFile], list[SkippedFile]]:
     """Read every supported file. Unreadable files are skipped with a reason,
     bad lines and records of a file are left out with a warning, and an article
     that was already read (same title and text) is kept once, remembering the
     other files in ``Article.also_in``. ``strict`` makes any skip or warning an
-    error; the caller decides whether an empty result is an error."""
+    error; the caller decides whether an empty result is an error. ``progress``
+    makes a bar (characters) for each page-text file over ~1 MB while it is segmented."""
     found, skipped = iter_corpus_files(paths)
     files: list[CorpusFile] = []
     first_id: dict[str, str] = {}  # article id → where it was first read
@@ -484,7 +511,7 @@ def read_corpus(paths: Iterable[Path], strict: bool = False) -> tuple[list[Corpu
         problems: list[SkippedFile] | None = None if strict else []
         try:
             st = path.stat()
-            located = _read_located(path, rel, problems)
+            located = _read_located(path, rel, problems, progress)
         except FileProblem as exc:
             if strict:
                 raise

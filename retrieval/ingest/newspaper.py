@@ -19,6 +19,9 @@ Outline:
    before and after), fitted on generated pages (bench/pages/fit.py);
 4. walk the lines, opening an article at each lead, byline, continuation, or
    body text after a headline, and joining layout lines into paragraphs;
+   a third small logistic model then cuts an article where, after a blank
+   line, the topic (shared rare character pairs) and column width change and
+   a nearby headline matches the text after better than the text before;
 5. split run-together headlines and give headlines to articles by one global
    assignment per block of nearby articles (IDF-weighted character/bigram
    match plus a small bonus for being next to the article).
@@ -33,7 +36,7 @@ import math
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -57,8 +60,9 @@ CONT_RE = re.compile(r"^[（(]\s*(上接|下转)第\s*([0-9０-９一二三四�
 CREDIT_CORE = rf"(?:本报|新华社|中新社)?(?:记者|通讯员|实习生)?\s*{NAME}(?:\s+{NAME}){{0,3}}\s*(?:摄影报道|摄影报导|摄)"
 CREDIT_LINE_RE = re.compile(rf"^{CREDIT_CORE}$")
 TRAILING_CREDIT_RE = re.compile(rf"(?<=[。！？!?{CLOSERS}])\s*({CREDIT_CORE})$")
-BYLINE_IN_LEAD_RE = re.compile(rf"[（(]\s*((?:{ROLE})[^）)]{{2,40}}?)\s*[）)]")
-BYLINE_OPEN_RE = re.compile(rf"[（(]\s*(?:{ROLE})[^）)]*$")
+BYLINE_IN_LEAD_RE = re.compile(rf"[（(]\s*((?:{ROLE})[^）)]{{2,60}}?)\s*[）)]")
+# a bracket opening a byline, possibly at the very end of the line
+BYLINE_OPEN_RE = re.compile(rf"[（(]\s*(?:{ROLE}|$)")
 LEAD_REPORTER_RE = re.compile(rf"^本报记者\s*({NAME}(?:\s+{NAME})*)")
 # Page furniture: editors' credits, or a short line with two of date / weekday /
 # page number / paper name.
@@ -80,6 +84,8 @@ INNER_PUNCT_RE = re.compile(r"[，。；！？：、,;!?]")
 PHOTO_STORY_MAX_LINES = 8
 # Below this match score (plus position bonus) a headline is nobody's title.
 MIN_TITLE_SCORE = 0.45
+# Match weight a headline is assumed to have unmatched before its own grams count.
+TITLE_PRIOR = 2.0
 # A headline is matched with articles at most this many articles away.
 TITLE_WINDOW = 8
 # Global assignment runs over blocks of this many articles.
@@ -100,17 +106,24 @@ _FEATURES = (
     "bias", "prev_clean", "prev_headline", "ends_sentence", "ends_soft", "inner_punct", "width_full",
     "width_indent", "wider", "shorter", "next_special", "next_indent", "next_full", "next_ends_sentence",
     "blank_before", "blank_after", "ascii_share", "width", "inner_space", "next_headlike", "very_short", "echo",
-    "joins_next",
+    "joins_next", "misfit", "misfit_x_next_ends", "indent_x_next_cont", "page_top", "no_punct",
+    "next_para_start", "next_repeats",
 )
 _FEATURES_2 = _FEATURES + ("p1_prev", "p1_next", "p1_self_x_next")
+# "Another article starts here" at a paragraph after a blank line (features in
+# _boundaries), fitted the same way on the same tune pages.
+BOUNDARY_WEIGHTS = np.array([
+    -3.52, -0.84, -3.16, -1.85, 1.85, -0.09, 1.57, 2.19, -0.59, 2.05,
+])
 HEADLINE_WEIGHTS_1 = np.array([
-    -2.13, -0.79, 0.00, -0.40, -1.66, -1.36, -0.13, -1.23, 1.35, 0.48, 2.65, 0.83,
-    -1.79, -2.03, 3.04, 2.08, -0.79, -0.36, 0.43, 0.12, 1.43, 1.30, -1.62,
+    -2.56, -0.86, 0.00, 0.32, -1.38, -0.62, -0.15, -0.73, 1.11, 0.36, 2.87, 0.20,
+    -1.27, -1.43, 2.84, 2.11, -0.73, -0.39, 0.30, -0.43, 0.79, 0.73, -1.50, 0.46,
+    -0.56, -1.68, 1.44, 0.92, 0.37, 1.89,
 ])
 HEADLINE_WEIGHTS_2 = np.array([
-    -3.41, 0.27, 1.59, -0.35, -1.52, -1.10, 0.04, -1.15, 1.20, 0.49, 2.61, 0.88,
-    -1.82, -1.82, 2.78, 1.61, -0.74, -0.13, 0.37, -0.14, 1.04, 1.28, -1.51, 0.35,
-    1.63, 0.86,
+    -3.75, 0.22, 1.71, 0.28, -1.25, -0.54, -0.07, -0.67, 1.00, 0.26, 2.90, 0.26,
+    -1.28, -1.36, 2.59, 1.56, -0.66, -0.16, 0.29, -0.71, 0.59, 0.62, -1.28, 0.41,
+    -0.43, -1.67, 1.27, 0.77, 0.39, 1.98, 0.37, 1.44, 0.94,
 ])
 
 
@@ -151,10 +164,23 @@ def undouble(text: str) -> str | None:
     return None
 
 
-def _width(text: str) -> int:
+def _width(text: str, squeezed: bool = True) -> int:
     """Printed width in half-width units; Chinese punctuation counts as half
-    width because most papers squeeze it (the others are within tolerance)."""
-    return sum(1 if ch.isascii() or ch in HALF_PUNCT else 2 for ch in text if not ch.isspace())
+    width on pages that squeeze it (most do), else as full width."""
+    return sum(1 if ch.isascii() or (squeezed and ch in HALF_PUNCT) else 2 for ch in text if not ch.isspace())
+
+
+def _set_widths(lines: list[_Line]) -> None:
+    """Widths under whichever punctuation measure the page uses: the one under
+    which more neighbouring lines of a column come out equally wide."""
+    def agreeing(widths: list[int]) -> int:
+        return sum(1 for a, b in zip(widths, widths[1:]) if a == b and a >= 12)
+
+    half = [_width(ln.text, True) for ln in lines]
+    full = [_width(ln.text, False) for ln in lines]
+    widths = full if agreeing(full) > agreeing(half) else half
+    for ln, w in zip(lines, widths):
+        ln.width = w
 
 
 def _ends_paragraph(text: str) -> bool:
@@ -168,26 +194,36 @@ def parse_names(orig: str, key: str | None = None) -> str:
     at the same places, so a traditional byline keeps its characters."""
     if key is None or len(key) != len(orig):
         key = orig
-    names: list[str] = []
-    last_was_name = False
-    carry = ""
+    # (word, a role came right before it)
+    words: list[tuple[str, bool]] = []
     for m in re.finditer(r"[^\s■●▲◆、，,]+", key):
         start, tok = m.start(), m.group()
+        after_role = False
         while (r := ROLE_RE.match(tok)) and r.end():
             start += r.end()
             tok = tok[r.end():]
-            last_was_name = False
-        word = carry + orig[start : start + len(tok)]
+            after_role = True
+        if tok:
+            words.append((orig[start : start + len(tok)], after_role))
+    names: list[str] = []
+    carry = ""
+    for q, (word, after_role) in enumerate(words):
+        word = carry + word
         carry = ""
         if len(word) == 1 and re.match(f"[{CJK}]", word):
-            # a name broken by a stray layout space: "韩欣 军"
-            if last_was_name and len(names[-1]) <= 3:
+            # a name broken by a stray layout space ("韩欣 军", "曾 思刚"): the
+            # character goes to the side that makes a name of two or three
+            prev_ok = bool(names) and not after_role and len(names[-1]) <= 3
+            nxt = words[q + 1] if q + 1 < len(words) else None
+            next_ok = nxt is not None and not nxt[1] and len(nxt[0]) <= 3
+            if prev_ok and (len(names[-1]) <= 2 or not next_ok or len(nxt[0]) > 2):
                 names[-1] += word
-            else:
+            elif next_ok:
                 carry = word
+            elif prev_ok:
+                names[-1] += word
             continue
-        last_was_name = bool(NAME_RE.match(word))
-        if last_was_name:
+        if NAME_RE.match(word):
             names.append(word)
     return " ".join(names)
 
@@ -253,8 +289,7 @@ def _split_lines(text: str) -> list[_Line]:
                          spaced=credit_sp, skey=credit_key)
         lines.append(line)
         blank = False
-    for ln in lines:
-        ln.width = _width(ln.text)
+    _set_widths(lines)
     return lines
 
 
@@ -275,6 +310,12 @@ def _byline_tokens(skey: str) -> list[str] | None:
     if not tokens or not all(re.fullmatch(rf"[{CJK}·]{{1,4}}", t) for t in tokens):
         return None
     return tokens
+
+
+def _byline_open(key: str) -> bool:
+    """A lead whose bracketed byline ("本报讯（记者 张三 李") is not closed on this line."""
+    m = BYLINE_OPEN_RE.search(key[:40])
+    return m is not None and not re.search(r"[）)]", key[m.end():])
 
 
 def _join_byline(a: str, b: str) -> str:
@@ -310,6 +351,17 @@ def _mark_certain(lines: list[_Line]) -> None:
     for a, b in zip(lines, lines[1:]):
         if a.key and b.key and re.match(f"[{CJK}]", a.key[-1]) and re.match(f"[{CJK}]", b.key[0]):
             a.joins_next = (a.key[-1] + b.key[0]) in pairs
+    # A lead's bracketed byline can run over a few lines, which then read like
+    # bylines of their own ("见习记者 罗程海 李艺") but are the lead going on.
+    for i, ln in enumerate(lines):
+        if ln.kind == "lead" and _byline_open(ln.skey):
+            joined = ln.skey
+            for nxt in lines[i + 1 : i + 4]:
+                if not _byline_open(joined):
+                    break
+                if nxt.kind in ("byline", "byline_cont", "credit"):
+                    nxt.kind = "body"
+                joined = _join_byline(joined, nxt.skey)
     # A byline wrapped over two lines: the second part is a short run of names.
     for a, b in zip(lines, lines[1:]):
         if a.kind == "byline" and b.kind == "body" and len(b.text) <= 16 and not INNER_PUNCT_RE.search(b.text):
@@ -318,20 +370,47 @@ def _mark_certain(lines: list[_Line]) -> None:
                 b.kind = "byline_cont"
 
 
+def _mode_width(c: Counter[int]) -> int:
+    """The column width among counted line widths: lines of mixed Latin text end
+    one unit short and lines with hanging punctuation one long, so neighbours
+    count half."""
+    return max(c, key=lambda w: (c[w] + 0.5 * (c.get(w - 1, 0) + c.get(w + 1, 0)), w))
+
+
 def _column_widths(lines: list[_Line]) -> list[int]:
-    """Most common width of the full body lines that follow (else nearby): the column width."""
+    """Most common width of the full body lines that follow (else those before),
+    not looking past a line known to end an article (a credit, page furniture):
+    the next article may be set in another column width."""
     widths = [ln.width if ln.kind == "body" and not _ends_paragraph(ln.text) and ln.width >= 12 else 0
               for ln in lines]
+    # a credit, a continuation note or page furniture ends an article, a lead
+    # or byline starts the next one: the width there may differ
+    hard = [ln.kind in ("credit", "cont", "header") or ln.doubled is not None for ln in lines]
+    soft = [h or ln.kind != "body" for h, ln in zip(hard, lines)]
+    n = len(lines)
     out = []
-    for i in range(len(lines)):
-        c = Counter(w for w in widths[i + 1 : i + 11] if w)
+    for i in range(n):
+        c: Counter[int] = Counter()
+        # headlines run straight into a lead: then the lead's article is the one to measure
+        for stops in (soft, hard):
+            c.clear()
+            for j in range(i + 1, min(n, i + 16)):
+                if stops[j] or sum(c.values()) >= 10:
+                    break
+                if widths[j]:
+                    c[widths[j]] += 1
+            if sum(c.values()) >= 3:
+                break
         if sum(c.values()) < 2:
-            c.update(w for w in widths[max(0, i - 6) : i] if w)
+            for j in range(i - 1, max(-1, i - 8), -1):
+                if soft[j]:
+                    break
+                if widths[j]:
+                    c[widths[j]] += 1
         if not c:
             out.append(0)
             continue
-        # lines of mixed Latin text end one unit short; count w and w-1 together
-        out.append(max(c, key=lambda w: (c[w] + c.get(w - 1, 0), w)))
+        out.append(_mode_width(c))
     return out
 
 
@@ -349,6 +428,15 @@ def line_features(lines: list[_Line], i: int, colw: int, prev_headline: bool) ->
     next_body = nxt is not None and nxt.kind == "body"
     ascii_share = sum(ch.isascii() and ch.isalnum() for ch in t) / max(len(t), 1)
     inner = len(INNER_PUNCT_RE.findall(t[:-1]))
+    ends = _ends_paragraph(t)
+    next_ends = next_body and _ends_paragraph(nxt.text)
+    # a line inside a paragraph fills the column (the first one less its indent);
+    # one that neither fills it nor ends a sentence is no body line
+    misfit = colw > 0 and not ends and not (colw - 5 <= w <= colw + 2)
+    # the next line goes on with the paragraph (a blank line between is a column break)
+    next_cont = next_body and (near(nw, colw, 2) or (next_ends and not nxt.blank_before))
+    # the next line starts a paragraph: indented width, or a one-line paragraph after a break
+    next_para = next_body and (near(nw, colw - 4, 1) or (next_ends and nxt.blank_before))
     return np.array([
         1.0,
         float(prev_clean),
@@ -373,7 +461,27 @@ def line_features(lines: list[_Line], i: int, colw: int, prev_headline: bool) ->
         float(w <= 8),
         _echo(lines, i),
         float(ln.joins_next),
+        float(misfit),
+        float(misfit and next_ends),
+        float(near(w, colw - 4, 1) and next_cont),
+        float(prev is None or prev.kind == "header"),
+        float(not re.search(r"[^\w\s]", t)),
+        float(next_para),
+        _next_repeats(ln, nxt),
     ])
+
+
+def _next_repeats(ln: _Line, nxt: _Line | None) -> float:
+    """How much of the next line's opening the line already says: an article's
+    first sentence names its subject, which its headline names too."""
+    if nxt is None or nxt.kind != "body":
+        return 0.0
+    a = re.sub(rf"[^{CJK}0-9A-Za-z]", "", ln.key)
+    b = re.sub(rf"[^{CJK}0-9A-Za-z]", "", nxt.key)
+    k = 0
+    while k < min(len(b), 8) and b[: k + 1] in a:
+        k += 1
+    return min(k, 4) / 4
 
 
 def _echo(lines: list[_Line], i: int) -> float:
@@ -457,6 +565,7 @@ class _Floating:
     before_article: int | None  # index of the article right after this headline run
     after_article: int | None  # index of the article right before it
     last_in_run: bool  # printed right above the article that follows
+    bold: bool = False  # printed with doubled characters: one headline, never two run together
 
 
 def _chunks(text: str) -> Iterator[str]:
@@ -482,15 +591,26 @@ def _chunks(text: str) -> Iterator[str]:
         start = end
 
 
-def segment_page(text: str) -> list[PageArticle]:
+def segment_page(text: str, progress: Callable[[int, int], None] | None = None) -> list[PageArticle]:
+    """The articles of a page's text, in page order. ``progress``, if given, is
+    called with (characters done, characters in all) after each chunk: a file
+    of many pages takes a while."""
     text = unicodedata.normalize("NFC", text)
     out: list[PageArticle] = []
+    done = 0
     for chunk in _chunks(text):
         out.extend(_segment_chunk(chunk))
+        done += len(chunk)
+        if progress is not None:
+            progress(done, len(text))
     return out
 
 
-def _segment_chunk(text: str) -> list[PageArticle]:
+def _segment_chunk(text: str, boundary_log: list[tuple[int, int, np.ndarray]] | None = None
+                   ) -> list[PageArticle]:
+    """Articles of one chunk; with ``boundary_log`` (fitting only) nothing is split
+    at topic shifts and the candidate places are logged instead: (source line of
+    the paragraph, source line of the paragraph before, features)."""
     lines = _split_lines(text)
     _classify(lines)
     articles: list[PageArticle] = []
@@ -498,12 +618,15 @@ def _segment_chunk(text: str) -> list[PageArticle]:
     floating: list[_Floating] = []
     current: PageArticle | None = None
     para: str | None = None
+    para_at = 0  # index of the line the open paragraph starts on
+    starts: list[list[int]] = []  # per article, the line each paragraph starts on
     pending: list[_Line] = []  # the headline run not yet attached
 
     def close_para() -> None:
         nonlocal para
         if current is not None and para:
             current.paragraphs.append(para)
+            starts[-1].append(para_at)
         para = None
 
     def open_article(how: str) -> PageArticle:
@@ -512,10 +635,12 @@ def _segment_chunk(text: str) -> list[PageArticle]:
         art = PageArticle()
         articles.append(art)
         opened_by.append(how)
+        starts.append([])
         groups = _group_run(pending)
         for g, group in enumerate(groups):
-            floating.append(_Floating(group, len(articles) - 1,
-                                      len(articles) - 2 if len(articles) > 1 else None, g == len(groups) - 1))
+            floating.append(_Floating(group[0], len(articles) - 1,
+                                      len(articles) - 2 if len(articles) > 1 else None, g == len(groups) - 1,
+                                      group[1]))
         pending = []
         current = art
         return art
@@ -567,33 +692,42 @@ def _segment_chunk(text: str) -> list[PageArticle]:
                 current = None
                 if body:
                     current = open_article("body")
-                    para = body
+                    para, para_at = body, i - 1
                 continue
             art = open_article("cont")
             art.continued_from = f"{m.group(1)}第{unicodedata.normalize('NFKC', m.group(2))}版"
             if not body:
                 continue
-            para = body
+            para, para_at = body, i - 1
         elif ln.kind == "lead":
             art = current if (current is not None and not current.paragraphs and para is None
                               and opened_by[-1] == "byline") else open_article("lead")
             spaced, skey = ln.spaced, ln.skey
-            if i < len(lines) and lines[i].kind == "body" and BYLINE_OPEN_RE.search(skey[:60]):
-                # the bracketed byline goes on to the next line
-                spaced = _join_byline(spaced, lines[i].spaced)
-                skey = _join_byline(skey, lines[i].skey)
+            j = i
+            while j < min(len(lines), i + 3) and lines[j].kind == "body" and _byline_open(skey):
+                # the bracketed byline goes on to the next line(s)
+                spaced = _join_byline(spaced, lines[j].spaced)
+                skey = _join_byline(skey, lines[j].skey)
+                j += 1
             _read_byline(art, spaced, skey)
-            para = ln.text
+            para, para_at = ln.text, i - 1
         else:  # body
             if current is None:
                 open_article("body" if pending or not articles else "after")
                 para = None
+            if not para:
+                para_at = i - 1
             para = join_lines(para, ln.text) if para else ln.text
         if para and _ends_paragraph(para):
             close_para()
     close_para()
-    for group in _group_run(pending):
-        floating.append(_Floating(group, None, len(articles) - 1 if articles else None, False))
+    for text_g, bold in _group_run(pending):
+        floating.append(_Floating(text_g, None, len(articles) - 1 if articles else None, False, bold))
+    if boundary_log is not None:
+        boundary_log.extend((lines[b].raw, lines[starts[k][j - 1]].raw, x)
+                            for k, j, b, x in _boundaries(lines, articles, starts, floating))
+    else:
+        articles, opened_by, floating = _split_articles(lines, articles, opened_by, starts, floating)
 
     # Debris: a short scrap with no sentence in it is a headline nobody took, not an article.
     for k, art in enumerate(articles):
@@ -611,6 +745,115 @@ def _segment_chunk(text: str) -> list[PageArticle]:
     return kept
 
 
+def _bigrams(text: str) -> set[str]:
+    s = re.sub(rf"[^{CJK}0-9a-zA-Z]", "", text)
+    return {s[k : k + 2] for k in range(len(s) - 1)}
+
+
+def _width_mode(lines: list[_Line], idx: range, first: set[int]) -> int:
+    """Column width of a run of body lines; a paragraph's first line is indented."""
+    c = Counter(lines[j].width + (4 if j in first else 0) for j in idx
+                if lines[j].kind == "body" and not _ends_paragraph(lines[j].text) and lines[j].width >= 12)
+    return _mode_width(c) if c else 0
+
+
+def _boundaries(lines: list[_Line], articles: list[PageArticle], starts: list[list[int]],
+                floating: list[_Floating]) -> list[tuple[int, int, int, np.ndarray]]:
+    """(article, paragraph, line, features) of every place inside an article
+    where another article might begin: a paragraph that starts after a blank
+    line. An article printed without lead or nearby headline runs on from the
+    one above; what tells them apart is a change of topic (few shared rare
+    character pairs), of column width, and a headline nearby that matches the
+    text after the place much better than the text before."""
+    paras = [_bigrams(p) for a in articles for p in a.paragraphs]
+    df: Counter[str] = Counter()
+    for g in paras:
+        df.update(g)
+    n = max(len(paras), 1)
+    idf = lambda g: math.log((n + 1) / (df.get(g, 0) + 0.5))  # noqa: E731
+    near: dict[int, list[set[str]]] = {}
+    for fl in floating:
+        centre = fl.before_article if fl.before_article is not None else fl.after_article
+        if centre is not None:
+            for k in range(max(0, centre - 3), centre + 4):
+                near.setdefault(k, []).append(_bigrams(fl.text))
+    out = []
+    for k, art in enumerate(articles):
+        for j in range(1, len(art.paragraphs)):
+            b = starts[k][j]
+            if not lines[b].blank_before:
+                continue
+            before = "".join(art.paragraphs[:j])[-1500:]
+            after = "".join(art.paragraphs[j:])
+            ga, gb = _bigrams(before), _bigrams(after[:300])
+            total = sum(idf(g) for g in gb) or 1.0
+            cohesion = sum(idf(g) for g in gb & ga) / total
+            # and the other way: does the text before share words with what follows?
+            gb_all = _bigrams(after[:1500])
+            ga_tail = _bigrams(before[-300:])
+            back = sum(idf(g) for g in ga_tail & gb_all) / (sum(idf(g) for g in ga_tail) or 1.0)
+            first = set(starts[k])
+            w_before = _width_mode(lines, range(starts[k][j - 1], b), first)
+            stop = starts[k][j + 1] if j + 1 < len(starts[k]) else min(len(lines), b + 12)
+            w_after = _width_mode(lines, range(b, stop), first)
+            known = bool(w_before and w_after)
+            head_gain = 0.0
+            for gh in near.get(k, []):
+                if gh:
+                    head_gain = max(head_gain, (len(gh & gb_all) - len(gh & ga)) / len(gh))
+            out.append((k, j, b, np.array([
+                1.0,
+                # shares of IDF weight are small numbers: scaled so that the
+                # fit's L2 penalty does not flatten them
+                10 * cohesion,
+                10 * back,
+                10 * min(cohesion, back),
+                float(known and abs(w_before - w_after) >= 2),
+                float(not known),
+                min(len(after), 600) / 600,
+                min(len(before), 600) / 600,
+                float(lines[b].width <= 24 and _ends_paragraph(lines[b].text)),
+                max(head_gain, 0.0),
+            ])))
+    return out
+
+
+_BOUNDARY_FEATURES = ("bias", "cohesion", "back", "min_cohesion", "width_change", "width_unknown",
+                      "after_len", "before_len", "one_line_para", "headline_gain")
+
+
+def _split_articles(lines: list[_Line], articles: list[PageArticle], opened_by: list[str],
+                    starts: list[list[int]], floating: list[_Floating]
+                    ) -> tuple[list[PageArticle], list[str], list[_Floating]]:
+    """Cut articles where the boundary model sees another article begin."""
+    cuts: dict[int, list[int]] = {}
+    for k, j, _, x in _boundaries(lines, articles, starts, floating):
+        if float(x @ BOUNDARY_WEIGHTS) > 0:
+            cuts.setdefault(k, []).append(j)
+    if not cuts:
+        return articles, opened_by, floating
+    new_articles: list[PageArticle] = []
+    new_opened: list[str] = []
+    first: list[int] = []  # old article → index of its first part
+    last: list[int] = []  # old article → index of its last part
+    for k, art in enumerate(articles):
+        first.append(len(new_articles))
+        bounds = [0] + cuts.get(k, []) + [len(art.paragraphs)]
+        for part, (lo, hi) in enumerate(zip(bounds, bounds[1:])):
+            if part == 0:
+                art.paragraphs, rest = art.paragraphs[:hi], art.paragraphs
+                new_articles.append(art)
+                new_opened.append(opened_by[k])
+            else:
+                new_articles.append(PageArticle(paragraphs=rest[lo:hi]))
+                new_opened.append("split")
+        last.append(len(new_articles) - 1)
+    for fl in floating:
+        fl.before_article = first[fl.before_article] if fl.before_article is not None else None
+        fl.after_article = last[fl.after_article] if fl.after_article is not None else None
+    return new_articles, new_opened, floating
+
+
 def _read_byline(art: PageArticle, lead: str, key: str) -> None:
     m = BYLINE_IN_LEAD_RE.search(key[:80])
     if m:
@@ -624,18 +867,19 @@ def _read_byline(art: PageArticle, lead: str, key: str) -> None:
         art.author = parse_names(lead[m.start(1) : m.end(1)], m.group(1)) or None
 
 
-def _group_run(run: list[_Line]) -> list[str]:
-    """Headline strings of a run: doubled lines printed on consecutive lines
+def _group_run(run: list[_Line]) -> list[tuple[str, bool]]:
+    """(headline, bold) of a run: doubled lines printed on consecutive lines
     are one bold headline broken over lines; other lines stand alone."""
-    groups: list[str] = []
+    groups: list[tuple[str, bool]] = []
     prev_doubled = False
     for ln in run:
-        text = ln.doubled or undouble(ln.text) or ln.spaced or ln.text
-        if ln.doubled and prev_doubled and not ln.blank_before and groups:
-            groups[-1] += text
+        doubled = ln.doubled or undouble(ln.text)
+        text = doubled or ln.spaced or ln.text
+        if doubled and prev_doubled and not ln.blank_before and groups:
+            groups[-1] = (groups[-1][0] + text, True)
         else:
-            groups.append(text)
-        prev_doubled = bool(ln.doubled)
+            groups.append((text, bool(doubled)))
+        prev_doubled = bool(doubled)
     return groups
 
 
@@ -678,7 +922,9 @@ class _Matcher:
         got = self._weighted.get(headline)
         if got is None:
             pairs = [(b, self.idf.get(b, self.unseen)) for b in _grams(headline)]
-            got = self._weighted[headline] = (pairs, sum(w for _, w in pairs))
+            # a short line matches some article by chance ("文化", "国际"): its
+            # score is shrunk towards zero by a prior weight of TITLE_PRIOR
+            got = self._weighted[headline] = (pairs, sum(w for _, w in pairs) + TITLE_PRIOR)
         return got
 
     def score(self, headline: str, k: int) -> float:
@@ -707,6 +953,8 @@ def _split_run_together(text: str, m: _Matcher, ks: range) -> list[str]:
     for k in range(4, len(text) - 3):
         if text[k] in CLOSERS + "”’，。：；！？、" or text[k - 1] in "“‘《（(「『【—":
             continue
+        if text[k - 1].isascii() and text[k - 1].isalnum() and text[k].isascii() and text[k].isalnum():
+            continue  # inside a Latin word or a number
         (sl, al), (sr, ar) = m.best(text[:k], ks), m.best(text[k:], ks)
         if al != ar and min(sl, sr) >= MIN_TITLE_SCORE and (best is None or sl + sr > best[0]):
             best = (sl + sr, k)
@@ -733,7 +981,7 @@ def _assign_titles(articles: list[PageArticle], floating: list[_Floating], opene
         heads: list[tuple[str, _Floating]] = []
         for fl in block_fl:
             ks = range(max(0, _window(fl, n).start - base), min(top, _window(fl, n).stop) - base)
-            for part in _split_run_together(fl.text, m, ks):
+            for part in ([fl.text] if fl.bold else _split_run_together(fl.text, m, ks)):
                 heads.append((part, fl))
         scores = np.zeros((len(heads), top - base))
         for h, (text, fl) in enumerate(heads):

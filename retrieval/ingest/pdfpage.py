@@ -37,10 +37,10 @@ heads. Turning that certainty back into text would throw it away. Only a
 page with no display lines (everything in one size: a plain text dump printed
 to PDF) goes through ``segment_page``, as its layout lines in reading order.
 
-``page_articles`` takes plain ``TextLine`` boxes, so scanned pages can take the
-same path once OCR gives lines with boxes (line height standing for size).
-A page with no text layer yields nothing and is listed in
-``PdfRead.textless_pages``.
+``page_articles`` takes plain ``TextLine`` boxes, so scanned pages take the
+same path: a page with no text layer is listed in ``PdfRead.textless_pages``
+and read by OCR (retrieval/ingest/ocrpage.py: lines with boxes, the height of
+their ink standing for size).
 """
 
 from __future__ import annotations
@@ -112,7 +112,7 @@ class PdfRead:
     articles: list[PageArticle] = field(default_factory=list)
     # one line each, e.g. "page 3: text cannot be extracted (...); left out"
     problems: list[str] = field(default_factory=list)
-    textless_pages: list[int] = field(default_factory=list)  # 1-based; scans, for OCR
+    textless_pages: list[int] = field(default_factory=list)  # 1-based; scans, read by OCR
 
 
 # ------------------------------------------------------------------ reading
@@ -151,10 +151,12 @@ def _why(exc: BaseException, complaints: list[str]) -> str:
     return "; ".join(s.replace("\n", " ") for s in said)[:200]
 
 
-def read_pdf(path: Path, rel: str) -> PdfRead:
+def read_pdf(path: Path, rel: str, ocr: bool = True) -> PdfRead:
     """The articles of every page of a PDF, in page order. A file that cannot
     be parsed raises PdfUnreadable (a CorpusError naming ``rel``); a page that
-    cannot be read is left out with a line in ``problems``."""
+    cannot be read is left out with a line in ``problems``. A page without a
+    text layer (a scan) is read by OCR (retrieval/ingest/ocrpage.py) unless
+    ``ocr`` is False."""
     try:
         import pdfplumber
     except ImportError as exc:  # pragma: no cover
@@ -169,6 +171,7 @@ def read_pdf(path: Path, rel: str) -> PdfRead:
         # a damaged file fails anywhere in the parser, with any exception type
         except Exception as exc:
             raise PdfUnreadable(rel, _why(exc, complaints)) from exc
+        by_page: dict[int, list[PageArticle]] = {}
         try:
             for n, page in enumerate(pages, 1):
                 try:
@@ -179,9 +182,19 @@ def read_pdf(path: Path, rel: str) -> PdfRead:
                 if not lines:
                     out.textless_pages.append(n)
                     continue
-                out.articles.extend(page_articles(lines, float(page.width), float(page.height), rules))
+                by_page[n] = page_articles(lines, float(page.width), float(page.height), rules)
         finally:
             pdf.close()
+    if out.textless_pages and ocr:
+        # Scanned pages: rendered and read by OCR, then the same layout path.
+        from retrieval.ingest.ocrpage import read_pdf_pages
+
+        for n, got in read_pdf_pages(path, out.textless_pages).items():
+            if isinstance(got, str):
+                out.problems.append(f"page {n}: {got}; left out")
+            else:
+                by_page[n] = got
+    out.articles = [a for n in sorted(by_page) for a in by_page[n]]
     return out
 
 
@@ -413,10 +426,17 @@ def _widen_headlines(lines: list[TextLine], body: float) -> list[TextLine]:
         t0 = min(ln.top for ln in below)
         # the columns whose text starts on that row, as wide as their first
         # lines (which may be short or indented)
-        row = []
-        for c in sorted((ln for ln in text if abs(ln.top - t0) < 0.3 * body), key=lambda ln: ln.x0):
+        # A byline line under the headline is a row of its own: the article's
+        # other columns start on the next row, so lines starting within
+        # about a line of it count too (one per column).
+        row: list[TextLine] = []
+        for c in sorted((ln for ln in text if -0.3 * body < ln.top - t0 < 2 * body), key=lambda ln: ln.x0):
             near = [c, *(o for o in text if t0 <= o.top <= t0 + 6 * body and o.x0 < c.x1 and c.x0 < o.x1)]
-            row.append(replace(c, x0=min(o.x0 for o in near), x1=max(o.x1 for o in near)))
+            col = replace(c, x0=min(o.x0 for o in near), x1=max(o.x1 for o in near))
+            if row and col.x0 < row[-1].x1:
+                row[-1] = replace(row[-1], x1=max(row[-1].x1, col.x1))
+            else:
+                row.append(col)
 
         # the top of the headline this line belongs to (a headline wraps over lines)
         top = h.top

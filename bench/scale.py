@@ -1,6 +1,10 @@
 """Ask latency and memory at 1k, 10k and 100k chunks, split by stage.
 
     .venv/bin/python bench/scale.py [--sizes 1000,10000,100000] [--questions 60] [--runs 3]
+        [--no-reader] [--depth N]
+
+Each ask is the whole `newsqa ask` path: search, then the reader at the
+configured depth (or the rules with --no-reader).
 
 Corpus: CMRC 2018 dev paragraphs (../shared/eval, CC BY-SA 4.0) and, beyond
 those, generated articles made of sentences drawn at random from them (so BM25
@@ -119,12 +123,12 @@ class PoolEncoder:
         return out
 
 
-def child(size: int, n_questions: int, runs: int, work: Path, phase: str, backend: str) -> dict:
+def child(size: int, n_questions: int, runs: int, work: Path, phase: str, backend: str, reader: bool,
+          depth: int) -> dict:
     from bot.cli import _quiet_libraries, load_query_encoder
 
     _quiet_libraries()
     from embeddings.encoder import Encoder
-    from retrieval.answer.rules import Scorer, answer_question
     from retrieval.config import default_cache_dir, load_config
     from retrieval.evaluate import load_items
     from retrieval.index.lexical import Tokenizer
@@ -137,7 +141,9 @@ def child(size: int, n_questions: int, runs: int, work: Path, phase: str, backen
     make_corpus(items, size, corpus / "articles.jsonl")
     cfg_path = work / f"config-{size}.toml"
     cfg_path.write_text(f'[corpus]\npaths = ["{corpus}"]\n[index]\npath = "{work / f"index-{size}"}"\n'
-                        f'[embedding]\nquery_backend = "{backend}"\n')
+                        f'[embedding]\nquery_backend = "{backend}"\n'
+                        f'[reader]\nenabled = {"true" if reader else "false"}\n'
+                        + (f"depth = {depth}\n" if depth else ""))
     cfg = load_config(cfg_path)
     rss_start = rss_mb()
     tokenizer = Tokenizer()
@@ -151,27 +157,26 @@ def child(size: int, n_questions: int, runs: int, work: Path, phase: str, backen
     encoder = load_query_encoder(cfg)
     tokenizer.words("预热分词")
     rss_before = rss_mb()
-    qa = QA(cfg, encoder, tokenizer)
+    from retrieval.app import load_reader
+
+    qa = QA(cfg, encoder, tokenizer, reader=load_reader(cfg, encoder=encoder))
     rss_loaded = rss_mb()
     qa.warm_up()
     contexts_in = {a.id for a in qa.index.articles.values()}
     questions = [it for it in items if it.context_id in contexts_in][:n_questions]
     stages: dict[str, list[float]] = {k: [] for k in ("encode", "dense", "bm25", "fusion", "answer", "total")}
-    searcher = qa._searcher
-    scorer = Scorer(searcher.index.doc_freq)
     for _ in range(runs):
         for it in questions:
+            # The whole `ask` path (the reader at the configured depth, or the
+            # rules); "answer" is what follows the search.
             t0 = time.perf_counter()
-            hits = searcher.search(it.question, cfg.retrieval.top_k)
-            t1 = time.perf_counter()
-            answer_question(it.question, hits, tokenizer, scorer, cfg.answer.min_confidence,
-                            cfg.answer.max_sources)
-            t2 = time.perf_counter()
-            tm = searcher.timings
+            qa.ask(it.question)
+            total_ms = (time.perf_counter() - t0) * 1000
+            tm = qa._searcher.timings
             for k in ("encode", "dense", "bm25", "fusion"):
                 stages[k].append(getattr(tm, k))
-            stages["answer"].append((t2 - t1) * 1000)
-            stages["total"].append((t2 - t0) * 1000)
+            stages["answer"].append(total_ms - sum(getattr(tm, k) for k in ("encode", "dense", "bm25", "fusion")))
+            stages["total"].append(total_ms)
     index_mb = sum(f.stat().st_size for f in (cfg.index_path / "current").resolve().rglob("*") if f.is_file()) / 2**20
     total = sorted(stages["total"])
     counts = qa.index.manifest["counts"]
@@ -194,11 +199,14 @@ def main() -> None:
     ap.add_argument("--child", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--work", default="", help="working folder (reuse one to reuse its real-vector pool)")
     ap.add_argument("--phase", default="ask", help=argparse.SUPPRESS)
+    ap.add_argument("--no-reader", action="store_true", help="answer with the rules instead of the reader")
+    ap.add_argument("--depth", type=int, default=0, help="reader depth (default: the configured one)")
     ap.add_argument("--backend", choices=["auto", "numpy", "torch"], default="auto",
                     help="[embedding] query_backend for the questions (auto: numpy for the default model)")
     args = ap.parse_args()
     if args.child:
-        print(json.dumps(child(args.child, args.questions, args.runs, Path(args.work), args.phase, args.backend)), flush=True)
+        print(json.dumps(child(args.child, args.questions, args.runs, Path(args.work), args.phase, args.backend,
+                               not args.no_reader, args.depth)), flush=True)
         return
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="newsqa-scale-"))
     rows = []
@@ -207,7 +215,8 @@ def main() -> None:
         for phase in ("build", "ask"):
             out = subprocess.run([sys.executable, __file__, "--child", str(size), "--work", str(work), "--phase", phase,
                                   "--questions", str(args.questions), "--runs", str(args.runs),
-                                  "--backend", args.backend],
+                                  "--backend", args.backend, "--depth", str(args.depth)]
+                                 + (["--no-reader"] if args.no_reader else []),
                                  capture_output=True, text=True)
             if out.returncode:
                 sys.exit(f"size {size}, {phase}: {out.stderr[-2000:]}")
@@ -216,7 +225,8 @@ def main() -> None:
         print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
     cols = ["chunks", "articles", "encode_p50_ms", "dense_p50_ms", "bm25_p50_ms", "fusion_p50_ms", "answer_p50_ms",
             "total_p50_ms", "total_p95_ms", "rss_mb_model_only", "rss_mb_loaded", "index_rss_mb", "index_mb_on_disk"]
-    print(f"query_backend = {args.backend}; cores: {os.cpu_count()}; warm, one question at a time; {rows[0]['questions']} asks per size")
+    how = "rules" if args.no_reader else f"reader, depth {args.depth or 'as configured'}"
+    print(f"answers: {how}; query_backend = {args.backend}; cores: {os.cpu_count()}; warm, one question at a time; {rows[0]['questions']} asks per size")
     print("| " + " | ".join(cols) + " |")
     print("|" + "---|" * len(cols))
     for r in rows:

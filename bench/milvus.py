@@ -17,7 +17,6 @@ import argparse
 import dataclasses
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -39,11 +38,12 @@ def main() -> int:
 
     from retrieval.app import load_encoder, load_reader, quiet_libraries
     from retrieval.index.backend import open_backend
-    from retrieval.index.milvus_server import MilvusServer, free_port
     from retrieval.config import Config, MilvusConfig
     from retrieval.evaluate import eval_index, evaluate, load_items
     from retrieval.index.lexical import Tokenizer
     from retrieval.answer.qa import QA
+
+    from bench.milvus_local import milvus
 
     quiet_libraries()
     path = Path(args.file)
@@ -57,14 +57,9 @@ def main() -> int:
     cfg_e, report = eval_index(cfg, path, all_items, encoder, tokenizer)
     print(f"embedded index: {report.chunks} chunks ({report.embedded} embedded now)", file=sys.stderr)
 
-    server = None
-    uri = args.uri
-    if uri is None:
-        server = MilvusServer(Path(tempfile.mkdtemp(prefix="newsqa-milvus-bench-")), free_port()).start()
-        uri = server.uri
-    try:
+    with milvus(args.uri) as target:
         cfg_m = cfg_e.replace(index=dataclasses.replace(cfg_e.index, backend="milvus"),
-                              milvus=MilvusConfig(uri=uri, collection=args.collection))
+                              milvus=MilvusConfig(uri=target.uri, collection=args.collection))
         t0 = time.perf_counter()
         rep = open_backend(cfg_m).build(cfg_m, encoder, tokenizer)
         print(f"milvus build: {rep.chunks} chunks, {rep.embedded} embedded, {rep.reused} reused, "
@@ -88,9 +83,6 @@ def main() -> int:
             e, m = rows["embedded"], rows["milvus"]
             print(f"{mode:8s}{'Δ m−e':10s}{m['recall@1'] - e['recall@1']:>+10.4f}{m['recall@5'] - e['recall@5']:>+10.4f}"
                   f"{m['mrr@10'] - e['mrr@10']:>+10.4f}{m['latency_p50_ms'] / max(e['latency_p50_ms'], 1e-9):>11.2f}×")
-    finally:
-        if server is not None:
-            server.stop()
     return 0
 
 

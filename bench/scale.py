@@ -1,7 +1,7 @@
 """Ask latency and memory at 1k, 10k and 100k chunks, split by stage.
 
     .venv/bin/python bench/scale.py [--sizes 1000,10000,100000] [--questions 60] [--runs 3]
-        [--no-reader] [--depth N]
+        [--no-reader] [--depth N] [--backends embedded,milvus] [--index-kind flat|hnsw|ivf] [--uri URI]
 
 Each ask is the whole `newsqa ask` path: search, then the reader at the
 configured depth (or the rules with --no-reader).
@@ -17,11 +17,21 @@ chunks are embedded with the real model; every further chunk gets a
 normalised mix of two of those real vectors. Queries are always embedded by the
 real model, so every stage below is the real code path. Each size runs in its
 own process so its memory figure is its own.
+
+Backends: the embedded index is always built (it holds the vectors); with
+``--backends embedded,milvus`` the same corpus is also built into Milvus (one
+local milvus-lite 2.5.1 server for the whole run, or ``--uri``), taking every
+vector from the embedded build, and both are asked the same questions, each
+from its own process. For Milvus the table adds the server's resident memory
+after the asks; each size's collections are dropped before the next size.
+"dense" and "bm25" are then one Milvus request each, and "fusion" includes
+fetching the winning chunks and articles.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
@@ -42,12 +52,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 EVAL = ROOT.parent / "shared" / "eval" / "cmrc2018_dev.jsonl"
 POOL_MAX = 1200
 
+from bench.milvus_local import drop_collections, milvus, rss_mb  # noqa: E402
 
-def rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+
 
 
 def make_corpus(items: list, target_chunks: int, out: Path) -> None:
@@ -123,35 +130,53 @@ class PoolEncoder:
         return out
 
 
-def child(size: int, n_questions: int, runs: int, work: Path, phase: str, backend: str, reader: bool,
-          depth: int) -> dict:
+def _config(work: Path, size: int, backend: str, query_backend: str, reader: bool, depth: int, kind: str,
+            uri: str, collection: str) -> Path:
+    """One config per size and backend; both share ``[index] path``, so the
+    Milvus build finds the embedded build's vectors there."""
+    corpus = work / f"corpus-{size}"
+    text = (f'[corpus]\npaths = ["{corpus}"]\n'
+            f'[index]\npath = "{work / f"index-{size}"}"\nkind = "{kind}"\nbackend = "{backend}"\n'
+            f'[embedding]\nquery_backend = "{query_backend}"\n'
+            f'[reader]\nenabled = {"true" if reader else "false"}\n' + (f"depth = {depth}\n" if depth else ""))
+    if backend == "milvus":
+        text += f'[milvus]\nuri = "{uri}"\ncollection = "{collection}_{size}"\n'
+    path = work / f"config-{size}-{backend}.toml"
+    path.write_text(text)
+    return path
+
+
+def child(args: argparse.Namespace) -> dict:
     from bot.cli import _quiet_libraries, load_query_encoder
 
     _quiet_libraries()
     from embeddings.encoder import Encoder
     from retrieval.config import default_cache_dir, load_config
     from retrieval.evaluate import load_items
+    from retrieval.index.backend import open_backend
     from retrieval.index.lexical import Tokenizer
     from retrieval.answer.qa import QA
-    from retrieval.index.store import IndexStore
 
+    size, work, backend = args.child, Path(args.work), args.index_backend
     items = load_items(EVAL)
-    corpus = work / f"corpus-{size}"
-    corpus.mkdir(parents=True, exist_ok=True)
-    make_corpus(items, size, corpus / "articles.jsonl")
-    cfg_path = work / f"config-{size}.toml"
-    cfg_path.write_text(f'[corpus]\npaths = ["{corpus}"]\n[index]\npath = "{work / f"index-{size}"}"\n'
-                        f'[embedding]\nquery_backend = "{backend}"\n'
-                        f'[reader]\nenabled = {"true" if reader else "false"}\n'
-                        + (f"depth = {depth}\n" if depth else ""))
-    cfg = load_config(cfg_path)
+    corpus_file = work / f"corpus-{size}" / "articles.jsonl"
+    if args.phase == "build" and backend == "embedded":
+        corpus_file.parent.mkdir(parents=True, exist_ok=True)
+        make_corpus(items, size, corpus_file)
+    cfg = load_config(_config(work, size, backend, args.backend, not args.no_reader, args.depth, args.index_kind,
+                              args.uri, args.collection))
     rss_start = rss_mb()
     tokenizer = Tokenizer()
-    if phase == "build":
+    if args.phase == "build":
+        # The same encoder type for both backends: its model name, prompt and
+        # precision key the vectors, so the Milvus build reuses the embedded
+        # build's (or mixes pool vectors) instead of running the model.
         pool = PoolEncoder(Encoder(cfg.embedding.model, cache_dir=default_cache_dir()), work / "pool.npz")
         t0 = time.perf_counter()
-        report = IndexStore(cfg.index_path).build(cfg, pool, tokenizer, full=True)
-        return {"build_s": time.perf_counter() - t0, "real_encoded": pool.real_count}
+        # Milvus: no --full, which would refuse to reuse the embedded vectors.
+        report = open_backend(cfg).build(cfg, pool, tokenizer, full=backend == "embedded")
+        return {"build_s": round(time.perf_counter() - t0, 1), "build_chunks": report.chunks,
+                "to_encoder": report.embedded, "reused": report.reused, "real_encoded": pool.real_count}
     # A fresh process for measuring, so the build's garbage is not counted. The
     # question encoder is the one `newsqa ask`/`chat`/`bot` use ([embedding] query_backend).
     encoder = load_query_encoder(cfg)
@@ -162,10 +187,13 @@ def child(size: int, n_questions: int, runs: int, work: Path, phase: str, backen
     qa = QA(cfg, encoder, tokenizer, reader=load_reader(cfg, encoder=encoder))
     rss_loaded = rss_mb()
     qa.warm_up()
-    contexts_in = {a.id for a in qa.index.articles.values()}
-    questions = [it for it in items if it.context_id in contexts_in][:n_questions]
+    # The questions whose paragraphs are in the corpus: read from the corpus
+    # file, the same for both backends (listing Milvus' articles would be slow).
+    with corpus_file.open(encoding="utf-8") as f:
+        contexts_in = {json.loads(line)["id"] for line in f}
+    questions = [it for it in items if it.context_id in contexts_in][:args.questions]
     stages: dict[str, list[float]] = {k: [] for k in ("encode", "dense", "bm25", "fusion", "answer", "total")}
-    for _ in range(runs):
+    for _ in range(args.runs):
         for it in questions:
             # The whole `ask` path (the reader at the configured depth, or the
             # rules); "answer" is what follows the search.
@@ -177,18 +205,43 @@ def child(size: int, n_questions: int, runs: int, work: Path, phase: str, backen
                 stages[k].append(getattr(tm, k))
             stages["answer"].append(total_ms - sum(getattr(tm, k) for k in ("encode", "dense", "bm25", "fusion")))
             stages["total"].append(total_ms)
-    index_mb = sum(f.stat().st_size for f in (cfg.index_path / "current").resolve().rglob("*") if f.is_file()) / 2**20
+    rss_end = rss_mb()
+    index_mb: float | str = "–"
+    if backend == "embedded":
+        index_mb = round(sum(f.stat().st_size for f in (cfg.index_path / "current").resolve().rglob("*")
+                             if f.is_file()) / 2**20, 1)
+    server_rss: float | str = "–"
+    if backend == "milvus":
+        # After the asks: the server holds this size's collection, loaded and warm.
+        server_rss = round(rss_mb(args.server_pid)) if args.server_pid else "n/a"
+        # Dropped here, not by the parent: a pymilvus client left idle there for
+        # minutes is cut off by the server ("Too many pings").
+        drop_collections(cfg.milvus.uri, cfg.milvus.collection)
     total = sorted(stages["total"])
     counts = qa.index.manifest["counts"]
     return {
-        "size": size, "articles": counts["articles"], "chunks": counts["chunks"],
+        "size": size, "backend": backend, "articles": counts["articles"], "chunks": counts["chunks"],
         "real_vectors": min(POOL_MAX, counts["chunks"]), "rss_mb_python": round(rss_start),
-        "rss_mb_model_only": round(rss_before), "rss_mb_loaded": round(rss_loaded),
+        "rss_mb_model_only": round(rss_before), "rss_mb_loaded": round(rss_loaded), "rss_mb_end": round(rss_end),
         "index_rss_mb": round(rss_loaded - rss_before),
-        "index_mb_on_disk": round(index_mb, 1), "questions": len(questions) * runs,
+        "index_mb_on_disk": index_mb, "server_rss_mb": server_rss, "questions": len(questions) * args.runs,
         **{f"{k}_p50_ms": round(statistics.median(v), 2) for k, v in stages.items()},
         "total_p95_ms": round(total[int(0.95 * (len(total) - 1))], 2),
     }
+
+
+def run_child(args: argparse.Namespace, size: int, work: Path, phase: str, backend: str, uri: str,
+              server_pid: int | None) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--child", str(size), "--work", str(work), "--phase", phase,
+                          "--index-backend", backend, "--uri", uri, "--collection", args.collection,
+                          "--index-kind", args.index_kind, "--server-pid", str(server_pid or 0),
+                          "--questions", str(args.questions), "--runs", str(args.runs), "--backend", args.backend,
+                          "--depth", str(args.depth)]
+                         + (["--no-reader"] if args.no_reader else []),
+                         capture_output=True, text=True)
+    if out.returncode:
+        sys.exit(f"size {size}, {backend} {phase}: {out.stderr[-2000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
@@ -199,38 +252,66 @@ def main() -> None:
     ap.add_argument("--child", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--work", default="", help="working folder (reuse one to reuse its real-vector pool)")
     ap.add_argument("--phase", default="ask", help=argparse.SUPPRESS)
+    ap.add_argument("--index-backend", default="embedded", help=argparse.SUPPRESS)
+    ap.add_argument("--server-pid", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--no-reader", action="store_true", help="answer with the rules instead of the reader")
     ap.add_argument("--depth", type=int, default=0, help="reader depth (default: the configured one)")
     ap.add_argument("--backend", choices=["auto", "numpy", "torch"], default="auto",
                     help="[embedding] query_backend for the questions (auto: numpy for the default model)")
+    ap.add_argument("--backends", default="embedded",
+                    help="index backends to measure, comma-separated: embedded, milvus (embedded is always built: "
+                         "Milvus takes its vectors)")
+    ap.add_argument("--index-kind", choices=["flat", "hnsw", "ivf"], default="flat",
+                    help="[index] kind, for both backends")
+    ap.add_argument("--uri", default="", help="an existing Milvus server instead of a local one")
+    ap.add_argument("--collection", default="newsqa_scale", help="Milvus base name (_<size> is appended)")
     args = ap.parse_args()
     if args.child:
-        print(json.dumps(child(args.child, args.questions, args.runs, Path(args.work), args.phase, args.backend,
-                               not args.no_reader, args.depth)), flush=True)
+        print(json.dumps(child(args)), flush=True)
         return
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    unknown = sorted(set(backends) - {"embedded", "milvus"})
+    if unknown or not backends:
+        ap.error(f"--backends: unknown {', '.join(unknown) or '(none given)'}; use embedded, milvus")
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="newsqa-scale-"))
     rows = []
-    for size in (int(s) for s in args.sizes.split(",")):
-        row: dict = {}
-        for phase in ("build", "ask"):
-            out = subprocess.run([sys.executable, __file__, "--child", str(size), "--work", str(work), "--phase", phase,
-                                  "--questions", str(args.questions), "--runs", str(args.runs),
-                                  "--backend", args.backend, "--depth", str(args.depth)]
-                                 + (["--no-reader"] if args.no_reader else []),
-                                 capture_output=True, text=True)
-            if out.returncode:
-                sys.exit(f"size {size}, {phase}: {out.stderr[-2000:]}")
-            row.update(json.loads(out.stdout.strip().splitlines()[-1]))
-        rows.append(row)
-        print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
-    cols = ["chunks", "articles", "encode_p50_ms", "dense_p50_ms", "bm25_p50_ms", "fusion_p50_ms", "answer_p50_ms",
-            "total_p50_ms", "total_p95_ms", "rss_mb_model_only", "rss_mb_loaded", "index_rss_mb", "index_mb_on_disk"]
+    with contextlib.ExitStack() as stack:
+        target = stack.enter_context(milvus(args.uri or None)) if "milvus" in backends else None
+        uri = target.uri if target else ""
+        pid = target.server_pid if target else None
+        for size in (int(s) for s in args.sizes.split(",")):
+            t0 = time.perf_counter()
+            built = {"embedded": run_child(args, size, work, "build", "embedded", uri, pid)}
+            phases = {"embedded build": time.perf_counter() - t0}
+            if target is not None:
+                t0 = time.perf_counter()
+                built["milvus"] = b = run_child(args, size, work, "build", "milvus", uri, pid)
+                phases["milvus build"] = time.perf_counter() - t0
+                print(f"size {size}: milvus build of {b['build_chunks']} chunks: {b['reused']} vectors reused, "
+                      f"{b['to_encoder']} given to the pool encoder, {b['real_encoded']} run through the model",
+                      file=sys.stderr, flush=True)
+            for backend in backends:
+                t0 = time.perf_counter()
+                row = {**built[backend], **run_child(args, size, work, "ask", backend, uri, pid)}
+                phases[f"{backend} ask"] = time.perf_counter() - t0
+                rows.append(row)
+                print(json.dumps(row), file=sys.stderr, flush=True)
+            print(f"size {size}: " + ", ".join(f"{k} {v:.0f}s" for k, v in phases.items()), file=sys.stderr,
+                  flush=True)
+    cols = ["chunks", "backend", "encode_p50_ms", "dense_p50_ms", "bm25_p50_ms", "fusion_p50_ms", "answer_p50_ms",
+            "total_p50_ms", "total_p95_ms", "rss_mb_model_only", "rss_mb_loaded", "rss_mb_end", "index_rss_mb",
+            "server_rss_mb", "index_mb_on_disk"]
     how = "rules" if args.no_reader else f"reader, depth {args.depth or 'as configured'}"
-    print(f"answers: {how}; query_backend = {args.backend}; cores: {os.cpu_count()}; warm, one question at a time; {rows[0]['questions']} asks per size")
+    print(f"answers: {how}; query_backend = {args.backend}; index kind = {args.index_kind}; cores: {os.cpu_count()}; "
+          f"warm, one question at a time; {rows[0]['questions']} asks per size and backend")
     print("| " + " | ".join(cols) + " |")
     print("|" + "---|" * len(cols))
     for r in rows:
         print("| " + " | ".join(str(r[c]) for c in cols) + " |")
+    if len(backends) > 1:
+        for size in dict.fromkeys(r["size"] for r in rows):
+            e, m = (next(r for r in rows if r["size"] == size and r["backend"] == b) for b in ("embedded", "milvus"))
+            print(f"{e['chunks']} chunks: milvus p50 / embedded p50 = {m['total_p50_ms'] / e['total_p50_ms']:.2f}")
 
 
 if __name__ == "__main__":

@@ -37,6 +37,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from pdfgen import TruthArticle, make_page  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent / "pages"))
+# The measures are the plain-text page scorer's, so PDF and text figures compare.
+from score import _f1, _grams, _norm  # noqa: E402
+
 
 @dataclass(frozen=True)
 class Found:
@@ -64,22 +68,6 @@ class Score:
                 f"split {self.split:3d}  extra {self.extra:3d}  {self.pages / max(self.seconds, 1e-9):6.1f} pages/s")
 
 
-def _norm(text: str | None) -> str:
-    return re.sub(r"\s+", "", text or "")
-
-
-def _grams(text: str) -> set[str]:
-    return {text[i : i + 3] for i in range(len(text) - 2)}
-
-
-def _f1(truth: str, found: str) -> float:
-    if not truth or not found:
-        return 0.0
-    inter = sum((Counter(truth) & Counter(found)).values())
-    if not inter:
-        return 0.0
-    p, r = inter / len(found), inter / len(truth)
-    return 2 * p * r / (p + r)
 
 
 def score_page(truths: list[TruthArticle], found: list[Found], score: Score, show: bool = False) -> None:

@@ -305,7 +305,7 @@ def cmd_articles(args: argparse.Namespace) -> int:
     # Files named here are read instead of the corpus: check a new paper's
     # layout before indexing it.
     paths = [Path(p) for p in args.files] if args.files else cfg.corpus_paths
-    files, skipped = read_corpus(paths, progress=tqdm_progress)
+    files, skipped = read_corpus(paths, progress=tqdm_progress, ocr_threads=cfg.corpus.ocr_threads)
     articles = [a for f in files for a in f.articles]
     if not articles:
         raise CorpusError(f"no articles found in {', '.join(map(str, paths))}")
@@ -400,7 +400,9 @@ def cmd_reader_train(args: argparse.Namespace) -> int:
     out = Path(args.out)
     tc = TrainConfig(data=data, out=out, work=Path(args.work) if args.work else out.with_name(out.name + ".work"),
                      base_dir=base_model_dir(cfg, _note), base_model=cfg.embedding.model, layers=args.layers,
-                     epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, max_steps=args.max_steps,
+                     epochs=args.epochs, lr=args.lr, head_lr=args.head_lr if args.head_lr else args.lr * 5,
+                     warmup=args.warmup, bf16={"auto": None, "bf16": True, "fp32": False}[args.precision], seed=args.seed, init=Path(args.init) if args.init else None,
+                     batch_size=args.batch_size, max_steps=args.max_steps,
                      limit_questions=args.limit, holdout_eval=args.holdout_eval,
                      checkpoint_minutes=args.checkpoint_minutes, threads=cfg.embedding.threads,
                      chunking=cfg.chunking)
@@ -528,7 +530,13 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--work", help="checkpoint directory (default: OUT.work)")
     tr.add_argument("--layers", type=int, default=6, help="encoder layers kept (default 6)")
     tr.add_argument("--epochs", type=float, default=3.0)
-    tr.add_argument("--lr", type=float, default=1e-4)
+    tr.add_argument("--lr", type=float, default=1e-4, help="encoder learning rate (default 1e-4)")
+    tr.add_argument("--head-lr", type=float, default=0.0, help="heads' learning rate (default 5 × --lr)")
+    tr.add_argument("--warmup", type=float, default=0.06, help="share of steps with a rising learning rate")
+    tr.add_argument("--seed", type=int, default=13, help="data order and head initialisation")
+    tr.add_argument("--precision", choices=["auto", "bf16", "fp32"], default="auto",
+                    help="auto: bf16 autocast where the CPU has native bf16, else fp32")
+    tr.add_argument("--init", help="start from this reader's weights (a new schedule on top of an earlier run)")
     tr.add_argument("--batch-size", type=int, default=16)
     tr.add_argument("--max-steps", type=int, default=0, help="stop after N steps (smoke tests)")
     tr.add_argument("--limit", type=int, default=0, help="only the first N questions")

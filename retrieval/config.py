@@ -29,6 +29,7 @@ def default_cache_dir() -> Path:
 @dataclass(frozen=True)
 class CorpusConfig:
     paths: tuple[str, ...] = ("data",)
+    ocr_threads: int = 0  # threads for reading scanned pages; 0: 2 (never more than the cores)
 
 
 @dataclass(frozen=True)
@@ -158,7 +159,7 @@ class Config:
         resolved = tuple(str(Path(p).resolve()) for p in paths)
         tag = hashlib.sha1("\n".join(resolved).encode()).hexdigest()[:10]
         index = dataclasses.replace(self.index, path=str(self.index_path.parent / f"{self.index_path.name}-{tag}"))
-        return self.replace(corpus=CorpusConfig(resolved), index=index)
+        return self.replace(corpus=dataclasses.replace(self.corpus, paths=resolved), index=index)
 
 
 _CHOICES = {
@@ -173,6 +174,7 @@ _CHOICES = {
 
 # Inclusive ranges; a value outside one would loop, crash or silently do nothing.
 _RANGES: dict[tuple[str, str], tuple[float, float]] = {
+    ("corpus", "ocr_threads"): (0, 256),
     ("index", "hnsw_m"): (2, 512),
     ("index", "ivf_nlist"): (0, 1_000_000),
     ("milvus", "timeout_seconds"): (0.1, 3600),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import json
 import shutil
 
@@ -114,3 +115,16 @@ def test_config_errors_name_the_key(tmp_path):
     p.write_text("[index]\nkind = \"annoy\"\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="must be one of flat, hnsw, ivf"):
         load_config(p)
+
+
+def test_ocr_threads_come_from_the_config_and_are_checked(tmp_path):
+    p = tmp_path / "c.toml"
+    p.write_text("[corpus]\nocr_threads = 1\n", encoding="utf-8")
+    assert load_config(p).corpus.ocr_threads == 1
+    p.write_text("[corpus]\nocr_threads = -2\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"\[corpus\] ocr_threads"):
+        load_config(p)
+    from retrieval.ingest.ocrpage import ocr_threads
+
+    assert ocr_threads(0) == min(2, os.cpu_count() or 2)
+    assert ocr_threads(512) == os.cpu_count()

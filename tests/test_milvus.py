@@ -281,6 +281,30 @@ def test_the_server_going_away_is_one_clear_line_and_questions_recover(tmp_path,
         srv.stop()
 
 
+def test_a_server_restart_between_questions_is_not_seen_by_the_asker(tmp_path, corpus_dir, tokenizer):
+    # A channel the server dropped while idle (a restart, or "too many pings")
+    # must not cost the next question: reads reconnect and go again once.
+    port = free_port()
+    data = tmp_path / "milvus"
+    srv = MilvusServer(data, port).start()
+    try:
+        cfg, store = make(tmp_path, corpus_dir, srv.uri)
+        store.build(cfg, HashEncoder(), tokenizer)
+        qa = QA(cfg, HashEncoder(), tokenizer)
+        assert NEEDLE in qa.ask(QUESTION, mode="hybrid").text
+        srv.stop()
+        srv = MilvusServer(data, port).start()
+        assert NEEDLE in qa.ask(QUESTION, mode="hybrid").text  # no error in between
+        assert qa.reload_if_changed() is False
+        # A channel that is dead for good (what an idle client cut off by the
+        # server can be left with): the next question reconnects instead of
+        # failing until the process restarts.
+        store.conn._get()._handler.close()
+        assert NEEDLE in qa.ask(QUESTION, mode="hybrid").text
+    finally:
+        srv.stop()
+
+
 @pytest.mark.slow
 def test_cli_ask_and_status_with_the_milvus_backend(server, tmp_path, corpus_dir):
     cfg, _ = make(tmp_path, corpus_dir, server.uri, extra="")

@@ -151,3 +151,16 @@ def test_training_command_runs_on_a_tiny_slice_and_writes_a_loadable_reader(tmp_
                                   "--max-steps", "3", "--batch-size", "4", "--holdout-eval", "5"],
                         capture_output=True, text=True, env=env, timeout=600, cwd=tmp_path)
     assert r2.returncode == 0 and "resumed" in r2.stderr
+    # A new schedule can start from a trained reader (e.g. a second epoch whose
+    # checkpoint was lost); one of another depth is refused in one line.
+    out2 = tmp_path / "tiny-reader-2"
+    args = ["reader", "train", "--data", str(data), "--batch-size", "4", "--holdout-eval", "5", "--max-steps", "2",
+            "--init", str(out), "--lr", "5e-5"]
+    r3 = subprocess.run(NEWSQA + args + ["--out", str(out2), "--layers", "2"],
+                        capture_output=True, text=True, env=env, timeout=600, cwd=tmp_path)
+    assert r3.returncode == 0 and "starting from the weights of" in r3.stderr, r3.stderr[-2000:]
+    assert json.loads((out2 / "manifest.json").read_text(encoding="utf-8"))["training"]["init"] == out.name
+    r4 = subprocess.run(NEWSQA + args + ["--out", str(tmp_path / "x"), "--layers", "3"],
+                        capture_output=True, text=True, env=env, timeout=600, cwd=tmp_path)
+    assert r4.returncode == 1 and "has 2 layers but --layers is 3" in r4.stderr
+    assert len(r4.stderr.strip().splitlines()) == 1, r4.stderr

@@ -125,19 +125,39 @@ class Connection:
                 from pymilvus import MilvusClient
 
                 try:
+                    # dedicated: this connection's own gRPC channel, so that dropping it
+                    # after a failure really reconnects instead of reusing a shared one.
                     self._client = MilvusClient(uri=self.uri, token=os.environ.get(TOKEN_ENV, ""),
-                                                timeout=self.timeout)
+                                                timeout=self.timeout, dedicated=True)
                 except Exception as exc:  # pymilvus raises MilvusException or grpc errors
                     raise self._unavailable("connect", exc) from None
             return self._client
 
-    def call(self, what: str, method: str, *args: Any, **kwargs: Any) -> Any:
-        client = self._get()
+    def call(self, what: str, method: str, *args: Any, retry: bool = False, **kwargs: Any) -> Any:
+        """``retry``: the call is a read, safe to send again once on a fresh
+        client. A gRPC channel the server has dropped (a restart, an idle
+        connection cut off with "too many pings") fails its next call even when
+        the server is up again; a read should not surface that to the user."""
         kwargs.setdefault("timeout", self.timeout)
+        for attempt in (0, 1) if retry else (1,):
+            client = self._get()
+            try:
+                return getattr(client, method)(*args, **kwargs)
+            except Exception as exc:
+                self._reset(client)
+                if attempt:
+                    raise self._unavailable(what, exc) from None
+        raise AssertionError("unreachable")
+
+    def _reset(self, client: Any) -> None:
+        """Drop a client after a failure so the next call connects afresh."""
+        with self._guard:
+            if self._client is client:
+                self._client = None
         try:
-            return getattr(client, method)(*args, **kwargs)
-        except Exception as exc:
-            raise self._unavailable(what, exc) from None
+            client.close()
+        except Exception:  # already broken; closing is best effort
+            pass
 
     def _unavailable(self, what: str, exc: BaseException) -> IndexUnavailableError:
         reason = getattr(exc, "message", None) or str(exc) or type(exc).__name__
@@ -147,13 +167,13 @@ class Connection:
             "('newsqa milvus up' starts a local one; [milvus] uri says where it is)")
 
     def collections(self) -> list[str]:
-        return list(self.call("list collections", "list_collections"))
+        return list(self.call("list collections", "list_collections", retry=True))
 
     def query(self, what: str, collection: str, **kwargs: Any) -> list[dict]:
-        return list(self.call(what, "query", collection, **kwargs))
+        return list(self.call(what, "query", collection, retry=True, **kwargs))
 
     def search(self, what: str, collection: str, **kwargs: Any) -> list[dict]:
-        res = self.call(what, "search", collection, **kwargs)
+        res = self.call(what, "search", collection, retry=True, **kwargs)
         return list(res[0]) if res else []
 
 

@@ -669,7 +669,7 @@ def read_chunks(cfg: Config, encoder: PassageEncoder, progress: ProgressFactory 
                 ) -> tuple[list[CorpusFile], list[SkippedFile], list[Article], list[Chunk], list[str], list[str]]:
     """The corpus as chunks, with the text each is embedded from and its
     content hash (what vector reuse is keyed by, in every backend)."""
-    files, skipped = read_corpus(cfg.corpus_paths, progress=progress)
+    files, skipped = read_corpus(cfg.corpus_paths, progress=progress, ocr_threads=cfg.corpus.ocr_threads)
     articles = [a for f in files for a in f.articles]
     if not articles:
         where = ", ".join(str(p) for p in cfg.corpus_paths)

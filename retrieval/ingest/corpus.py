@@ -257,17 +257,18 @@ def read_file(path: Path, rel: str, problems: list[SkippedFile] | None = None) -
 
 
 def _read_located(path: Path, rel: str, problems: list[SkippedFile] | None,
-                  progress: ProgressFactory | None = None) -> list[tuple[Article, int | None]]:
+                  progress: ProgressFactory | None = None, ocr_threads: int = 0) -> list[tuple[Article, int | None]]:
     """Articles with the line each starts on, where the format has one (JSON).
-    ``progress``: a bar for segmenting a big page-text file."""
+    ``progress``: a bar for segmenting a big page-text file; ``ocr_threads``:
+    threads for reading scanned pages (0: the default)."""
     suffix = path.suffix.lower()
     if suffix in PDF_SUFFIXES or suffix in IMAGE_SUFFIXES:
         if suffix in IMAGE_SUFFIXES:
             # A scanned page: OCR, then the PDF layout path (retrieval/ingest/ocrpage.py).
-            found = read_image(path, rel)  # ImageUnreadable is a CorpusError naming the file
+            found = read_image(path, rel, ocr_threads)  # ImageUnreadable is a CorpusError naming the file
         else:
             # Layout-aware: columns, reading order, headlines by size (retrieval/ingest/pdfpage.py).
-            pdf = read_pdf(path, rel)  # PdfUnreadable is a CorpusError naming the file
+            pdf = read_pdf(path, rel, ocr_threads=ocr_threads)  # PdfUnreadable is a CorpusError naming the file
             for reason in pdf.problems:
                 if problems is None:
                     raise FileProblem(rel, reason)
@@ -495,14 +496,15 @@ def _read_html(text: str, rel: str) -> list[Article]:
     )]
 
 
-def read_corpus(paths: Iterable[Path], strict: bool = False,
-                progress: ProgressFactory | None = None) -> tuple[list[CorpusFile], list[SkippedFile]]:
+def read_corpus(paths: Iterable[Path], strict: bool = False, progress: ProgressFactory | None = None,
+                ocr_threads: int = 0) -> tuple[list[CorpusFile], list[SkippedFile]]:
     """Read every supported file. Unreadable files are skipped with a reason,
     bad lines and records of a file are left out with a warning, and an article
     that was already read (same title and text) is kept once, remembering the
     other files in ``Article.also_in``. ``strict`` makes any skip or warning an
     error; the caller decides whether an empty result is an error. ``progress``
-    makes a bar (characters) for each page-text file over ~1 MB while it is segmented."""
+    makes a bar (characters) for each page-text file over ~1 MB while it is segmented;
+    ``ocr_threads``: threads for OCR of scanned pages (``[corpus] ocr_threads``)."""
     found, skipped = iter_corpus_files(paths)
     files: list[CorpusFile] = []
     first_id: dict[str, str] = {}  # article id → where it was first read
@@ -511,7 +513,7 @@ def read_corpus(paths: Iterable[Path], strict: bool = False,
         problems: list[SkippedFile] | None = None if strict else []
         try:
             st = path.stat()
-            located = _read_located(path, rel, problems, progress)
+            located = _read_located(path, rel, problems, progress, ocr_threads)
         except FileProblem as exc:
             if strict:
                 raise

@@ -108,11 +108,11 @@ class OcrLine:
 _lock = threading.Lock()
 
 
-def ocr_threads() -> int:
-    """Threads the OCR engine uses: NEWSQA_OCR_THREADS, else 2 — newsqa targets a
-    2-core machine, where more threads than cores only contend."""
-    raw = os.environ.get("NEWSQA_OCR_THREADS", "")
-    n = int(raw) if raw.isdigit() and int(raw) > 0 else 2
+def ocr_threads(wanted: int = 0) -> int:
+    """Threads the OCR engine uses (``[corpus] ocr_threads``): ``wanted``, or
+    2 for 0 — newsqa targets a 2-core machine — never more than the cores,
+    where they would only contend."""
+    n = wanted if wanted > 0 else 2
     return min(n, os.cpu_count() or n)
 
 
@@ -134,7 +134,7 @@ def _engine(threads: int) -> Any:
     )
 
 
-def recognise(gray: Any) -> list[OcrLine]:
+def recognise(gray: Any, threads: int = 0) -> list[OcrLine]:
     """The text lines of a greyscale page image (numpy uint8, H×W), top to bottom.
 
     The detector joins text across a narrow gutter; read as one line, Latin
@@ -146,7 +146,7 @@ def recognise(gray: Any) -> list[OcrLine]:
     left of its cell, "“" at the right) or a word space in a headline."""
     import numpy as np
 
-    engine = _engine(ocr_threads())
+    engine = _engine(ocr_threads(threads))
     bgr = np.ascontiguousarray(np.repeat(gray[:, :, None], 3, axis=2))
     h, w = gray.shape
     with _lock:  # one page at a time: the sessions already use every thread they are given
@@ -517,9 +517,9 @@ def horizontal_rules(gray: Any) -> list[tuple[float, float, float]]:
     return rules
 
 
-def page_from_gray(gray: Any) -> list[PageArticle]:
-    """The articles of one greyscale page image."""
-    lines = layout_lines(gray, recognise(gray))
+def page_from_gray(gray: Any, threads: int = 0) -> list[PageArticle]:
+    """The articles of one greyscale page image (OCR on ``threads`` threads, 0: 2)."""
+    lines = layout_lines(gray, recognise(gray, threads))
     h, w = gray.shape
     return page_articles(lines, float(w), float(h), horizontal_rules(gray))
 
@@ -547,12 +547,13 @@ def load_gray(path: Path, rel: str) -> Any:
         raise ImageUnreadable(rel, reason[:160]) from exc
 
 
-def read_image(path: Path, rel: str) -> list[PageArticle]:
+def read_image(path: Path, rel: str, threads: int = 0) -> list[PageArticle]:
     """The articles of a scanned page image (.png, .jpg, .jpeg)."""
-    return page_from_gray(load_gray(path, rel))
+    return page_from_gray(load_gray(path, rel), threads)
 
 
-def read_pdf_pages(path: Path, pages: list[int], dpi: int = PDF_DPI) -> dict[int, list[PageArticle] | str]:
+def read_pdf_pages(path: Path, pages: list[int], dpi: int = PDF_DPI,
+                   threads: int = 0) -> dict[int, list[PageArticle] | str]:
     """PDF pages without a text layer (1-based numbers), rendered and read by
     OCR: per page its articles, or a one-line reason it could not be read."""
     import numpy as np
@@ -568,7 +569,7 @@ def read_pdf_pages(path: Path, pages: list[int], dpi: int = PDF_DPI) -> dict[int
             except Exception as exc:  # pdfium raises its own error types for a damaged page
                 out[n] = f"scanned page cannot be rendered ({str(exc)[:120] or type(exc).__name__})"
                 continue
-            out[n] = page_from_gray(gray)
+            out[n] = page_from_gray(gray, threads)
     finally:
         doc.close()
     return out

@@ -151,7 +151,7 @@ def _why(exc: BaseException, complaints: list[str]) -> str:
     return "; ".join(s.replace("\n", " ") for s in said)[:200]
 
 
-def read_pdf(path: Path, rel: str, ocr: bool = True) -> PdfRead:
+def read_pdf(path: Path, rel: str, ocr: bool = True, ocr_threads: int = 0) -> PdfRead:
     """The articles of every page of a PDF, in page order. A file that cannot
     be parsed raises PdfUnreadable (a CorpusError naming ``rel``); a page that
     cannot be read is left out with a line in ``problems``. A page without a
@@ -189,7 +189,7 @@ def read_pdf(path: Path, rel: str, ocr: bool = True) -> PdfRead:
         # Scanned pages: rendered and read by OCR, then the same layout path.
         from retrieval.ingest.ocrpage import read_pdf_pages
 
-        for n, got in read_pdf_pages(path, out.textless_pages).items():
+        for n, got in read_pdf_pages(path, out.textless_pages, threads=ocr_threads).items():
             if isinstance(got, str):
                 out.problems.append(f"page {n}: {got}; left out")
             else:

@@ -56,8 +56,13 @@ class TrainConfig:
     limit_questions: int = 0  # 0: all
     checkpoint_minutes: float = 10.0
     threads: int = 0
-    bf16: bool = True
+    # bf16 autocast: None = when the CPU has native bf16 (AVX512-BF16 / AMX);
+    # emulated bf16 on an AVX2-only CPU is ~50× slower than fp32.
+    bf16: bool | None = None
     chunking: ChunkingConfig = field(default_factory=ChunkingConfig)
+    # A reader directory whose weights start this run (a new schedule on top of
+    # an earlier run, e.g. a second epoch after its checkpoint was lost).
+    init: Path | None = None
 
 
 @dataclass
@@ -266,6 +271,44 @@ def build_model(cfg: TrainConfig):  # type: ignore[no-untyped-def]
     return ReaderNet()
 
 
+def cpu_has_bf16() -> bool:
+    try:
+        flags = Path("/proc/cpuinfo").read_text(errors="replace")
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def check_init(cfg: TrainConfig, fingerprint: str) -> None:
+    """Refuse, before any work, a starting reader that does not fit this run."""
+    from retrieval.reader.format import read_manifest
+
+    assert cfg.init is not None
+    man = read_manifest(cfg.init)
+    if man.base_model != cfg.base_model or man.base_fingerprint != fingerprint:
+        raise ValueError(f"{cfg.init}: reader was trained on another base model "
+                         f"('{man.base_model}'); it cannot start a run on '{cfg.base_model}'")
+    if man.layers != cfg.layers:
+        raise ValueError(f"{cfg.init}: reader has {man.layers} layers but --layers is {cfg.layers}")
+
+
+def load_init(model, cfg: TrainConfig) -> None:  # type: ignore[no-untyped-def]
+    """Start from the weights of the reader at ``cfg.init`` (checked by
+    ``check_init``); every trained tensor must be there."""
+    import torch
+    from safetensors.numpy import load_file
+
+    assert cfg.init is not None
+    saved = load_file(str(cfg.init / "reader.safetensors"))
+    state = {}
+    for k in trainable_state(model):
+        name = k.removeprefix("encoder.")
+        if name not in saved:
+            raise ValueError(f"{cfg.init}: reader weights lack '{name}'")
+        state[k] = torch.from_numpy(saved[name].astype(np.float32))
+    model.load_state_dict(state, strict=False)
+
+
 def trainable_state(model) -> dict:  # type: ignore[no-untyped-def]
     """Everything but the frozen word embeddings: what a checkpoint and the
     shipped reader hold."""
@@ -283,7 +326,8 @@ def export(model, cfg: TrainConfig, fingerprint: str, figures: dict, step: int, 
         max_len=cfg.max_len, stride=cfg.stride, max_answer_tokens=cfg.max_answer_tokens,
         training={"data": str(cfg.data.name), "steps": step, "epochs": cfg.epochs, "lr": cfg.lr,
                   "head_lr": cfg.head_lr, "batch_size": cfg.batch_size, "seed": cfg.seed,
-                  "holdout": cfg.holdout},
+                  "holdout": cfg.holdout, "warmup": cfg.warmup,
+                  **({"init": str(cfg.init.name)} if cfg.init is not None else {})},
         figures=figures)
     save_reader(out, tensors, manifest)
     # The int8 ONNX graph the runtime prefers, when the tools to write it are here.
@@ -327,17 +371,27 @@ def evaluate_heldout(model, prep: Prepared, tok: ReaderTokenizer, cfg: TrainConf
 
 
 def train(cfg: TrainConfig, log: Callable[[str], None] = print, progress: bool = True) -> dict:
+    import dataclasses
+
     import torch
 
+    if cfg.bf16 is None:
+        cfg = dataclasses.replace(cfg, bf16=cpu_has_bf16())
     threads = cfg.threads or os.cpu_count() or 1
     torch.set_num_threads(threads)
     torch.manual_seed(cfg.seed)
     tok = ReaderTokenizer(cfg.base_dir / "tokenizer.json")
+    fingerprint = base_fingerprint(cfg.base_dir)
+    if cfg.init is not None:
+        check_init(cfg, fingerprint)
+    log(f"{threads} threads, {'bf16 autocast' if cfg.bf16 else 'fp32'}")
     prep = prepare(cfg, tok, log)
     if not prep.positives:
         raise ValueError(f"{cfg.data}: no question with an answer found in its context")
     model = build_model(cfg)
-    fingerprint = base_fingerprint(cfg.base_dir)
+    if cfg.init is not None:
+        load_init(model, cfg)
+        log(f"starting from the weights of {cfg.init}")
     heads = [p for n, p in model.named_parameters() if not n.startswith("encoder.") and p.requires_grad]
     body = [p for n, p in model.named_parameters() if n.startswith("encoder.") and p.requires_grad]
     opt = torch.optim.AdamW([{"params": body, "lr": cfg.lr}, {"params": heads, "lr": cfg.head_lr}],

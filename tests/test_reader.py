@@ -29,11 +29,12 @@ OWN_QUESTIONS = [
     ("黑山寨社区服务站有几名医生和药房人员轮流值班？", "昌平山区社区服务站职工享工会关爱", "4", 8),
     ("丰台区卢沟桥地区总工会筹资多少元购买物资？", "“娘家人”节前送年货", "20万元", 10),
     # when (the shipped reader answers the year, 2019年, instead of the day: a known weakness, kept
-    # as strict expected failures so that a better reader turns them into passes)
+    # as expected failures; not strict, because the int8 graph's rounding differs between CPUs
+    # with and without VNNI and can tip a near-tie either way — an XPASS shows in the summary)
     pytest.param("京津冀交通一体化劳动竞赛总结表彰大会是哪天举行的？", "京津冀交通一体化劳动竞赛先进获表彰", "1月9日", 10,
-                 marks=pytest.mark.xfail(strict=True, reason="reader picks the year, not the day")),
+                 marks=pytest.mark.xfail(strict=False, reason="reader picks the year, not the day")),
     pytest.param("阎村镇总工会的表彰大会是什么时候召开的？", "阎村镇23名职工获评“最美劳动者”", "1月8日", 10,
-                 marks=pytest.mark.xfail(strict=True, reason="reader picks the year, not the day")),
+                 marks=pytest.mark.xfail(strict=False, reason="reader picks the year, not the day")),
     # where
     ("京津冀交通一体化劳动竞赛总结表彰大会在哪里举行？", "京津冀交通一体化劳动竞赛先进获表彰", "北京市职工服务中心", 14),
     ("黑山寨社区服务站位于哪里？", "昌平山区社区服务站职工享工会关爱", "延寿镇", 16),
@@ -41,7 +42,7 @@ OWN_QUESTIONS = [
     ("哪家单位获得了优秀组织单位？", "京津冀交通一体化劳动竞赛先进获表彰", "北京市轨道交通建设管理有限公司工会", 24),
     # why
     pytest.param("阎村镇总工会召开表彰大会是为了什么？", "阎村镇23名职工获评“最美劳动者”", "弘扬劳模精神", 30,
-                 marks=pytest.mark.xfail(strict=True, reason="reader answers the event, not its purpose")),
+                 marks=pytest.mark.xfail(strict=False, reason="reader answers the event, not its purpose (right on AVX2-only CPUs)")),
 ]
 
 UNANSWERABLE = ["苹果公司现任首席执行官是谁？", "天问一号火星探测器是哪一年发射的？"]

@@ -29,7 +29,7 @@ import numpy as np
 from retrieval.config import ChunkingConfig
 from retrieval.reader.decode import best_spans
 from retrieval.reader.features import ReaderTokenizer, Window, make_windows, pad_batch
-from retrieval.reader.format import (TRIM_CLASSES, ReaderManifest, base_fingerprint, save_reader)
+from retrieval.reader.format import (TRIM_CLASSES, WEIGHTS, ReaderManifest, base_fingerprint, save_reader)
 from retrieval.types import Article
 
 
@@ -57,7 +57,7 @@ class TrainConfig:
     checkpoint_minutes: float = 10.0
     threads: int = 0
     # bf16 autocast: None = when the CPU has native bf16 (AVX512-BF16 / AMX);
-    # emulated bf16 on an AVX2-only CPU is ~50× slower than fp32.
+    # emulated bf16 on an AVX2-only CPU is ~15× slower than fp32.
     bf16: bool | None = None
     chunking: ChunkingConfig = field(default_factory=ChunkingConfig)
     # A reader directory whose weights start this run (a new schedule on top of
@@ -299,7 +299,7 @@ def load_init(model, cfg: TrainConfig) -> None:  # type: ignore[no-untyped-def]
     from safetensors.numpy import load_file
 
     assert cfg.init is not None
-    saved = load_file(str(cfg.init / "reader.safetensors"))
+    saved = load_file(str(cfg.init / WEIGHTS))
     state = {}
     for k in trainable_state(model):
         name = k.removeprefix("encoder.")

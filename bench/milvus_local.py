@@ -32,13 +32,14 @@ def rss_mb(pid: int | str = "self") -> float:
 
 
 @contextmanager
-def milvus(uri: str | None = None) -> Iterator[MilvusTarget]:
+def milvus(uri: str | None = None, data_dir: Path | None = None) -> Iterator[MilvusTarget]:
+    """``data_dir``: keep the local server's data there (a later run can reuse its collections)."""
     if uri:
         yield MilvusTarget(uri, None)
         return
     from retrieval.index.milvus_server import MilvusServer, free_port
 
-    server = MilvusServer(Path(tempfile.mkdtemp(prefix="newsqa-milvus-bench-")), free_port()).start()
+    server = MilvusServer(data_dir or Path(tempfile.mkdtemp(prefix="newsqa-milvus-bench-")), free_port()).start()
     try:
         assert server.process is not None
         yield MilvusTarget(server.uri, server.process.pid)

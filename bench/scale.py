@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/scale.py [--sizes 1000,10000,100000] [--questions 60] [--runs 3]
         [--no-reader] [--depth N] [--backends embedded,milvus] [--index-kind flat|hnsw|ivf] [--uri URI]
+        [--work DIR --phases build|ask]
 
 Each ask is the whole `newsqa ask` path: search, then the reader at the
 configured depth (or the rules with --no-reader).
@@ -24,6 +25,13 @@ local milvus-lite 2.5.1 server for the whole run, or ``--uri``), taking every
 vector from the embedded build, and both are asked the same questions, each
 from its own process. For Milvus the table adds the server's resident memory
 after the asks; each size's collections are dropped before the next size.
+
+Builds at 1M chunks take the better part of an hour on 2 cores, and asks
+should be timed on an otherwise idle machine: ``--work DIR --phases build``
+builds every size (embedded index and, with a local server, Milvus data both
+kept under DIR) and ``--work DIR --phases ask`` later asks them without
+rebuilding (run it as often as wanted: collections are kept when the build
+was a separate run).
 "dense" and "bm25" are then one Milvus request each, and "fusion" includes
 fetching the winning chunks and articles.
 """
@@ -216,7 +224,8 @@ def child(args: argparse.Namespace) -> dict:
         server_rss = round(rss_mb(args.server_pid)) if args.server_pid else "n/a"
         # Dropped here, not by the parent: a pymilvus client left idle there for
         # minutes is cut off by the server ("Too many pings").
-        drop_collections(cfg.milvus.uri, cfg.milvus.collection)
+        if not args.keep:
+            drop_collections(cfg.milvus.uri, cfg.milvus.collection)
     total = sorted(stages["total"])
     counts = qa.index.manifest["counts"]
     return {
@@ -237,7 +246,7 @@ def run_child(args: argparse.Namespace, size: int, work: Path, phase: str, backe
                           "--index-kind", args.index_kind, "--server-pid", str(server_pid or 0),
                           "--questions", str(args.questions), "--runs", str(args.runs), "--backend", args.backend,
                           "--depth", str(args.depth)]
-                         + (["--no-reader"] if args.no_reader else []),
+                         + (["--no-reader"] if args.no_reader else []) + (["--keep"] if args.keep else []),
                          capture_output=True, text=True)
     if out.returncode:
         sys.exit(f"size {size}, {backend} {phase}: {out.stderr[-2000:]}")
@@ -265,7 +274,15 @@ def main() -> None:
                     help="[index] kind, for both backends")
     ap.add_argument("--uri", default="", help="an existing Milvus server instead of a local one")
     ap.add_argument("--collection", default="newsqa_scale", help="Milvus base name (_<size> is appended)")
+    ap.add_argument("--phases", default="build,ask",
+                    help="build, ask or both (separate runs need --work; a separate build keeps its collections)")
+    ap.add_argument("--keep", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    phases_wanted = {p.strip() for p in args.phases.split(",") if p.strip()}
+    if not phases_wanted or phases_wanted - {"build", "ask"}:
+        ap.error("--phases: use build, ask or build,ask")
+    if phases_wanted != {"build", "ask"} and not args.work:
+        ap.error("--phases build or ask alone needs --work DIR (where the builds are kept)")
     if args.child:
         print(json.dumps(child(args)), flush=True)
         return
@@ -274,22 +291,42 @@ def main() -> None:
     if unknown or not backends:
         ap.error(f"--backends: unknown {', '.join(unknown) or '(none given)'}; use embedded, milvus")
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="newsqa-scale-"))
+    work.mkdir(parents=True, exist_ok=True)
+    # A build-only run keeps its collections for the ask-only runs after it.
+    args.keep = args.keep or phases_wanted == {"ask"}
     rows = []
     with contextlib.ExitStack() as stack:
-        target = stack.enter_context(milvus(args.uri or None)) if "milvus" in backends else None
+        data_dir = work / "milvus-data" if args.work else None
+        target = stack.enter_context(milvus(args.uri or None, data_dir)) if "milvus" in backends else None
         uri = target.uri if target else ""
         pid = target.server_pid if target else None
         for size in (int(s) for s in args.sizes.split(",")):
-            t0 = time.perf_counter()
-            built = {"embedded": run_child(args, size, work, "build", "embedded", uri, pid)}
-            phases = {"embedded build": time.perf_counter() - t0}
-            if target is not None:
+            built_file = work / f"built-{size}-{args.index_kind}.json"
+            phases: dict[str, float] = {}
+            if "build" in phases_wanted:
                 t0 = time.perf_counter()
-                built["milvus"] = b = run_child(args, size, work, "build", "milvus", uri, pid)
-                phases["milvus build"] = time.perf_counter() - t0
-                print(f"size {size}: milvus build of {b['build_chunks']} chunks: {b['reused']} vectors reused, "
-                      f"{b['to_encoder']} given to the pool encoder, {b['real_encoded']} run through the model",
-                      file=sys.stderr, flush=True)
+                built = {"embedded": run_child(args, size, work, "build", "embedded", uri, pid)}
+                phases["embedded build"] = time.perf_counter() - t0
+                if target is not None:
+                    t0 = time.perf_counter()
+                    built["milvus"] = b = run_child(args, size, work, "build", "milvus", uri, pid)
+                    phases["milvus build"] = time.perf_counter() - t0
+                    print(f"size {size}: milvus build of {b['build_chunks']} chunks: {b['reused']} vectors reused, "
+                          f"{b['to_encoder']} given to the pool encoder, {b['real_encoded']} run through the model",
+                          file=sys.stderr, flush=True)
+                built_file.write_text(json.dumps(built))
+                print(f"size {size}: " + ", ".join(f"{k} {v:.0f}s" for k, v in phases.items()), file=sys.stderr,
+                      flush=True)
+            if "ask" not in phases_wanted:
+                continue
+            if "build" not in phases_wanted:
+                if not built_file.exists():
+                    sys.exit(f"{built_file}: no build of {size} chunks ({args.index_kind}) here; "
+                             f"run with --phases build first")
+                built = json.loads(built_file.read_text())
+                missing = [b for b in backends if b not in built]
+                if missing:
+                    sys.exit(f"{built_file}: no {', '.join(missing)} build; run --phases build with those --backends")
             for backend in backends:
                 t0 = time.perf_counter()
                 row = {**built[backend], **run_child(args, size, work, "ask", backend, uri, pid)}
@@ -298,6 +335,8 @@ def main() -> None:
                 print(json.dumps(row), file=sys.stderr, flush=True)
             print(f"size {size}: " + ", ".join(f"{k} {v:.0f}s" for k, v in phases.items()), file=sys.stderr,
                   flush=True)
+    if not rows:
+        return
     cols = ["chunks", "backend", "encode_p50_ms", "dense_p50_ms", "bm25_p50_ms", "fusion_p50_ms", "answer_p50_ms",
             "total_p50_ms", "total_p95_ms", "rss_mb_model_only", "rss_mb_loaded", "rss_mb_end", "index_rss_mb",
             "server_rss_mb", "index_mb_on_disk"]

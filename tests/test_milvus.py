@@ -109,6 +109,18 @@ def test_switching_backend_reuses_the_embedded_vectors(server, tmp_path, corpus_
     assert NEEDLE in hash_answer(cfg, tokenizer)
 
 
+def test_hnsw_on_a_server_without_it_builds_ivf_and_still_answers(server, tmp_path, corpus_dir, tokenizer, caplog):
+    # milvus-lite's single-process engine builds FLAT and IVF_FLAT only; a cluster builds HNSW.
+    # A user's `[index] kind = "hnsw"` must not make the rebuild fail there.
+    cfg = load_config(write_config(tmp_path / "config.toml", corpus_dir, tmp_path / "index",
+                                   f'kind = "hnsw"\nbackend = "milvus"\n[milvus]\nuri = "{server.uri}"\n'
+                                   f'collection = "t{uuid.uuid4().hex[:10]}"\n{HASH_MODEL}'))
+    with caplog.at_level("WARNING", logger="retrieval.index.milvus"):
+        open_backend(cfg).build(cfg, HashEncoder(), tokenizer)
+    assert "cannot build HNSW" in caplog.text
+    assert NEEDLE in hash_answer(cfg, tokenizer, mode="hybrid")
+
+
 # ------------------------------------------------------------------ rebuilds
 
 def test_incremental_rebuild_upserts_new_chunks_and_deletes_removed_ones(server, tmp_path, corpus_dir, tokenizer):

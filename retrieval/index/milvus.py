@@ -208,9 +208,9 @@ def _create_keyed(conn: Connection, name: str, key_type: str) -> None:
               consistency_level="Strong")
 
 
-def _vector_index(cfg: Config, n: int) -> tuple[str, dict, dict]:
+def _vector_index(cfg: Config, n: int, kind: str | None = None) -> tuple[str, dict, dict]:
     """Milvus index type, build params and search params for ``[index] kind``."""
-    kind = cfg.index.kind
+    kind = kind or cfg.index.kind
     if kind == "hnsw":
         return "HNSW", {"M": cfg.index.hnsw_m, "efConstruction": 80}, {"ef": 64}
     if kind == "ivf" and n >= 64:
@@ -238,13 +238,27 @@ def _create_chunks(conn: Connection, name: str, dim: int, cfg: Config, n: int) -
     schema.add_function(Function(name="bm25", function_type=FunctionType.BM25, input_field_names=["bm25_text"],
                                  output_field_names=["sparse"]))
     index_type, build_params, search_params = _vector_index(cfg, n)
-    ip = client.prepare_index_params()
+    try:
+        _create_with_index(conn, name, schema, index_type, build_params)
+    except IndexUnavailableError as exc:
+        # The single-process Milvus in milvus-lite builds only FLAT and IVF_FLAT;
+        # a cluster builds HNSW. The nearest it has is IVF.
+        if index_type != "HNSW" or "invalid index type" not in str(exc):
+            raise
+        index_type, build_params, search_params = _vector_index(cfg, n, kind="ivf")
+        log.warning("this Milvus server cannot build HNSW indexes; using %s for [index] kind = \"hnsw\"",
+                     index_type)
+        _create_with_index(conn, name, schema, index_type, build_params)
+    return {"type": index_type, "build": build_params, "search": search_params}
+
+
+def _create_with_index(conn: Connection, name: str, schema: Any, index_type: str, build_params: dict) -> None:
+    ip = conn._get().prepare_index_params()
     ip.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25",
                  params={"bm25_k1": 1.2, "bm25_b": 0.75})
     ip.add_index("dense", index_type=index_type, metric_type="IP", params=build_params)
     conn.call(f"create {name}", "create_collection", name, schema=schema, index_params=ip,
               consistency_level="Strong")
-    return {"type": index_type, "build": build_params, "search": search_params}
 
 
 # ------------------------------------------------------------------ reading

@@ -15,15 +15,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-EVAL = ROOT.parent / "shared" / "eval" / "cmrc2018_dev.jsonl"
+from _common import EVAL, ROOT  # noqa: E402  (puts the repository on sys.path)
 
 
 def main() -> int:

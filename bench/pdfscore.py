@@ -39,7 +39,7 @@ from pdfgen import TruthArticle, make_page  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "pages"))
 # The measures are the plain-text page scorer's, so PDF and text figures compare.
-from score import _f1, _grams, _norm  # noqa: E402
+from score import Score, _f1, _grams, _norm  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -47,27 +47,6 @@ class Found:
     title: str
     author: str | None
     body: str
-
-
-@dataclass
-class Score:
-    articles: int = 0
-    title_ok: int = 0
-    author_ok: int = 0
-    f1_sum: float = 0.0
-    merged: int = 0
-    split: int = 0
-    extra: int = 0
-    pages: int = 0
-    seconds: float = 0.0
-
-    def line(self, name: str) -> str:
-        n = max(self.articles, 1)
-        return (f"{name:8s} pages {self.pages:4d}  articles {self.articles:4d}  title {self.title_ok / n:.3f}  "
-                f"author {self.author_ok / n:.3f}  body F1 {self.f1_sum / n:.3f}  merged {self.merged:3d}  "
-                f"split {self.split:3d}  extra {self.extra:3d}  {self.pages / max(self.seconds, 1e-9):6.1f} pages/s")
-
-
 
 
 def score_page(truths: list[TruthArticle], found: list[Found], score: Score, show: bool = False) -> None:

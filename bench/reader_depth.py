@@ -7,23 +7,18 @@ and F1 for a range of rank weights (how much the retrieval score counts against
 the reader's). Tune on `--split even`; report `--split odd` as well.
 
     .venv/bin/python bench/reader_depth.py [--split even] [--limit 400]
-        [--depths 1,3,5,8,10,15,20] [--weights 0,1,2,4,8] [--depth 10]
+        [--depths 1,3,5,8,10,15,20] [--weights 0,1,2,4,8] [--depth 10] [--reader DIR]
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 import statistics
-import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-EVAL = ROOT.parent / "shared" / "eval" / "cmrc2018_dev.jsonl"
+from _common import EVAL  # noqa: E402  (puts the repository on sys.path)
 
 
 def main() -> None:
@@ -34,6 +29,7 @@ def main() -> None:
     ap.add_argument("--weights", default="0,1,2,4,8")
     ap.add_argument("--depth", type=int, default=0, help="depth for the weight sweep (default: configured)")
     ap.add_argument("--file", default=str(EVAL))
+    ap.add_argument("--reader", help="reader directory (default: the configured one)")
     args = ap.parse_args()
     from retrieval.app import load_encoder, load_query_encoder, load_reader, quiet_libraries
 
@@ -44,6 +40,8 @@ def main() -> None:
     from retrieval.answer.qa import QA
 
     cfg = load_config(None)
+    if args.reader:
+        cfg = cfg.replace(reader=dataclasses.replace(cfg.reader, path=str(Path(args.reader).resolve())))
     path = Path(args.file)
     all_items = load_items(path)
     items = [it for i, it in enumerate(all_items)

@@ -54,10 +54,7 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-EVAL = ROOT.parent / "shared" / "eval" / "cmrc2018_dev.jsonl"
+from _common import EVAL  # noqa: E402  (puts the repository on sys.path)
 POOL_MAX = 1200
 
 from bench.milvus_local import drop_collections, milvus, rss_mb  # noqa: E402

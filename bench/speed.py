@@ -14,14 +14,11 @@ import json
 import os
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+from _common import ROOT  # noqa: E402  (puts the repository on sys.path)
 
 QUESTIONS = [
     "谁获得了岗位标兵？", "阎村镇总工会共表彰了多少名最美劳动者？", "顺义区总工会的消防安全检查由谁带队？",

@@ -7,6 +7,8 @@ common substring, and each question takes the best score over its references.
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 import re
 import statistics
@@ -137,8 +139,11 @@ def eval_index(cfg: Config, path: Path, items: list[EvalItem], encoder: Any, tok
     work = cfg.cache_dir / "eval" / key
     work.mkdir(parents=True, exist_ok=True)
     write_contexts(items, work / "contexts.jsonl")
+    # With the Milvus backend, never the user's own collection: evaluating would
+    # replace their archive with the file's contexts.
+    milvus = dataclasses.replace(cfg.milvus, collection=f"{cfg.milvus.collection}_eval_{key[:8]}")
     cfg = cfg.replace(corpus=CorpusConfig((str(work / "contexts.jsonl"),)),
-                      index=IndexConfig(**{**cfg.index.__dict__, "path": str(work / "index")}))
+                      index=IndexConfig(**{**cfg.index.__dict__, "path": str(work / "index")}), milvus=milvus)
     return cfg, rebuild(cfg, encoder, tokenizer, full=False, progress=progress)
 
 

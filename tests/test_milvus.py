@@ -121,6 +121,30 @@ def test_hnsw_on_a_server_without_it_builds_ivf_and_still_answers(server, tmp_pa
     assert NEEDLE in hash_answer(cfg, tokenizer, mode="hybrid")
 
 
+def test_eval_with_the_milvus_backend_leaves_the_users_collection_alone(server, tmp_path, corpus_dir, tokenizer,
+                                                                      monkeypatch):
+    from retrieval.evaluate import eval_index, evaluate, load_items
+
+    monkeypatch.setenv("NEWSQA_CACHE", str(tmp_path / "cache"))
+    cfg, store = make(tmp_path, corpus_dir, server.uri)
+    store.build(cfg, HashEncoder(), tokenizer)
+    users = store.pointer().collection
+    qa_file = tmp_path / "dev.jsonl"
+    rows = [{"id": f"q{i}", "question": q, "answers": [a], "context_id": f"c{i}", "context": c, "title": t}
+            for i, (q, a, c, t) in enumerate([
+                (EXTRA_Q, "冬季读书节", EXTRA.split("\n\n")[1], "海淀区图书馆昨天举办冬季读书节"),
+                ("上海博物馆新展览叫什么名字？", "江南文脉", "上海博物馆本周推出新展览“江南文脉”，展出书画三百余件。", "上博新展")])]
+    qa_file.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    items = load_items(qa_file)
+
+    eval_cfg, report = eval_index(cfg, qa_file, items, HashEncoder(), tokenizer)
+
+    assert report.articles == 2 and eval_cfg.milvus.collection != cfg.milvus.collection
+    assert store.pointer().collection == users  # the archive the bots read is the one it was
+    assert NEEDLE in hash_answer(cfg, tokenizer)
+    assert evaluate(QA(eval_cfg, HashEncoder(), tokenizer), items, "bm25").recall_at_1 == 1.0
+
+
 # ------------------------------------------------------------------ rebuilds
 
 def test_incremental_rebuild_upserts_new_chunks_and_deletes_removed_ones(server, tmp_path, corpus_dir, tokenizer):

@@ -289,7 +289,7 @@ def main() -> None:
         ap.error(f"--backends: unknown {', '.join(unknown) or '(none given)'}; use embedded, milvus")
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="newsqa-scale-"))
     work.mkdir(parents=True, exist_ok=True)
-    # A build-only run keeps its collections for the ask-only runs after it.
+    # An ask-only run leaves the collections it asked in place, for the next ask-only run.
     args.keep = args.keep or phases_wanted == {"ask"}
     rows = []
     with contextlib.ExitStack() as stack:

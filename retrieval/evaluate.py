@@ -8,7 +8,6 @@ common substring, and each question takes the best score over its references.
 from __future__ import annotations
 
 import dataclasses
-
 import json
 import re
 import statistics

@@ -617,6 +617,15 @@ class _Build:
                  "paragraph": chunks[i].paragraph, "span_start": chunks[i].start, "span_end": chunks[i].end,
                  "bm25_text": for_search(texts[i]), "dense": vectors[hashes[i]].tolist()} for i in idx]
 
+    def _insert_chunks(self, collection: str, idx: list[int], chunks: list[Chunk], texts: list[str],
+                       hashes: list[str], keys: list[int], vectors: dict[str, np.ndarray],
+                       method: str = "insert") -> None:
+        # Rows are made a batch at a time: a million chunks' vectors as Python
+        # lists would take over 10 GB at once.
+        for part in _batches(idx):
+            self.conn.call(f"write {collection}", method, collection,
+                           self._chunk_rows(part, chunks, texts, hashes, keys, vectors))
+
     def _insert(self, collection: str, rows: list[dict], method: str = "insert") -> None:
         for part in _batches(rows):
             self.conn.call(f"write {collection}", method, collection, part)
@@ -667,7 +676,7 @@ class _Build:
             vector_index = _create_chunks(self.conn, collection, self.encoder.dim, self.cfg, len(chunks))
             _create_keyed(self.conn, f"{collection}_articles", "articles")
             self._insert(f"{collection}_articles", self._article_rows(articles))
-            self._insert(collection, self._chunk_rows(list(range(len(chunks))), chunks, texts, hashes, keys, vectors))
+            self._insert_chunks(collection, list(range(len(chunks))), chunks, texts, hashes, keys, vectors)
             _crash_point("milvus-inserted")
             df = self._doc_freq(texts)
             df_rows = self._doc_freq_rows(build_id, {"__docs__": len(chunks), **df})
@@ -744,7 +753,7 @@ class _Build:
         # rebuild after a crash writes a fresh build instead of trusting it.
         self.store._put_meta({f"manifest:{coll}": {**manifest, "dirty": True}})
         self._insert(f"{coll}_articles", self._article_rows(changed), "upsert")
-        self._insert(coll, self._chunk_rows(add, chunks, texts, hashes, keys, vectors), "upsert")
+        self._insert_chunks(coll, add, chunks, texts, hashes, keys, vectors, "upsert")
         _crash_point("milvus-upserted")
         for part in _batches(remove):
             self.conn.call(f"write {coll}", "delete", coll, ids=part)

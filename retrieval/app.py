@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from retrieval.reader.model import Reader
 
 Note = Callable[[str], None]
-BUNDLED_READER = Path(__file__).resolve().parent / "reader" / "weights" / "cmrc2018-l6"
+BUNDLED_READER = Path(__file__).resolve().parent / "reader" / "weights" / "cmrc2018-l12"
 
 
 def _silent(_: str) -> None:

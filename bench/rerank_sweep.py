@@ -1,0 +1,138 @@
+"""Reading depth × rank weight on all of CMRC 2018 dev, from one reading pass.
+
+    .venv/bin/python bench/rerank_sweep.py [--reader DIR] [--record FILE]
+        [--depths 3,4,5,6,8] [--weights 4,6,8,10,12,15,20,30] [--forms lin,log]
+
+Each question is searched once (the configured retriever, the throwaway index
+`newsqa eval` builds) and its top 10 chunks are read once by the reader; the
+readings are kept in ``--record`` (default .newsqa/bench/rerank-<reader>.jsonl;
+an interrupted run resumes). Every depth and weight is then simulated from
+them, the way `retrieval/reader/answering.py` ranks and answers:
+
+    lin: has_logit + w * score / top        (what newsqa does)
+    log: has_logit + w * log(score / top)
+
+It prints Recall@1 after reading, F1 and EM for the even half (where the
+setting is chosen), the odd half (held out) and the whole set. Reading ten
+chunks per question with the 12-layer reader takes about 45 minutes on 2
+cores; bench/reader_depth.py then gives the latency of a chosen depth.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import time
+from pathlib import Path
+
+from _common import EVAL, ROOT  # noqa: E402  (puts the repository on sys.path)
+
+K = 10
+
+
+def record(cfg, out: Path) -> None:  # type: ignore[no-untyped-def]
+    from retrieval.app import load_encoder, load_query_encoder, load_reader
+    from retrieval.answer.qa import QA, normalize_question
+    from retrieval.evaluate import eval_index, load_items
+    from retrieval.index.lexical import Tokenizer
+    from retrieval.reader.answering import _tidy, reader_text
+    from retrieval.textnorm import clean_text
+
+    items = load_items(EVAL)
+    tok = Tokenizer()
+    cfg, _ = eval_index(cfg, EVAL, items, load_encoder(cfg), tok)
+    reader = load_reader(cfg)
+    assert reader is not None, "no reader configured"
+    qa = QA(cfg, load_query_encoder(cfg), tok, reader=reader)
+    done = {json.loads(line)["id"] for line in out.open(encoding="utf-8")} if out.exists() else set()
+    todo = [(n, it) for n, it in enumerate(items) if it.id not in done and it.question.strip() and it.answers]
+    print(f"reading the top {K} chunks of {len(todo)} questions ({len(done)} recorded) with {reader.path.name}")
+    t0 = time.perf_counter()
+    with out.open("a", encoding="utf-8") as f:
+        for m, (n, it) in enumerate(todo):
+            q = normalize_question(clean_text(it.question).strip())
+            hits = qa.retrieve(q, K)
+            readings = reader.read(reader_text(q), [(reader_text(h.article.title), reader_text(h.chunk.text))
+                                                   for h in hits])
+            rows = []
+            for h, r in zip(hits, readings):
+                span, slp = "", -99.0
+                if r.span is not None:
+                    a, b = _tidy(h.chunk.text, r.span.start, r.span.end)
+                    span, slp = h.chunk.text[a:b], r.span.span_logprob
+                rows.append({"article": h.article.id, "score": h.score, "has": r.has_logit, "span": span,
+                             "span_logprob": slp})
+            f.write(json.dumps({"id": it.id, "n": n, "context": it.context_id, "answers": list(it.answers),
+                                "hits": rows}, ensure_ascii=False) + "\n")
+            f.flush()
+            if m % 250 == 0:
+                print(f"  {m}/{len(todo)} {time.perf_counter() - t0:.0f} s", flush=True)
+
+
+def simulate(rows: list[dict], depth: int, w: float, form: str, limit: float) -> tuple[float, float, float]:
+    r1 = f1 = em = 0.0
+    for r in rows:
+        hs = r["hits"][:depth]
+        top = max(h["score"] for h in hs) or 1.0
+
+        def rank(h: dict) -> float:
+            if form == "log":
+                return h["has"] + w * math.log(max(h["score"], 1e-9) / top)
+            return h["has"] + w * h["score"] / top
+
+        best = max(hs, key=rank)  # max keeps the first of equals, as the stable sort does
+        r1 += best["article"] == r["context"]
+        if best["span"] and max(1 / (1 + math.exp(-h["has"])) for h in hs) >= limit:
+            f1 += best["f1"]
+            em += best["em"]
+    n = max(len(rows), 1)
+    return r1 / n, f1 / n, em / n
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--reader", help="reader directory (default: the configured one)")
+    ap.add_argument("--record", help="readings file (default under .newsqa/bench/)")
+    ap.add_argument("--depths", default="3,4,5,6,8")
+    ap.add_argument("--weights", default="2,4,6,8,10,12,15,20,30")
+    ap.add_argument("--forms", default="lin,log")
+    args = ap.parse_args()
+    from retrieval.app import load_reader, quiet_libraries
+
+    quiet_libraries()
+    from retrieval.config import load_config
+    from retrieval.evaluate import em_score, f1_score
+    from retrieval.reader.answering import ReadingOptions, threshold
+
+    cfg = load_config(None)
+    if args.reader:
+        cfg = cfg.replace(reader=dataclasses.replace(cfg.reader, path=str(Path(args.reader).resolve())))
+    reader = load_reader(cfg)
+    assert reader is not None, "no reader configured"
+    out = Path(args.record) if args.record else ROOT / ".newsqa" / "bench" / f"rerank-{reader.path.name}.jsonl"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    record(cfg, out)
+    rows = [json.loads(line) for line in out.open(encoding="utf-8")]
+    for r in rows:
+        for h in r["hits"]:
+            h["f1"] = f1_score(h["span"], r["answers"]) if h["span"] else 0.0
+            h["em"] = em_score(h["span"], r["answers"]) if h["span"] else 0.0
+    limit = threshold(reader, ReadingOptions(no_answer_threshold=cfg.reader.no_answer_threshold))
+    halves = {"even": [r for r in rows if r["n"] % 2 == 0], "odd": [r for r in rows if r["n"] % 2 == 1],
+              "all": rows}
+    print(f"{len(rows)} questions; retrieval Recall@1 "
+          f"{sum(r['hits'][0]['article'] == r['context'] for r in rows) / len(rows):.4f}; "
+          f"not-found threshold {limit:.3f}; configured: depth {cfg.reader.depth}, weight {cfg.reader.rank_weight}")
+    print(f"{'form':5s}{'depth':>6s}{'weight':>7s} | {'even R@1':>9s} {'F1':>6s} {'EM':>6s} | "
+          f"{'odd R@1':>8s} {'F1':>6s} {'EM':>6s} | {'all R@1':>8s} {'F1':>6s} {'EM':>6s}")
+    for form in args.forms.split(","):
+        for depth in [int(x) for x in args.depths.split(",")]:
+            for w in [float(x) for x in args.weights.split(",")]:
+                cells = [simulate(halves[h], depth, w, form, limit) for h in ("even", "odd", "all")]
+                print(f"{form:5s}{depth:6d}{w:7.1f} | " + " | ".join(f"{a:9.4f} {b:6.2f} {c:6.2f}" for a, b, c in cells))
+
+
+if __name__ == "__main__":
+    main()

@@ -9,8 +9,8 @@ readings are kept in ``--record`` (default .newsqa/bench/rerank-<reader>.jsonl;
 an interrupted run resumes). Every depth and weight is then simulated from
 them, the way `retrieval/reader/answering.py` ranks and answers:
 
-    lin: has_logit + w * score / top        (what newsqa does)
-    log: has_logit + w * log(score / top)
+    lin: has_logit + w * score / top         (newsqa before 2026-12-03)
+    log: has_logit + w * log(score / top)    (what newsqa does)
 
 It prints Recall@1 after reading, F1 and EM for the even half (where the
 setting is chosen), the odd half (held out) and the whole set. Reading ten
@@ -75,12 +75,13 @@ def simulate(rows: list[dict], depth: int, w: float, form: str, limit: float) ->
     r1 = f1 = em = 0.0
     for r in rows:
         hs = r["hits"][:depth]
-        top = max(h["score"] for h in hs) or 1.0
+        top = max(h["score"] for h in hs)
 
         def rank(h: dict) -> float:
+            share = h["score"] / top if top > 0 else 1.0
             if form == "log":
-                return h["has"] + w * math.log(max(h["score"], 1e-9) / top)
-            return h["has"] + w * h["score"] / top
+                return h["has"] + w * math.log(max(share, 1e-6))
+            return h["has"] + w * share
 
         best = max(hs, key=rank)  # max keeps the first of equals, as the stable sort does
         r1 += best["article"] == r["context"]
@@ -97,7 +98,7 @@ def main() -> None:
     ap.add_argument("--record", help="readings file (default under .newsqa/bench/)")
     ap.add_argument("--depths", default="3,4,5,6,8")
     ap.add_argument("--weights", default="2,4,6,8,10,12,15,20,30")
-    ap.add_argument("--forms", default="lin,log")
+    ap.add_argument("--forms", default="log,lin")
     args = ap.parse_args()
     from retrieval.app import load_reader, quiet_libraries
 

@@ -145,7 +145,9 @@ def _config(work: Path, size: int, backend: str, query_backend: str, reader: boo
             f'[embedding]\nquery_backend = "{query_backend}"\n'
             f'[reader]\nenabled = {"true" if reader else "false"}\n' + (f"depth = {depth}\n" if depth else ""))
     if backend == "milvus":
-        text += f'[milvus]\nuri = "{uri}"\ncollection = "{collection}_{size}"\n'
+        # A long request timeout: at 1M chunks the first search after a server start waits
+        # minutes while the server loads the collection (the warm-up pays it, not the timings).
+        text += f'[milvus]\nuri = "{uri}"\ncollection = "{collection}_{size}"\ntimeout_seconds = 1800\n'
     path = work / f"config-{size}-{backend}.toml"
     path.write_text(text)
     return path

@@ -27,7 +27,7 @@ _PAIRS = {"《": "》", "（": "）", "(": ")", "“": "”", "「": "」", "『
 @dataclass(frozen=True)
 class ReadingOptions:
     depth: int = 4  # chunks read per question
-    rank_weight: float = 15.0  # log-odds added for the top retrieval score (scaled by score / top)
+    rank_weight: float = 8.0  # times log(score / top score) of retrieval, added to the reader's log-odds
     no_answer_threshold: float = 0.0  # P(some chunk holds the answer) below which: not found; 0: the reader's own
     max_sources: int = 3
 
@@ -71,14 +71,15 @@ def read_hits(question: str, hits: list[Hit], reader: Reader, opts: ReadingOptio
     texts = texts or [reader_text(h.chunk.text) for h in hits]
     titles = [reader_text(h.article.title) for h in hits]
     readings = reader.read(reader_text(question), list(zip(titles, texts)))
-    top = max(h.score for h in hits) or 1.0
+    top = max(h.score for h in hits)
     out = []
     for h, r, t in zip(hits, readings, texts):
-        # Retrieval scores are scaled to [0, 1] of the best candidate; the
-        # reader's in log-odds. Depth and weight were chosen on CMRC dev (even half;
-        # bench/rerank_sweep.py): a high weight lets the reader decide between near-tied chunks
-        # without overturning a clear retrieval winner.
-        score = r.has_logit + opts.rank_weight * (h.score / top)
+        # The reader's score is in log-odds; the retrieval score enters as the log of its share of
+        # the best one. Form, depth and weight were chosen on CMRC dev (even half;
+        # bench/rerank_sweep.py): the reader decides between near-tied chunks without overturning
+        # a clear retrieval winner.
+        share = h.score / top if top > 0 else 1.0
+        score = r.has_logit + opts.rank_weight * math.log(max(share, 1e-6))
         out.append(Reading(h, r, score, t))
     out.sort(key=lambda x: -x.rank_score)
     return out

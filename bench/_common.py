@@ -18,3 +18,16 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 SHARED = ROOT.parent / "shared"
 EVAL = SHARED / "eval" / "cmrc2018_dev.jsonl"  # CMRC 2018 dev (CC BY-SA 4.0): measuring only
 TRAIN = SHARED / "train" / "cmrc2018_train.jsonl"  # CMRC 2018 train (CC BY-SA 4.0)
+
+
+def load_bench_config(reader: str | None = None):  # type: ignore[no-untyped-def]
+    """The configuration a benchmark runs with: ./config.toml's, with ``reader``
+    (a reader directory, e.g. from ``--reader``) in place of the configured one."""
+    import dataclasses
+
+    from retrieval.config import load_config
+
+    cfg = load_config(None)
+    if reader:
+        cfg = cfg.replace(reader=dataclasses.replace(cfg.reader, path=str(Path(reader).resolve())))
+    return cfg

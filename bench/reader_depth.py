@@ -18,7 +18,7 @@ import statistics
 import time
 from pathlib import Path
 
-from _common import EVAL  # noqa: E402  (puts the repository on sys.path)
+from _common import EVAL, load_bench_config  # noqa: E402  (puts the repository on sys.path)
 
 
 def main() -> None:
@@ -34,14 +34,11 @@ def main() -> None:
     from retrieval.app import load_encoder, load_query_encoder, load_reader, quiet_libraries
 
     quiet_libraries()
-    from retrieval.config import load_config
     from retrieval.evaluate import eval_index, evaluate, load_items
     from retrieval.index.lexical import Tokenizer
     from retrieval.answer.qa import QA
 
-    cfg = load_config(None)
-    if args.reader:
-        cfg = cfg.replace(reader=dataclasses.replace(cfg.reader, path=str(Path(args.reader).resolve())))
+    cfg = load_bench_config(args.reader)
     path = Path(args.file)
     all_items = load_items(path)
     items = [it for i, it in enumerate(all_items)

@@ -21,19 +21,18 @@ cores; bench/reader_depth.py then gives the latency of a chosen depth.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import math
 import time
 from pathlib import Path
 
-from _common import EVAL, ROOT  # noqa: E402  (puts the repository on sys.path)
+from _common import EVAL, ROOT, load_bench_config  # noqa: E402  (puts the repository on sys.path)
 
 K = 10
 
 
-def record(cfg, out: Path) -> None:  # type: ignore[no-untyped-def]
-    from retrieval.app import load_encoder, load_query_encoder, load_reader
+def record(cfg, reader, out: Path) -> None:  # type: ignore[no-untyped-def]
+    from retrieval.app import load_encoder, load_query_encoder
     from retrieval.answer.qa import QA, normalize_question
     from retrieval.evaluate import eval_index, load_items
     from retrieval.index.lexical import Tokenizer
@@ -43,8 +42,6 @@ def record(cfg, out: Path) -> None:  # type: ignore[no-untyped-def]
     items = load_items(EVAL)
     tok = Tokenizer()
     cfg, _ = eval_index(cfg, EVAL, items, load_encoder(cfg), tok)
-    reader = load_reader(cfg)
-    assert reader is not None, "no reader configured"
     qa = QA(cfg, load_query_encoder(cfg), tok, reader=reader)
     done = {json.loads(line)["id"] for line in out.open(encoding="utf-8")} if out.exists() else set()
     todo = [(n, it) for n, it in enumerate(items) if it.id not in done and it.question.strip() and it.answers]
@@ -103,18 +100,15 @@ def main() -> None:
     from retrieval.app import load_reader, quiet_libraries
 
     quiet_libraries()
-    from retrieval.config import load_config
     from retrieval.evaluate import em_score, f1_score
     from retrieval.reader.answering import ReadingOptions, threshold
 
-    cfg = load_config(None)
-    if args.reader:
-        cfg = cfg.replace(reader=dataclasses.replace(cfg.reader, path=str(Path(args.reader).resolve())))
+    cfg = load_bench_config(args.reader)
     reader = load_reader(cfg)
     assert reader is not None, "no reader configured"
     out = Path(args.record) if args.record else ROOT / ".newsqa" / "bench" / f"rerank-{reader.path.name}.jsonl"
     out.parent.mkdir(parents=True, exist_ok=True)
-    record(cfg, out)
+    record(cfg, reader, out)
     rows = [json.loads(line) for line in out.open(encoding="utf-8")]
     for r in rows:
         for h in r["hits"]:

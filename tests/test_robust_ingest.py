@@ -190,6 +190,22 @@ def test_clean_text_removes_invisible_characters_and_whole_escape_sequences():
     assert clean_text("\x1b]未结束的转义后面的正文。") == "未结束的转义后面的正文。"
 
 
+def test_every_control_and_format_character_of_this_pythons_unicode_is_removed_and_nothing_else():
+    # The removal table is stored for speed; this holds it to the Unicode database of the running Python.
+    import sys
+    import unicodedata
+
+    def invisible(ch: str) -> bool:
+        return (unicodedata.category(ch) in ("Cc", "Cf") and ch not in "\n\t") or ch == "\ufffd"
+
+    # Line breaks are turned into "\n" rather than removed; surrogates cannot stand alone in text.
+    breaks = set("\r\x0b\x0c\x85\u2028\u2029")
+    chars = [chr(c) for c in range(sys.maxunicode + 1)
+             if not 0xD800 <= c <= 0xDFFF and chr(c) not in breaks and chr(c) not in "\x1b\x9b\x9d"]
+    kept = "".join(ch for ch in chars if not invisible(ch))
+    assert clean_text("".join(chars)) == kept
+
+
 def test_a_file_name_with_an_escape_cannot_drive_the_terminal(tmp_path):
     (tmp_path / "red\x1b[31m.json").write_text("{oops", encoding="utf-8")
     _, skipped = read_corpus([tmp_path])

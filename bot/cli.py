@@ -424,7 +424,10 @@ def cmd_reader_average(args: argparse.Namespace) -> int:
     from retrieval.reader.average import average_readers
 
     paths = [Path(p) for p in args.readers]
-    weights = [float(w) for w in args.weights.split(",")] if args.weights else None
+    try:
+        weights = [float(w) for w in args.weights.split(",")] if args.weights else None
+    except ValueError:
+        raise UsageError(f"--weights: expected comma-separated numbers, e.g. 1,1; got {args.weights!r}") from None
     out = average_readers(paths, Path(args.out), base_model_dir(cfg, _note), weights)
     print(f"reader written to {out}; calibrate it: newsqa reader calibrate --data TRAIN (with [reader] path = {out})")
     return 0

@@ -6,13 +6,12 @@ reader's card). Only readers of one shape and one base model mix."""
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 
 from retrieval.errors import ReaderError
-from retrieval.reader.format import WEIGHTS, read_manifest, save_reader
+from retrieval.reader.format import WEIGHTS, add_onnx_graph, read_manifest, save_reader
 
 
 def average_readers(paths: list[Path], out: Path, base_dir: Path, weights: list[float] | None = None) -> Path:
@@ -47,8 +46,5 @@ def average_readers(paths: list[Path], out: Path, base_dir: Path, weights: list[
                                                for p, w in zip(paths, weights)]}
     manifest = dataclasses.replace(first, calibration={}, figures={}, training=training, onnx="")
     save_reader(out, acc, manifest)
-    if importlib.util.find_spec("onnx") and importlib.util.find_spec("onnxruntime"):
-        from retrieval.reader.onnx_export import export_onnx
-
-        export_onnx(out, base_dir)
+    add_onnx_graph(out, base_dir)
     return out

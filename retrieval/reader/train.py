@@ -14,7 +14,6 @@ Resumable: a checkpoint (weights, optimiser, schedule, step) is written every
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import random
@@ -29,7 +28,8 @@ import numpy as np
 from retrieval.config import ChunkingConfig
 from retrieval.reader.decode import best_spans
 from retrieval.reader.features import ReaderTokenizer, Window, make_windows, pad_batch
-from retrieval.reader.format import (TRIM_CLASSES, WEIGHTS, ReaderManifest, base_fingerprint, save_reader)
+from retrieval.reader.format import (TRIM_CLASSES, WEIGHTS, ReaderManifest, add_onnx_graph, base_fingerprint,
+                                     save_reader)
 from retrieval.types import Article
 
 
@@ -330,11 +330,7 @@ def export(model, cfg: TrainConfig, fingerprint: str, figures: dict, step: int, 
                   **({"init": str(cfg.init.name)} if cfg.init is not None else {})},
         figures=figures)
     save_reader(out, tensors, manifest)
-    # The int8 ONNX graph the runtime prefers, when the tools to write it are here.
-    if importlib.util.find_spec("onnx") and importlib.util.find_spec("onnxruntime"):
-        from retrieval.reader.onnx_export import export_onnx
-
-        export_onnx(out, cfg.base_dir)
+    add_onnx_graph(out, cfg.base_dir)
 
 
 def evaluate_heldout(model, prep: Prepared, tok: ReaderTokenizer, cfg: TrainConfig) -> dict:  # type: ignore[no-untyped-def]

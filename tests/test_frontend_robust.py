@@ -56,6 +56,15 @@ def test_too_long_question_is_a_usage_error_with_exit_2(env):
     assert len(r.stderr.strip().splitlines()) == 1
 
 
+def test_a_question_of_punctuation_alone_is_refused_not_answered(env):
+    cwd, cfg = env
+    r = run(["--config", str(cfg), "ask", "？？ ！"], cwd)
+    no_traceback(r)
+    assert r.returncode == 2 and b"no words" in r.stderr, r.stdout.decode()
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert "答".encode() not in r.stdout
+
+
 def test_gbk_question_bytes_are_understood(env):
     cwd, cfg = env
     question = "谁获得了岗位标兵？".encode("gbk")

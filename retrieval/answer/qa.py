@@ -91,6 +91,10 @@ class QA:
         question = clean_text(question).strip()
         if not question:
             raise QuestionError("the question is empty", "empty")
+        if not any(ch.isalnum() for ch in question):
+            # "？？？" or a lone emoji: nothing to search for, and the reader would
+            # still pick some span of whatever ranked first.
+            raise QuestionError(f"the question has no words ({question[:20]!r})", "empty")
         if len(question) > MAX_QUESTION_CHARS:
             raise QuestionError(f"the question is too long ({len(question)} characters, at most {MAX_QUESTION_CHARS})",
                                 "too_long", MAX_QUESTION_CHARS)

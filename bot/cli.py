@@ -56,7 +56,7 @@ def tqdm_progress(total: int, desc: str):  # type: ignore[no-untyped-def]
     if desc.startswith("reading"):  # segmenting a big page file, in characters
         return tqdm(total=total, desc=desc, unit="char", unit_scale=True, file=sys.stderr, leave=False,
                     dynamic_ncols=True)
-    unit = "q" if "question" in desc else "chunk"
+    unit = "q" if "question" in desc else "step" if desc == "steps" else "chunk"
     return tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, leave=False, dynamic_ncols=True)
 
 
@@ -433,6 +433,37 @@ def cmd_reader_average(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reader_rescorer(args: argparse.Namespace) -> int:
+    from retrieval.app import base_model_dir, reader_path
+    from retrieval.evaluate import load_items
+    from retrieval.reader import rescore
+    from retrieval.reader.model import Reader
+
+    cfg = load_cfg(args)
+    path = reader_path(cfg)
+    if path is None:
+        raise UsageError("no reader configured ([reader] enabled = false, or no reader shipped)")
+    # Without its current re-scorer: the candidates are the reader's own, and a damaged one is replaced.
+    reader = Reader.load(path, cfg.embedding.model, base_model_dir(cfg, _note), threads=cfg.embedding.threads,
+                         rescorer=False)
+    items = load_items(Path(args.file))
+    if args.split != "all":
+        items = [it for i, it in enumerate(items) if i % 2 == (0 if args.split == "even" else 1)]
+    if args.limit:
+        items = items[: args.limit]
+    if not items:
+        raise UsageError(f"{args.file}: no questions to fit on")
+    sets = rescore.collect(reader, items, cfg.chunking, progress=tqdm_progress)
+    bigrams, last = rescore.vocabularies([it.question for it in items], [a for it in items for a in it.answers[:1]])
+    bar = tqdm_progress(args.steps, "steps")
+    fitted = rescore.fit(sets, bigrams, last, steps=args.steps, progress=lambda _: bar.update(1))
+    bar.close()
+    out = rescore.attach(path, fitted)
+    print(f"span re-scorer written to {out} ({len(sets)} windows of {len(items)} questions); "
+          f"recalibrate: newsqa reader calibrate --data TRAIN")
+    return 0
+
+
 def cmd_reader_eval(args: argparse.Namespace) -> int:
     from retrieval.app import load_reader
     from retrieval.evaluate import load_items
@@ -455,8 +486,9 @@ def cmd_reader_eval(args: argparse.Namespace) -> int:
         items = [it for i, it in enumerate(items) if i % 2 == (0 if args.split == "even" else 1)]
     if args.limit:
         items = items[: args.limit]
-    res = evaluate_reader(reader, items, cfg.chunking, progress=tqdm_progress)
-    res = {**res, "backend": reader.backend}
+    res = evaluate_reader(reader, items, cfg.chunking, progress=tqdm_progress,
+                          rescore=not args.no_rescorer)
+    res = {**res, "backend": reader.backend, "rescorer": bool(reader.rescorer) and not args.no_rescorer}
     if args.json:
         print(json.dumps(res, ensure_ascii=False, indent=1))
     else:
@@ -566,7 +598,14 @@ def build_parser() -> argparse.ArgumentParser:
     re_.add_argument("--json", action="store_true")
     re_.add_argument("--backend", choices=["auto", "onnx", "numpy"], default="auto",
                      help="reader forward pass: the ONNX graph (onnxruntime), numpy, or auto (ONNX when present)")
+    re_.add_argument("--no-rescorer", action="store_true", help="the reader's own best spans, without its re-scorer")
     re_.set_defaults(func=cmd_reader_eval)
+    rs = rsub.add_parser("rescorer", help="fit the span re-scorer (answer type vs span shape) on QA JSON Lines")
+    rs.add_argument("file", help="JSON Lines with question, answers, context (and title)")
+    rs.add_argument("--split", choices=["all", "even", "odd"], default="all")
+    rs.add_argument("--limit", type=int, default=0)
+    rs.add_argument("--steps", type=int, default=300, help="full-batch optimisation steps")
+    rs.set_defaults(func=cmd_reader_rescorer)
     cal = rsub.add_parser("calibrate", help="fit confidence and the not-found threshold on held-out training data")
     cal.add_argument("--data", required=True, help="the training file; its held-out slice is used")
     cal.add_argument("--limit", type=int, default=0)

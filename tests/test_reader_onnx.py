@@ -53,14 +53,15 @@ def shipped() -> Path:
 
 
 def _copy_weights(src: Path, dst: Path) -> Path:
-    """The reader's weights and a manifest naming no ONNX graph: what training
-    writes before the export."""
+    """The reader's weights and a manifest naming no ONNX graph (nor a span
+    re-scorer): what training writes before the export."""
     from retrieval.reader.format import MANIFEST, WEIGHTS
 
     dst.mkdir(parents=True)
     shutil.copy(src / WEIGHTS, dst / WEIGHTS)
     d = json.loads((src / MANIFEST).read_text(encoding="utf-8"))
     d.pop("onnx", None)
+    d.pop("rescorer", None)
     (dst / MANIFEST).write_text(json.dumps(d), encoding="utf-8")
     return dst
 

@@ -15,13 +15,10 @@ from functools import lru_cache
 from dataclasses import dataclass
 
 from retrieval.ingest.chunking import sentence_spans
+from retrieval.reader.decode import tidy_span as _tidy
 from retrieval.reader.model import PassageReading, Reader
 from retrieval.types import Answer, Article, Hit, Source
 
-# Characters an answer never starts or ends with (the reader rarely picks
-# them; trimming them is the one rule that measurably helps).
-_EDGE = " \t\n，。、；：！？,.;:!?“”\"'（）()《》〈〉「」『』【】…—·"
-_PAIRS = {"《": "》", "（": "）", "(": ")", "“": "”", "「": "」", "『": "』", "【": "】", "〈": "〉"}
 
 
 @dataclass(frozen=True)
@@ -138,33 +135,6 @@ def answer_with_reader(question: str, hits: list[Hit], reader: Reader, opts: Rea
         sources.append(_source(r.hit, r.hit.chunk.start + ra, r.hit.chunk.start + rb,
                                reader.confidence(r.reading)))
     return Answer(question, text, True, reader.confidence(best.reading), tuple(sources), ranked_hits, tuple(hits))
-
-
-def _tidy(text: str, a: int, b: int) -> tuple[int, int]:
-    """Strip punctuation from the edges, then close a title or bracket the
-    span opened (or open one it closed) when the text has it right there."""
-    a0, b0 = a, b
-    while a < b and text[a] in _EDGE and text[a] not in _PAIRS:
-        a += 1
-    while b > a and text[b - 1] in _EDGE and text[b - 1] not in _PAIRS.values():
-        b -= 1
-    if b <= a:
-        return a0, b0
-    for o, c in _PAIRS.items():
-        opened = text.count(o, a, b) - text.count(c, a, b)
-        if opened > 0:
-            k = text.find(c, b)
-            if 0 <= k < b + 20:
-                b = k + 1
-            elif text[a] == o:
-                a += 1
-        elif opened < 0:
-            k = text.rfind(o, max(0, a - 20), a)
-            if k >= 0:
-                a = k
-            elif text[b - 1] == c:
-                b -= 1
-    return a, b
 
 
 def _source(hit: Hit, start: int, end: int, score: float) -> Source:

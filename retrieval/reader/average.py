@@ -44,7 +44,7 @@ def average_readers(paths: list[Path], out: Path, base_dir: Path, weights: list[
             acc[k] = acc.get(k, 0.0) + (w / total) * np.asarray(v, dtype=np.float32)
     training = {**first.training, "averaged": [{"reader": p.name, "weight": w / total}
                                                for p, w in zip(paths, weights)]}
-    manifest = dataclasses.replace(first, calibration={}, figures={}, training=training, onnx="")
+    manifest = dataclasses.replace(first, calibration={}, figures={}, training=training, onnx="", rescorer="")
     save_reader(out, acc, manifest)
     add_onnx_graph(out, base_dir)
     return out

@@ -16,7 +16,8 @@ from retrieval.types import Article
 
 
 def evaluate_reader(reader: Reader, items: list[EvalItem], chunking: ChunkingConfig,
-                    progress: Callable[[int, str], Any] | None = None) -> dict[str, float | int]:
+                    progress: Callable[[int, str], Any] | None = None,
+                    rescore: bool = True) -> dict[str, float | int]:
     f1s, ems, lat = [], [], []
     bar = progress(len(items), "questions") if progress else None
     for it in items:
@@ -26,7 +27,8 @@ def evaluate_reader(reader: Reader, items: list[EvalItem], chunking: ChunkingCon
         chunks = chunk_article(art, chunking)
         t0 = time.perf_counter()
         texts = [reader_text(c.text) for c in chunks]
-        readings = reader.read(reader_text(it.question), [(reader_text(it.title), t) for t in texts])
+        readings = reader.read(reader_text(it.question), [(reader_text(it.title), t) for t in texts],
+                               rescore=rescore)
         best = max(range(len(readings)), key=lambda i: reader.answer_logit(readings[i]), default=None)
         pred = ""
         if best is not None and readings[best].span is not None:

@@ -49,6 +49,8 @@ class ReaderManifest:
     # The ONNX file exported from these weights ("": none). Named here, and
     # written after the file, so a stale or half-written graph is never used.
     onnx: str = ""
+    # The learned span re-scorer fitted to these weights ("": none; see rescore.py).
+    rescorer: str = ""
 
 
 def base_fingerprint(base_dir: Path) -> str:

@@ -9,15 +9,16 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
 from embeddings.light import ACTS, layer_norm, load_layers, read_safetensors, run_layers
 from retrieval.errors import ReaderError
-from retrieval.reader.decode import SpanCandidate, best_spans, sentence_ids
+from retrieval.reader.decode import SpanCandidate, best_spans, sentence_ids, tidy_span
 from retrieval.reader.features import ReaderTokenizer, Window, make_windows, pad_batch
 from retrieval.reader.format import WEIGHTS, ReaderManifest, base_fingerprint, read_manifest
+from retrieval.reader.rescore import CANDIDATES, SpanRescorer
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ def _sigmoid(x: float) -> float:
 
 class Reader:
     def __init__(self, path: Path, manifest: ReaderManifest, base_dir: Path, tokenizer: Any = None,
-                 threads: int = 0, backend: str = "auto") -> None:
+                 threads: int = 0, backend: str = "auto", rescorer: bool = True) -> None:
         self.path = path
         self.manifest = manifest
         cfg = json.loads((base_dir / "config.json").read_text(encoding="utf-8"))
@@ -45,6 +46,8 @@ class Reader:
                        if f"{p}embeddings.word_embeddings.weight" in base), "")
         self._word = base[prefix + "embeddings.word_embeddings.weight"]  # memory-mapped, shared
         self.tokenizer = ReaderTokenizer(base_dir / "tokenizer.json", shared=tokenizer)
+        self.rescorer: SpanRescorer | None = (SpanRescorer.load(path / manifest.rescorer)
+                                              if manifest.rescorer and rescorer else None)
         self._session = _onnx_session(path, manifest, threads, backend)
         self.backend = "numpy" if self._session is None else f"onnx:{manifest.onnx}"
         if self._session is not None:
@@ -71,13 +74,14 @@ class Reader:
 
     @classmethod
     def load(cls, path: Path, base_model: str, base_dir: Path, tokenizer: Any = None, threads: int = 0,
-             backend: str = "auto") -> Reader:
+             backend: str = "auto", rescorer: bool = True) -> Reader:
         """The reader at ``path``, refused unless it was trained on ``base_model``
         (the word embeddings it uses are that model's). ``tokenizer``: the base
         model's fast tokenizer when one is already loaded. ``backend``: "onnx"
         (the reader's ONNX graph through onnxruntime, ``threads`` threads, 0: 2),
         "numpy", or "auto": onnx when the reader has a graph and onnxruntime
-        is installed, else numpy."""
+        is installed, else numpy. ``rescorer``: False leaves out the span
+        re-scorer the manifest names (to fit a new one)."""
         manifest = check_base_model(path, base_model)
         fp = base_fingerprint(base_dir)
         if fp != manifest.base_fingerprint:
@@ -85,7 +89,7 @@ class Reader:
                               f"(fingerprint {manifest.base_fingerprint}, found {fp}); "
                               f"retrain with `newsqa reader train`")
         try:
-            return cls(path, manifest, base_dir, tokenizer, threads, backend)
+            return cls(path, manifest, base_dir, tokenizer, threads, backend, rescorer)
         except (OSError, ValueError, KeyError) as exc:
             raise ReaderError(f"{path}: cannot load the reader ({exc}); retrain with `newsqa reader train`") from exc
 
@@ -104,10 +108,34 @@ class Reader:
         k = self.manifest.trim_classes
         return se[..., 0], se[..., 1], has[:, 0], trim[..., :k], trim[..., k:]
 
-    def read(self, question: str, passages: list[tuple[str, str]], batch: int = 16) -> list[PassageReading]:
-        """(title, text) passages → one reading each, in input order."""
+    def read(self, question: str, passages: list[tuple[str, str]], batch: int = 16,
+             rescore: bool = True) -> list[PassageReading]:
+        """(title, text) passages → one reading each, in input order. The span
+        of each window is the reader's best, or, with a re-scorer (and
+        ``rescore``), the re-scorer's choice among the reader's top spans."""
         if not passages:
             return []
+        rescorer = self.rescorer if rescore else None
+        qvec = rescorer.question_vector(question) if rescorer else None
+        best: dict[int, PassageReading] = {}
+        for w, has, spans in self.window_spans(question, passages, CANDIDATES if rescorer else 1, batch):
+            span = spans[0] if spans else None
+            if rescorer is not None and spans:
+                text = passages[w.passage][1]
+
+                def value(c: SpanCandidate) -> float:
+                    a, b = tidy_span(text, c.start, c.end)
+                    return rescorer.score(qvec, text[a:b], c.span_logprob)
+
+                span = max(spans, key=value)
+            prev = best.get(w.passage)
+            if prev is None or _better(span, has, prev):
+                best[w.passage] = PassageReading(w.passage, has, span)
+        return [best[i] for i in range(len(passages))]
+
+    def window_spans(self, question: str, passages: list[tuple[str, str]], top_n: int,
+                     batch: int = 16) -> Iterator[tuple[Window, float, list[SpanCandidate]]]:
+        """Each window read, with its has-answer logit and its ``top_n`` spans."""
         q_ids = self.tokenizer.encode_batch_plain([question])[0]
         encoded = self.tokenizer.encode_passages(passages)
         windows = make_windows(q_ids, encoded, self.manifest.max_len, self.manifest.stride)
@@ -117,7 +145,6 @@ class Reader:
             # else was read beside it, and answers with the reading depth. Alone it is as fast
             # (no padding): 203 vs 214 ms for 4 chunks, 420 vs 551 ms for 8.
             batch = 1
-        best: dict[int, PassageReading] = {}
         # Similar lengths together: less padding in each forward pass.
         order = sorted(range(len(windows)), key=lambda i: len(windows[i].ids))
         for g in range(0, len(order), batch):
@@ -127,12 +154,8 @@ class Reader:
                 n = len(w.ids)
                 sents = sentence_ids(w, passages[w.passage][1])
                 spans = best_spans(w, s[k, :n], e[k, :n], float(has[k]), ts[k, :n], te[k, :n],
-                                   self.manifest.max_answer_tokens, sentences=sents)
-                span = spans[0] if spans else None
-                prev = best.get(w.passage)
-                if prev is None or _better(span, float(has[k]), prev):
-                    best[w.passage] = PassageReading(w.passage, float(has[k]), span)
-        return [best[i] for i in range(len(passages))]
+                                   self.manifest.max_answer_tokens, top_n=top_n, sentences=sents)
+                yield w, float(has[k]), spans
 
     def confidence(self, reading: PassageReading) -> float:
         """P(the span is right), from the passage's has-answer logit and the

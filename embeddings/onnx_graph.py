@@ -119,8 +119,7 @@ class GraphBuilder:
         return model
 
 
-def save_quantized(model: Any, out: Path, exclude: Sequence[str] = (), per_channel: bool = True,
-                   reduce_range: bool = False) -> None:
+def save_quantized(model: Any, out: Path, exclude: Sequence[str] = (), per_channel: bool = True) -> None:
     """Write ``model`` to ``out`` with int8 weights (activations quantised per
     call), through a temporary file so ``out`` exists only when complete."""
     import logging
@@ -136,7 +135,7 @@ def save_quantized(model: Any, out: Path, exclude: Sequence[str] = (), per_chann
     logging.disable(logging.WARNING)
     try:
         # Signed int8 weights: VNNI's u8×s8 products.
-        quantize_dynamic(fp32, tmp, weight_type=QuantType.QInt8, per_channel=per_channel, reduce_range=reduce_range,
+        quantize_dynamic(fp32, tmp, weight_type=QuantType.QInt8, per_channel=per_channel,
                          nodes_to_exclude=list(exclude),
                          # ONNX shape inference cannot type the contrib ops' outputs.
                          extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})

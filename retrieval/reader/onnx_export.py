@@ -85,11 +85,7 @@ def export_onnx(reader_dir: Path, base_dir: Path, int8: bool = True, per_channel
         # F1 70.1 / EM 44.0 against 69.2 / 42.5 per-tensor (fp32: 69.4 / 44.0),
         # at the same speed.
         heads = [n.name for n in model.graph.node if n.name.split(".")[0] in _HEAD_NODES]
-        # 7-bit weights: on CPUs without VNNI (AVX2 only) ONNX Runtime's u8×s8 kernel sums pairs of
-        # products in 16 bits, which saturate with 8-bit weights; there the has-answer logit of a plainly
-        # answerable chunk fell from -1.23 (fp32) to -2.34 (-1.96 with 7 bits), below the not-found
-        # threshold. VNNI CPUs do not saturate either way.
-        save_quantized(model, out, exclude=heads, per_channel=per_channel, reduce_range=True)
+        save_quantized(model, out, exclude=heads, per_channel=per_channel)
     else:
         onnx.save(model, tmp)
         os.chmod(tmp, 0o644)

@@ -434,18 +434,16 @@ def cmd_reader_average(args: argparse.Namespace) -> int:
 
 
 def cmd_reader_rescorer(args: argparse.Namespace) -> int:
-    from retrieval.app import base_model_dir, reader_path
+    from retrieval.app import load_reader, reader_path
     from retrieval.evaluate import load_items
     from retrieval.reader import rescore
-    from retrieval.reader.model import Reader
 
     cfg = load_cfg(args)
     path = reader_path(cfg)
-    if path is None:
-        raise UsageError("no reader configured ([reader] enabled = false, or no reader shipped)")
     # Without its current re-scorer: the candidates are the reader's own, and a damaged one is replaced.
-    reader = Reader.load(path, cfg.embedding.model, base_model_dir(cfg, _note), threads=cfg.embedding.threads,
-                         rescorer=False)
+    reader = load_reader(cfg, _note, rescorer=False)
+    if path is None or reader is None:
+        raise UsageError("no reader configured ([reader] enabled = false, or no reader shipped)")
     items = load_items(Path(args.file))
     if args.split != "all":
         items = [it for i, it in enumerate(items) if i % 2 == (0 if args.split == "even" else 1)]
@@ -470,15 +468,8 @@ def cmd_reader_eval(args: argparse.Namespace) -> int:
     from retrieval.reader.evaluation import evaluate_reader
 
     cfg = load_cfg(args)
-    if args.backend == "auto":
-        reader = load_reader(cfg, _note)
-    else:  # a forced backend, to compare the int8 ONNX graph with the numpy forward pass
-        from retrieval.app import base_model_dir, reader_path
-        from retrieval.reader.model import Reader
-
-        path = reader_path(cfg)
-        reader = None if path is None else Reader.load(path, cfg.embedding.model, base_model_dir(cfg, _note),
-                                                       threads=cfg.embedding.threads, backend=args.backend)
+    # A forced backend compares the int8 graphs with the numpy forward pass.
+    reader = load_reader(cfg, _note, backend=args.backend)
     if reader is None:
         raise UsageError("no reader configured ([reader] enabled = false, or no reader shipped)")
     items = load_items(Path(args.file))
@@ -596,8 +587,9 @@ def build_parser() -> argparse.ArgumentParser:
     re_.add_argument("--split", choices=["all", "even", "odd"], default="all")
     re_.add_argument("--limit", type=int, default=0)
     re_.add_argument("--json", action="store_true")
-    re_.add_argument("--backend", choices=["auto", "onnx", "numpy"], default="auto",
-                     help="reader forward pass: the ONNX graph (onnxruntime), numpy, or auto (ONNX when present)")
+    re_.add_argument("--backend", choices=["auto", "onnx", "onnx-u8", "numpy"], default=None,
+                     help="reader forward pass instead of [reader] backend: the shipped int8 graph (onnx), "
+                          "the same with unsigned weights (onnx-u8), numpy, or auto (the int8 graph for this CPU)")
     re_.add_argument("--no-rescorer", action="store_true", help="the reader's own best spans, without its re-scorer")
     re_.set_defaults(func=cmd_reader_eval)
     rs = rsub.add_parser("rescorer", help="fit the span re-scorer (answer type vs span shape) on QA JSON Lines")

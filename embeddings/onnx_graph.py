@@ -119,9 +119,13 @@ class GraphBuilder:
         return model
 
 
-def save_quantized(model: Any, out: Path, exclude: Sequence[str] = (), per_channel: bool = True) -> None:
+def save_quantized(model: Any, out: Path, exclude: Sequence[str] = (), per_channel: bool = True,
+                   unsigned_weights: bool = False) -> None:
     """Write ``model`` to ``out`` with int8 weights (activations quantised per
-    call), through a temporary file so ``out`` exists only when complete."""
+    call), through a temporary file so ``out`` exists only when complete.
+    Signed weights by default: VNNI's u8×s8 products. ``unsigned_weights``:
+    u8×u8, for x86 CPUs without VNNI, whose u8×s8 kernel adds pairs of
+    products in 16 bits and saturates."""
     import logging
 
     import onnx
@@ -131,15 +135,20 @@ def save_quantized(model: Any, out: Path, exclude: Sequence[str] = (), per_chann
     fp32 = out.with_name(out.name + ".fp32.tmp")
     onnx.save(model, fp32)
     # The quantiser's advice to pre-process goes to the root logger, where a
-    # CLI user would see it; it concerns graphs traced from frameworks.
+    # CLI user would see it; it concerns graphs traced from frameworks. A
+    # handler in place keeps logging.warning() from configuring the root
+    # logger, which would then print every library's debug records.
     logging.disable(logging.WARNING)
+    guard = logging.NullHandler()
+    logging.root.addHandler(guard)
     try:
-        # Signed int8 weights: VNNI's u8×s8 products.
-        quantize_dynamic(fp32, tmp, weight_type=QuantType.QInt8, per_channel=per_channel,
+        quantize_dynamic(fp32, tmp, weight_type=QuantType.QUInt8 if unsigned_weights else QuantType.QInt8,
+                         per_channel=per_channel,
                          nodes_to_exclude=list(exclude),
                          # ONNX shape inference cannot type the contrib ops' outputs.
                          extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
     finally:
+        logging.root.removeHandler(guard)
         logging.disable(logging.NOTSET)
         fp32.unlink(missing_ok=True)
     os.chmod(tmp, 0o644)

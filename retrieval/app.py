@@ -59,7 +59,6 @@ def load_encoder(cfg: Config, note: Note = _silent):  # type: ignore[no-untyped-
     for BERT-family models when ``passage_precision = "int8"``, otherwise
     sentence-transformers in fp32."""
     quiet_libraries()
-    _note_first_conversion(cfg, note)
     e = cfg.embedding
     if e.passage_precision == "int8":
         from embeddings.int8 import Int8Encoder
@@ -115,16 +114,20 @@ def check_reader(cfg: Config) -> None:
         check_base_model(path, cfg.embedding.model)
 
 
-def load_reader(cfg: Config, note: Note = _silent, encoder: Any = None) -> Reader | None:
+def load_reader(cfg: Config, note: Note = _silent, encoder: Any = None, backend: str | None = None,
+                rescorer: bool = True) -> Reader | None:
     """The configured reader, or None for rule-based answers. ``encoder``: the
-    question encoder already loaded, whose tokenizer the reader then shares."""
+    question encoder already loaded, whose tokenizer the reader then shares.
+    ``backend``: instead of ``[reader] backend``; ``rescorer``: False leaves
+    out its span re-scorer (to fit a new one)."""
     from retrieval.reader.model import Reader
 
     path = reader_path(cfg)
     if path is None:
         return None
     return Reader.load(path, cfg.embedding.model, base_model_dir(cfg, note), getattr(encoder, "tokenizer", None),
-                       threads=cfg.embedding.threads)
+                       threads=cfg.embedding.threads, backend=backend or cfg.reader.backend, rescorer=rescorer,
+                       graph_cache=cfg.cache_dir, note=note)
 
 
 def rebuild(cfg: Config, encoder: Any, tokenizer: Any, full: bool, progress: Any = None):  # type: ignore[no-untyped-def]

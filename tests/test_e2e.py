@@ -121,6 +121,23 @@ def test_help_does_not_import_heavy_libraries():
     assert r.stdout.strip() == "[]"
 
 
+def test_first_run_on_an_empty_cache_says_each_step_once_and_no_library_log_lines(tmp_path, corpus_dir):
+    # A new user's very first `newsqa ask`: the model is converted, the int8 graph written and
+    # the index built, and the terminal shows our own progress notes, each once — not the
+    # quantiser's or bm25s's log records.
+    cfg = write_config(tmp_path / "config.toml", corpus_dir, tmp_path / "index")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "NEWSQA_CACHE": str(tmp_path / "cache")}
+    r = subprocess.run(NEWSQA + ["--config", str(cfg), "ask", "谁获得了岗位标兵？"], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=600, env=env)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "王院淼" in r.stdout
+    out = (r.stdout + r.stderr).replace("\r", "\n")
+    assert out.count("preparing the embedding model") == 1, r.stderr
+    assert out.count("building the index") == 1, r.stderr
+    log_lines = [ln for ln in out.splitlines() if ln.strip().split(":")[0] in ("DEBUG", "INFO", "WARNING")]
+    assert not log_lines, log_lines
+
+
 def test_rebuild_killed_midway_leaves_the_previous_index_answering(tmp_path, corpus_dir, real_encoder, tokenizer):
     cfg_path = write_config(tmp_path / "config.toml", corpus_dir, tmp_path / "index")
     assert run(["--config", str(cfg_path), "index", "rebuild"], tmp_path).returncode == 0

@@ -195,6 +195,71 @@ def test_reader_eval_compares_backends(tmp_path):
     assert abs(res["onnx"]["f1"] - res["numpy"]["f1"]) <= 15  # one question of eight may differ by a few characters
 
 
+AVX2_EPYC = "processor\t: 0\nflags\t\t: fpu sse sse2 ssse3 sse4_1 sse4_2 avx avx2 fma bmi2 sha_ni\n"
+VNNI_EPYC = AVX2_EPYC.replace("sha_ni", "sha_ni avx512f avx512bw avx512_vnni avx512_bf16")
+ARM = "processor\t: 0\nFeatures\t: fp asimd evtstrm aes pmull sha1 sha2 crc32 asimddp\n"
+
+
+@pytest.mark.parametrize("cpuinfo,unsigned", [(AVX2_EPYC, True), (VNNI_EPYC, False),
+                                              (AVX2_EPYC.replace("avx2", "avx2 avx_vnni"), False),
+                                              (ARM, False), ("", False)])
+def test_unsigned_weights_only_on_x86_cpus_without_vnni(cpuinfo, unsigned):
+    from retrieval.reader.model import int8_needs_unsigned_weights
+
+    assert int8_needs_unsigned_weights(cpuinfo) is unsigned
+
+
+def test_unsigned_weight_graph_is_written_once_and_answers_like_numpy(shipped, base_dir, passages_by_title, tmp_path):
+    from retrieval.reader.model import Reader
+
+    notes: list[str] = []
+    reader = Reader.load(shipped, BASE_MODEL, base_dir, threads=1, backend="onnx-u8", graph_cache=tmp_path,
+                         note=notes.append)
+    assert reader.backend == "onnx:reader.u8.onnx" and len(notes) == 1
+    (graph,) = tmp_path.glob("reader-graphs/*/reader.u8.onnx")
+    assert not list(tmp_path.rglob("*.tmp")), "written through a temporary file"
+    written = graph.stat().st_mtime_ns
+    again = Reader.load(shipped, BASE_MODEL, base_dir, threads=1, backend="onnx-u8", graph_cache=tmp_path,
+                        note=notes.append)
+    assert len(notes) == 1 and graph.stat().st_mtime_ns == written, "the cached graph is reused"
+    numpy_reader = _load(shipped, base_dir, "numpy")
+    for question, title, needle in [q for q in QUESTIONS if not hasattr(q, "marks")]:
+        u8_text, u8_has = _answer(again, question, passages_by_title[title])
+        fp32_text, fp32_has = _answer(numpy_reader, question, passages_by_title[title])
+        assert needle in u8_text, (question, u8_text)
+        assert u8_text in fp32_text or fp32_text in u8_text
+        assert abs(u8_has - fp32_has) < 1.0
+
+
+def test_other_reader_weights_get_their_own_unsigned_graph(shipped, base_dir, tmp_path):
+    from retrieval.reader.format import read_manifest, write_manifest
+    from retrieval.reader.model import Reader
+
+    Reader.load(shipped, BASE_MODEL, base_dir, threads=1, backend="onnx-u8", graph_cache=tmp_path / "cache")
+    d = _copy_weights(shipped, tmp_path / "reader")
+    # Recalibrated or retrained: its manifest differs, so the old graph must not answer for it.
+    write_manifest(d, dataclasses.replace(read_manifest(d), calibration={"b": 1.0}))
+    Reader.load(d, BASE_MODEL, base_dir, threads=1, backend="onnx-u8", graph_cache=tmp_path / "cache")
+    assert len(list((tmp_path / "cache").glob("reader-graphs/*/reader.u8.onnx"))) == 2
+
+
+def test_auto_backend_follows_the_cpu(shipped, base_dir, tmp_path, monkeypatch):
+    from retrieval.reader import model
+
+    monkeypatch.setattr(model, "int8_needs_unsigned_weights", lambda cpuinfo=None: True)
+    assert model.Reader.load(shipped, BASE_MODEL, base_dir, threads=1, graph_cache=tmp_path).backend == "onnx:reader.u8.onnx"
+    # A cache it cannot write to: the shipped graph still answers, and the user is told why.
+    blocked = tmp_path / "not-a-dir"
+    blocked.write_text("", encoding="utf-8")
+    notes: list[str] = []
+    reader = model.Reader.load(shipped, BASE_MODEL, base_dir, threads=1, graph_cache=blocked, note=notes.append)
+    assert reader.backend == "onnx:reader.int8.onnx" and "cannot write" in notes[-1]
+    with pytest.raises(model.ReaderError, match="not-a-dir"):
+        model.Reader.load(shipped, BASE_MODEL, base_dir, threads=1, backend="onnx-u8", graph_cache=blocked)
+    monkeypatch.setattr(model, "int8_needs_unsigned_weights", lambda cpuinfo=None: False)
+    assert model.Reader.load(shipped, BASE_MODEL, base_dir, threads=1, graph_cache=tmp_path).backend == "onnx:reader.int8.onnx"
+
+
 def test_a_chunks_reading_does_not_depend_on_what_is_read_beside_it(shipped, base_dir, passages_by_title):
     # The int8 graph quantises activations with one scale per batch: read together, a chunk's
     # scores used to move with its neighbours, so an answer changed with the reading depth.

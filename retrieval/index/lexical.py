@@ -62,6 +62,14 @@ class Tokenizer:
         return jieba.posseg.POSTokenizer(self._jieba)
 
 
+def _bm25s():  # type: ignore[no-untyped-def]
+    import bm25s
+
+    # bm25s sets its own logger to DEBUG when imported.
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
+    return bm25s
+
+
 class BM25Index:
     def __init__(self, retriever) -> None:  # type: ignore[no-untyped-def]
         self._r = retriever
@@ -69,8 +77,7 @@ class BM25Index:
 
     @classmethod
     def build(cls, corpus_tokens: Sequence[list[str]]) -> BM25Index:
-        import bm25s
-
+        bm25s = _bm25s()
         retriever = bm25s.BM25(k1=1.2, b=0.75)
         # An empty document would break bm25s; a placeholder token keeps ids aligned.
         docs = [toks if toks else ["\x00"] for toks in corpus_tokens]
@@ -82,8 +89,7 @@ class BM25Index:
 
     @classmethod
     def load(cls, path: Path) -> BM25Index:
-        import bm25s
-
+        bm25s = _bm25s()
         return cls(bm25s.BM25.load(str(path), show_progress=False, verbosity=0))
 
     def scores(self, query_tokens: list[str]) -> np.ndarray:

@@ -9,7 +9,7 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -37,7 +37,8 @@ def _sigmoid(x: float) -> float:
 
 class Reader:
     def __init__(self, path: Path, manifest: ReaderManifest, base_dir: Path, tokenizer: Any = None,
-                 threads: int = 0, backend: str = "auto", rescorer: bool = True) -> None:
+                 threads: int = 0, backend: str = "auto", rescorer: bool = True,
+                 graph_cache: Path | None = None, note: Callable[[str], None] = lambda _: None) -> None:
         self.path = path
         self.manifest = manifest
         cfg = json.loads((base_dir / "config.json").read_text(encoding="utf-8"))
@@ -48,8 +49,8 @@ class Reader:
         self.tokenizer = ReaderTokenizer(base_dir / "tokenizer.json", shared=tokenizer)
         self.rescorer: SpanRescorer | None = (SpanRescorer.load(path / manifest.rescorer)
                                               if manifest.rescorer and rescorer else None)
-        self._session = _onnx_session(path, manifest, threads, backend)
-        self.backend = "numpy" if self._session is None else f"onnx:{manifest.onnx}"
+        self._session, graph = _onnx_session(path, manifest, threads, backend, base_dir, graph_cache, note)
+        self.backend = "numpy" if self._session is None else f"onnx:{graph}"
         if self._session is not None:
             return
         own = read_safetensors(path / WEIGHTS)
@@ -74,14 +75,17 @@ class Reader:
 
     @classmethod
     def load(cls, path: Path, base_model: str, base_dir: Path, tokenizer: Any = None, threads: int = 0,
-             backend: str = "auto", rescorer: bool = True) -> Reader:
+             backend: str = "auto", rescorer: bool = True, graph_cache: Path | None = None,
+             note: Callable[[str], None] = lambda _: None) -> Reader:
         """The reader at ``path``, refused unless it was trained on ``base_model``
         (the word embeddings it uses are that model's). ``tokenizer``: the base
         model's fast tokenizer when one is already loaded. ``backend``: "onnx"
         (the reader's ONNX graph through onnxruntime, ``threads`` threads, 0: 2),
-        "numpy", or "auto": onnx when the reader has a graph and onnxruntime
-        is installed, else numpy. ``rescorer``: False leaves out the span
-        re-scorer the manifest names (to fit a new one)."""
+        "onnx-u8" (the same weights quantised unsigned, written once into
+        ``graph_cache``), "numpy", or "auto": when the reader has a graph and
+        onnxruntime is installed, onnx-u8 on x86 CPUs without VNNI (given a
+        ``graph_cache``) and onnx elsewhere; else numpy. ``rescorer``: False
+        leaves out the span re-scorer the manifest names (to fit a new one)."""
         manifest = check_base_model(path, base_model)
         fp = base_fingerprint(base_dir)
         if fp != manifest.base_fingerprint:
@@ -89,7 +93,7 @@ class Reader:
                               f"(fingerprint {manifest.base_fingerprint}, found {fp}); "
                               f"retrain with `newsqa reader train`")
         try:
-            return cls(path, manifest, base_dir, tokenizer, threads, backend, rescorer)
+            return cls(path, manifest, base_dir, tokenizer, threads, backend, rescorer, graph_cache, note)
         except (OSError, ValueError, KeyError) as exc:
             raise ReaderError(f"{path}: cannot load the reader ({exc}); retrain with `newsqa reader train`") from exc
 
@@ -171,31 +175,68 @@ class Reader:
                 + c.get("b", 0.0))
 
 
-BACKENDS = ("auto", "onnx", "numpy")
+BACKENDS = ("auto", "onnx", "onnx-u8", "numpy")
 
 
-def _onnx_session(path: Path, manifest: ReaderManifest, threads: int, backend: str) -> Any:
-    """An onnxruntime session over the reader's ONNX graph, or None for the
-    numpy forward pass. onnxruntime is imported only here (about 0.1 s), so
-    modules that never read stay light."""
+def int8_needs_unsigned_weights(cpuinfo: str | None = None) -> bool:
+    """True on x86 CPUs without VNNI (``cpuinfo``: /proc/cpuinfo's text).
+    There ONNX Runtime's u8×s8 kernel adds pairs of products in 16 bits, which
+    saturate: on such a machine the shipped graph lost 1 to 1.5 F1 on CMRC dev
+    and moved one plainly answerable chunk below the not-found threshold
+    (README, "int8 on CPUs without VNNI"); u8×u8 weights do not saturate.
+    False where the flags cannot be read or the CPU is not x86."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return False
+    flags: set[str] = set()
+    for line in cpuinfo.splitlines():
+        if line.startswith("flags"):
+            flags = set(line.partition(":")[2].split())
+            break
+    return "sse2" in flags and not flags & {"avx512_vnni", "avx_vnni", "amx_int8"}
+
+
+def _onnx_session(path: Path, manifest: ReaderManifest, threads: int, backend: str, base_dir: Path,
+                  graph_cache: Path | None, note: Callable[[str], None]) -> tuple[Any, str]:
+    """An onnxruntime session over the reader's ONNX graph and the graph's
+    name, or (None, "") for the numpy forward pass. onnxruntime is imported
+    only here (about 0.1 s), so modules that never read stay light."""
     if backend not in BACKENDS:
         raise ReaderError(f"reader backend {backend!r}: expected one of {', '.join(BACKENDS)}")
     if backend == "numpy":
-        return None
+        return None, ""
     graph = path / manifest.onnx if manifest.onnx else None
-    if graph is None or not graph.is_file():
+    if backend != "onnx-u8" and (graph is None or not graph.is_file()):
         if backend == "onnx":
             raise ReaderError(f"{path}: the reader has no ONNX graph"
                               f"{f' ({graph.name} missing)' if graph else ''}; export one with "
                               f"retrieval.reader.onnx_export.export_onnx or use the numpy backend")
-        return None
+        return None, ""
     try:
         import onnxruntime as ort
     except ImportError as exc:
-        if backend == "onnx":
+        if backend != "auto":
             raise ReaderError(f"onnxruntime is not installed ({exc}); pip install onnxruntime, "
                               f"or use the numpy backend") from exc
-        return None
+        return None, ""
+    if backend == "onnx-u8" or (backend == "auto" and graph_cache is not None and int8_needs_unsigned_weights()):
+        from retrieval.reader.onnx_export import cached_u8_graph
+
+        if graph_cache is None:
+            raise ReaderError("the onnx-u8 reader backend needs a cache directory for its graph")
+        try:
+            graph = cached_u8_graph(path, base_dir, graph_cache, note)
+        except ImportError as exc:  # the onnx package, needed to write the graph
+            raise ReaderError(f"cannot write the reader's int8 graph ({exc}); pip install onnx, "
+                              f"or set [reader] backend = \"onnx\"") from exc
+        except OSError as exc:  # a read-only or full cache
+            if backend == "onnx-u8" or graph is None or not graph.is_file():
+                raise ReaderError(f"{graph_cache}: cannot write the reader's int8 graph ({exc}); "
+                                  f"make the cache writable or set [reader] backend = \"onnx\"") from exc
+            note(f"cannot write the reader's int8 graph for this CPU ({exc}); reading with the shipped one")
+    assert graph is not None
     opts = ort.SessionOptions()
     # Two threads by default: newsqa targets a 2-core machine, where more
     # threads than cores only contend.
@@ -208,7 +249,7 @@ def _onnx_session(path: Path, manifest: ReaderManifest, threads: int, backend: s
     opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     opts.log_severity_level = 3  # graph warnings concern whoever exported it, not the user
     try:
-        return ort.InferenceSession(str(graph), opts, providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(str(graph), opts, providers=["CPUExecutionProvider"]), graph.name
     except Exception as exc:  # onnxruntime raises its own exception types for a bad file
         raise ReaderError(f"{graph}: cannot load the reader's ONNX graph ({exc}); export it again "
                           f"or use the numpy backend") from exc

@@ -13,17 +13,18 @@ numpy. Outputs: start, end (batch, tokens), has (batch,), trim_start, trim_end
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
 from embeddings.light import load_layers, read_safetensors
 from embeddings.onnx_graph import ACT_OPS, GraphBuilder, save_quantized
 from retrieval.errors import ReaderError
-from retrieval.reader.format import ONNX_FP32, ONNX_INT8, WEIGHTS, read_manifest, write_manifest
+from retrieval.reader.format import MANIFEST, ONNX_FP32, ONNX_INT8, WEIGHTS, read_manifest, write_manifest
 
 OUTPUTS = ("start", "end", "has", "trim_start", "trim_end")
 # Small heads (2, 1 and 6 outputs): int8 buys no time there and costs accuracy.
@@ -91,4 +92,28 @@ def export_onnx(reader_dir: Path, base_dir: Path, int8: bool = True, per_channel
         os.chmod(tmp, 0o644)
         os.replace(tmp, out)
     write_manifest(reader_dir, dataclasses.replace(manifest, onnx=name))
+    return out
+
+
+ONNX_U8 = "reader.u8.onnx"
+
+
+def cached_u8_graph(reader_dir: Path, base_dir: Path, cache_dir: Path,
+                    note: Callable[[str], None] = lambda _: None) -> Path:
+    """The reader's int8 graph with unsigned weights, for x86 CPUs without
+    VNNI (see ``Reader``), written once under ``cache_dir`` and reused while
+    the reader's weights and manifest stay the same. The shipped reader
+    directory may be read-only, and most machines never need this graph."""
+    reader_dir = Path(reader_dir)
+    w = (reader_dir / WEIGHTS).stat()
+    key = hashlib.sha1(f"{reader_dir.resolve()}|{w.st_size}|{w.st_mtime_ns}|".encode()
+                       + (reader_dir / MANIFEST).read_bytes()).hexdigest()[:16]
+    out = Path(cache_dir) / "reader-graphs" / key / ONNX_U8
+    if out.is_file():
+        return out
+    note("writing the reader's int8 graph for this CPU (once, a few seconds)…")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    model = build_graph(reader_dir, Path(base_dir))
+    heads = [n.name for n in model.graph.node if n.name.split(".")[0] in _HEAD_NODES]
+    save_quantized(model, out, exclude=heads, unsigned_weights=True)
     return out

@@ -25,6 +25,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--questions", type=int, default=1200)
     ap.add_argument("--rules", action="store_true", help="the rule-based answers, not the reader")
+    ap.add_argument("--reader", default="", help="a reader directory instead of the shipped one")
     args = ap.parse_args()
     from retrieval.app import load_encoder, load_reader, quiet_libraries
 
@@ -45,6 +46,9 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="newsqa-calib-"))
     write_contexts([it for it in items if it.context_id in kept], work / "half.jsonl")
     extra = "[reader]\nenabled = false\n[answer]\nmin_confidence = 0.0\n" if args.rules else ""
+    if args.reader and not args.rules:
+        extra = f'[reader]\npath = "{Path(args.reader).resolve()}"\n'
+
     (work / "config.toml").write_text(f'[corpus]\npaths = ["{work / "half.jsonl"}"]\n[index]\npath = "{work / "index"}"\n'
                                       + extra, encoding="utf-8")
     cfg = load_config(work / "config.toml")

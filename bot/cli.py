@@ -418,6 +418,30 @@ def cmd_reader_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reader_augment(args: argparse.Namespace) -> int:
+    from retrieval.reader.augment import date_questions, mixed
+    from retrieval.reader.train import TrainConfig, load_rows
+
+    src = Path(args.data)
+    if not src.is_file():
+        raise UsageError(f"{src}: no such file")
+    try:
+        rows = load_rows(src)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    synthetic = date_questions(rows, TrainConfig.holdout, seed=args.seed)
+    out = mixed(rows, synthetic, args.sample, seed=args.seed + 1)
+    dst = Path(args.out)
+    tmp = dst.with_name(dst.name + ".tmp")
+    with tmp.open("w", encoding="utf-8") as f:
+        for r in out:
+            f.write(json.dumps(r, ensure_ascii=False) + "\n")
+    tmp.replace(dst)
+    print(f"{dst}: {len(out) - len(synthetic)} questions from {src.name} and {len(synthetic)} synthetic "
+          f"day questions")
+    return 0
+
+
 def cmd_reader_average(args: argparse.Namespace) -> int:
     cfg = load_cfg(args)
     from retrieval.app import base_model_dir
@@ -602,6 +626,12 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--data", required=True, help="the training file; its held-out slice is used")
     cal.add_argument("--limit", type=int, default=0)
     cal.set_defaults(func=cmd_reader_calibrate)
+    ag = rsub.add_parser("augment", help="training questions plus synthetic ones asking for the day of an event")
+    ag.add_argument("--data", required=True, help="the training file (CMRC-2018-style JSON Lines)")
+    ag.add_argument("--out", required=True, help="JSON Lines to write, for `newsqa reader train --data`")
+    ag.add_argument("--sample", type=int, default=3000, help="real questions kept beside them (0: all)")
+    ag.add_argument("--seed", type=int, default=0)
+    ag.set_defaults(func=cmd_reader_augment)
     av = rsub.add_parser("average", help="write the weight average of readers trained along one line")
     av.add_argument("readers", nargs="+", help="reader directories (same base model and shape)")
     av.add_argument("--out", required=True, help="reader directory to write")

@@ -1,0 +1,76 @@
+"""Synthetic training questions for what news asks and CMRC 2018 rarely does:
+the day something happened.
+
+CMRC 2018 train (Wikipedia) has 8 questions asking for a day (哪天, 哪一天,
+几月几日…) among 10,142, and its 什么时候 answers are years seven times as
+often as days; a reader trained on it answered "哪天举行的？" about a news
+report with the year beside the day ("1月9日，2019年…" → 2019年). News reports
+lead with the day. Each sentence of a training paragraph that holds exactly one
+day-level date (1月9日, 1822年6月29日, 1月8日上午) becomes a question: the
+sentence without the date, plus a 哪天 / 什么时候 ending; the answer is the date
+as written. The sentence's words are all in the paragraph, so what the reader
+learns from these is the kind of answer, not how to match words.
+
+Only paragraphs outside the training file's held-out slice are used, so model
+selection and calibration stay on real questions.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+
+from retrieval.reader.train import is_holdout
+
+DATE = re.compile(r"(?:\d{3,4}年)?\d{1,2}月\d{1,2}日(?:上午|下午|晚上|凌晨|早上|中午|晚|早)?")
+TEMPLATES = ("{s}是哪天？", "{s}是什么时候？", "{s}是在哪一天？", "{s}的日期是？", "{s}是在什么时候？", "{s}是几月几日？")
+_SENTENCE = re.compile(r"[^。！？]+[。！？]?")
+# A date in parentheses (birth and death) or opening a range is no event a question asks the day of.
+_RANGE = re.compile(r"\s*[－\-—–~～至到]")
+# What askers leave out of a question: asides in parentheses, and other years ("1月9日，2019年京津冀…
+# 大会在…举行" is asked as "京津冀…大会是哪天举行的？"). Left in, the question would match the year
+# and the reader would learn nothing about telling a year from a day.
+_ASIDE = re.compile(r"（[^（）]*）|\([^()]*\)|(?<!\d)\d{2,4}年度?")
+
+
+def date_questions(rows: list[dict], holdout: float, seed: int = 0) -> list[dict]:
+    """Questions asking for the day, one per qualifying sentence of each
+    paragraph of ``rows`` (CMRC-style records) outside the held-out share."""
+    rng = random.Random(seed)
+    contexts: dict[str, dict] = {}
+    for r in rows:
+        contexts.setdefault(r["context_id"], r)
+    out: list[dict] = []
+    for cid, r in contexts.items():
+        if is_holdout(cid, holdout):
+            continue
+        ctx = r["context"]
+        for m in _SENTENCE.finditer(ctx):
+            sent = m.group()
+            dates = list(DATE.finditer(sent))
+            if len(dates) != 1:
+                continue
+            d = dates[0]
+            if sent[max(0, d.start() - 1) : d.start()] in ("（", "(") or _RANGE.match(sent[d.end():]):
+                continue
+            before = re.sub(r"(于|在|是|自|从)$", "", sent[: d.start()])
+            after = re.sub(r"^[，,、 ]+", "", sent[d.end():])
+            rest = (before.rstrip("，, ") + ("，" if before.strip("，, ") and after else "") + after).strip()
+            rest = re.sub(r"[。！？；，,、\s]+$", "", _ASIDE.sub("", rest)).lstrip("，, ")
+            if len(rest) < 8 or len(rest) > 60 or re.match(r"^.{0,2}[，,]", rest):
+                continue
+            out.append({"id": f"SYNDATE_{len(out)}", "question": rng.choice(TEMPLATES).format(s=rest),
+                        "answers": [d.group()], "answer_starts": [m.start() + d.start()], "context_id": cid,
+                        "context": ctx, **({"title": r["title"]} if "title" in r else {})})
+    return out
+
+
+def mixed(rows: list[dict], synthetic: list[dict], sample: int, seed: int = 1) -> list[dict]:
+    """``sample`` of the real questions (all when 0) and the synthetic ones,
+    shuffled: fine-tuning on the synthetic ones alone would teach the reader
+    that every question asks for a date."""
+    rng = random.Random(seed)
+    real = rng.sample(rows, sample) if 0 < sample < len(rows) else list(rows)
+    out = real + synthetic
+    rng.shuffle(out)
+    return out

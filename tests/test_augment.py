@@ -1,0 +1,72 @@
+"""Synthetic "which day" training questions (retrieval/reader/augment.py):
+made from real paragraphs, answers verbatim at their offsets, held-out
+paragraphs never used."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+from retrieval.reader.augment import date_questions, mixed
+from retrieval.reader.train import is_holdout
+
+from conftest import NEWSQA, ROOT
+
+PARAGRAPH = ("1822年6月29日，波拿巴与表妹在罗马举行了婚礼。他的父亲（1778年9月2日－1846年7月25日）曾任荷兰国王。"
+             "1848年12月10日至1849年，他参加了总统选举。1月8日上午，市总工会召开了年度表彰大会。")
+
+
+def _context_id(holdout: bool) -> str:
+    return next(f"CTX_{i}" for i in range(1000) if is_holdout(f"CTX_{i}", 0.05) == holdout)
+
+
+def _row(cid: str, context: str) -> dict:
+    return {"id": cid + "_Q0", "question": "波拿巴在哪里结婚？", "answers": ["罗马"],
+            "answer_starts": [context.find("罗马")], "context_id": cid, "context": context}
+
+
+def test_each_sentence_with_one_event_date_becomes_a_question_whose_answer_is_that_date():
+    cid = _context_id(holdout=False)
+    rows = [_row(cid, PARAGRAPH), _row(cid, PARAGRAPH)]  # two questions on one paragraph: used once
+    qs = date_questions(rows, 0.05)
+    assert sorted(q["answers"][0] for q in qs) == ["1822年6月29日", "1月8日上午"]
+    for q in qs:
+        a, s = q["answers"][0], q["answer_starts"][0]
+        assert q["context"][s : s + len(a)] == a, "the answer is the date as written, at its offset"
+        assert a not in q["question"] and q["question"].endswith("？")
+        assert q["context_id"] == cid
+    wedding = next(q for q in qs if q["answers"][0] == "1822年6月29日")
+    assert "波拿巴与表妹在罗马举行了婚礼" in wedding["question"]
+    # The parenthesised life dates and the range opening "至1849年" gave no question.
+
+
+def test_held_out_paragraphs_are_never_used():
+    assert date_questions([_row(_context_id(holdout=True), PARAGRAPH)], 0.05) == []
+
+
+def test_the_mix_keeps_every_synthetic_question_and_a_sample_of_real_ones():
+    real = [_row(f"R{i}", "没有日期的段落。" * 3) for i in range(50)]
+    syn = date_questions([_row(_context_id(holdout=False), PARAGRAPH)], 0.05)
+    out = mixed(real, syn, 20)
+    assert len(out) == 20 + len(syn) and all(q in out for q in syn)
+    assert mixed(real, syn, 20) == out, "the same seed gives the same file"
+
+
+def test_augment_command_writes_the_mix_and_refuses_a_broken_file(tmp_path):
+    data = tmp_path / "train.jsonl"
+    cid = _context_id(holdout=False)
+    data.write_text("\n".join(json.dumps(_row(f"{cid}" if i == 0 else f"P{i}", PARAGRAPH if i == 0 else "无。"),
+                                         ensure_ascii=False) for i in range(10)) + "\n", encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    r = subprocess.run(NEWSQA + ["reader", "augment", "--data", str(data), "--out", str(tmp_path / "mix.jsonl"),
+                                 "--sample", "5"], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    assert r.returncode == 0, r.stderr
+    lines = [json.loads(x) for x in (tmp_path / "mix.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert len(lines) == 5 + 2 and sum(q["id"].startswith("SYNDATE_") for q in lines) == 2
+    data.write_text('{"question": "谁？", "answers": ["某"], "context": "某人。", "context_id": "X"}\nnot json\n',
+                    encoding="utf-8")
+    r = subprocess.run(NEWSQA + ["reader", "augment", "--data", str(data), "--out", str(tmp_path / "m2.jsonl")],
+                       capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    assert r.returncode != 0 and "train.jsonl:2" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "m2.jsonl").exists()

@@ -333,11 +333,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     cfg = load_cfg(args)
     path = Path(args.file)
     all_items = load_items(path)
-    items = all_items
-    if args.split != "all":
-        items = [it for i, it in enumerate(items) if i % 2 == (0 if args.split == "even" else 1)]
-    if args.limit:
-        items = items[: args.limit]
+    items = _selected(all_items, args)
     tokenizer = Tokenizer()
     if args.index:
         cfg = cfg.replace(index=IndexConfig(**{**cfg.index.__dict__, "path": str(Path(args.index).resolve())}))
@@ -433,10 +429,13 @@ def cmd_reader_augment(args: argparse.Namespace) -> int:
     out = mixed(rows, synthetic, args.sample, seed=args.seed + 1)
     dst = Path(args.out)
     tmp = dst.with_name(dst.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as f:
-        for r in out:
-            f.write(json.dumps(r, ensure_ascii=False) + "\n")
-    tmp.replace(dst)
+    try:
+        with tmp.open("w", encoding="utf-8") as f:
+            for r in out:
+                f.write(json.dumps(r, ensure_ascii=False) + "\n")
+        tmp.replace(dst)
+    finally:
+        tmp.unlink(missing_ok=True)
     print(f"{dst}: {len(out) - len(synthetic)} questions from {src.name} and {len(synthetic)} synthetic "
           f"day questions")
     return 0
@@ -468,11 +467,7 @@ def cmd_reader_rescorer(args: argparse.Namespace) -> int:
     reader = load_reader(cfg, _note, rescorer=False)
     if path is None or reader is None:
         raise UsageError("no reader configured ([reader] enabled = false, or no reader shipped)")
-    items = load_items(Path(args.file))
-    if args.split != "all":
-        items = [it for i, it in enumerate(items) if i % 2 == (0 if args.split == "even" else 1)]
-    if args.limit:
-        items = items[: args.limit]
+    items = _selected(load_items(Path(args.file)), args)
     if not items:
         raise UsageError(f"{args.file}: no questions to fit on")
     sets = rescore.collect(reader, items, cfg.chunking, progress=tqdm_progress)
@@ -486,6 +481,13 @@ def cmd_reader_rescorer(args: argparse.Namespace) -> int:
     return 0
 
 
+def _selected(items: list, args: argparse.Namespace) -> list:
+    """The questions ``--split`` and ``--limit`` ask for (even/odd: by position in the file)."""
+    if args.split != "all":
+        items = [it for i, it in enumerate(items) if i % 2 == (0 if args.split == "even" else 1)]
+    return items[: args.limit] if args.limit else items
+
+
 def cmd_reader_eval(args: argparse.Namespace) -> int:
     from retrieval.app import load_reader
     from retrieval.evaluate import load_items
@@ -496,11 +498,7 @@ def cmd_reader_eval(args: argparse.Namespace) -> int:
     reader = load_reader(cfg, _note, backend=args.backend)
     if reader is None:
         raise UsageError("no reader configured ([reader] enabled = false, or no reader shipped)")
-    items = load_items(Path(args.file))
-    if args.split != "all":
-        items = [it for i, it in enumerate(items) if i % 2 == (0 if args.split == "even" else 1)]
-    if args.limit:
-        items = items[: args.limit]
+    items = _selected(load_items(Path(args.file)), args)
     res = evaluate_reader(reader, items, cfg.chunking, progress=tqdm_progress,
                           rescore=not args.no_rescorer)
     res = {**res, "backend": reader.backend, "rescorer": bool(reader.rescorer) and not args.no_rescorer}

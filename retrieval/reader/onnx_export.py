@@ -31,6 +31,10 @@ OUTPUTS = ("start", "end", "has", "trim_start", "trim_end")
 _HEAD_NODES = ("span", "has_dense", "has_out", "trim")
 
 
+def _head_nodes(model: Any) -> list[str]:
+    return [n.name for n in model.graph.node if n.name.split(".")[0] in _HEAD_NODES]
+
+
 def build_graph(reader_dir: Path, base_dir: Path) -> Any:
     """The fp32 ONNX model of the reader in ``reader_dir`` (an ``onnx.ModelProto``)."""
     manifest = read_manifest(reader_dir)
@@ -85,8 +89,7 @@ def export_onnx(reader_dir: Path, base_dir: Path, int8: bool = True, per_channel
         # The heads stay fp32. Per-channel scales: on 200 CMRC dev questions
         # F1 70.1 / EM 44.0 against 69.2 / 42.5 per-tensor (fp32: 69.4 / 44.0),
         # at the same speed.
-        heads = [n.name for n in model.graph.node if n.name.split(".")[0] in _HEAD_NODES]
-        save_quantized(model, out, exclude=heads, per_channel=per_channel)
+        save_quantized(model, out, exclude=_head_nodes(model), per_channel=per_channel)
     else:
         onnx.save(model, tmp)
         os.chmod(tmp, 0o644)
@@ -114,6 +117,5 @@ def cached_u8_graph(reader_dir: Path, base_dir: Path, cache_dir: Path,
     note("writing the reader's int8 graph for this CPU (once, a few seconds)…")
     out.parent.mkdir(parents=True, exist_ok=True)
     model = build_graph(reader_dir, Path(base_dir))
-    heads = [n.name for n in model.graph.node if n.name.split(".")[0] in _HEAD_NODES]
-    save_quantized(model, out, exclude=heads, unsigned_weights=True)
+    save_quantized(model, out, exclude=_head_nodes(model), unsigned_weights=True)
     return out

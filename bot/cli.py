@@ -402,7 +402,7 @@ def cmd_reader_train(args: argparse.Namespace) -> int:
                      batch_size=args.batch_size, max_steps=args.max_steps,
                      limit_questions=args.limit, holdout_eval=args.holdout_eval,
                      checkpoint_minutes=args.checkpoint_minutes, threads=cfg.embedding.threads,
-                     chunking=cfg.chunking)
+                     chunking=cfg.chunking, short_crops=args.short_crops)
     try:
         figures = train(tc, log=_note)
     except ValueError as exc:
@@ -603,6 +603,9 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--limit", type=int, default=0, help="only the first N questions")
     tr.add_argument("--holdout-eval", type=int, default=400, help="held-out questions scored after each epoch")
     tr.add_argument("--checkpoint-minutes", type=float, default=10.0)
+    tr.add_argument("--short-crops", type=float, default=0.0,
+                    help="share of questions also read as the answer's own sentence, with a lone "
+                         "sentence of the same context as a negative (teaches short articles; default 0)")
     tr.set_defaults(func=cmd_reader_train)
     re_ = rsub.add_parser("eval", help="span F1/EM reading each question's own paragraph, and latency")
     re_.add_argument("file", help="JSON Lines with question, answers, context (and title)")

@@ -70,3 +70,28 @@ def test_augment_command_writes_the_mix_and_refuses_a_broken_file(tmp_path):
                        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
     assert r.returncode != 0 and "train.jsonl:2" in r.stderr and len(r.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "m2.jsonl").exists()
+
+
+def test_short_crops_hold_the_answer_sentence_and_a_lone_sentence_without_it():
+    """Training data for one-sentence news briefs (`reader train --short-crops`)."""
+    import random
+
+    from retrieval.reader.train import short_crops
+
+    text = ("市总工会召开了年度表彰大会。23名职工获评“最美劳动者”，其中医生4名。\n"
+            "大会由工会主席主持。会后，职工们参观了展览。")
+    a = text.find("23名")
+    b = a + len("23名")
+    for seed in range(20):
+        (p0, p1), neg = short_crops(text, a, b, "23名", random.Random(seed))
+        crop = text[p0:p1]
+        assert "23名职工获评“最美劳动者”，其中医生4名。" in crop and len(crop) < len(text)
+        assert neg is not None
+        n0, n1 = neg
+        assert "23名" not in text[n0:n1] and (n1 <= p0 or n0 >= p1)
+        assert text[n0:n1] in {"市总工会召开了年度表彰大会。", "大会由工会主席主持。", "会后，职工们参观了展览。"}
+    # Same seed, same crops: a resumed run sees the same examples.
+    assert short_crops(text, a, b, "23名", random.Random(3)) == short_crops(text, a, b, "23名", random.Random(3))
+    # A text of one sentence has no negative to offer.
+    one = "23名职工获评“最美劳动者”。"
+    assert short_crops(one, 0, 3, "23名", random.Random(0)) == ((0, len(one)), None)

@@ -9,6 +9,7 @@ and the article it must come from.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import os
@@ -159,10 +160,13 @@ def test_training_command_runs_on_a_tiny_slice_and_writes_a_loadable_reader(tmp_
     # checkpoint was lost); one of another depth is refused in one line.
     out2 = tmp_path / "tiny-reader-2"
     args = ["reader", "train", "--data", str(data), "--batch-size", "4", "--holdout-eval", "5", "--max-steps", "2",
-            "--init", str(out), "--lr", "5e-5"]
+            "--init", str(out), "--lr", "5e-5", "--short-crops", "0.5"]
     r3 = subprocess.run(NEWSQA + args + ["--out", str(out2), "--layers", "2"],
                         capture_output=True, text=True, env=env, timeout=600, cwd=tmp_path)
     assert r3.returncode == 0 and "starting from the weights of" in r3.stderr, r3.stderr[-2000:]
+    # --short-crops adds lone-sentence negatives (and answer-sentence positives).
+    m = re.search(r"\((\d+) more, short\)", r3.stderr)
+    assert m and int(m.group(1)) > 0, r3.stderr[-2000:]
     assert json.loads((out2 / "manifest.json").read_text(encoding="utf-8"))["training"]["init"] == out.name
     r4 = subprocess.run(NEWSQA + args + ["--out", str(tmp_path / "x"), "--layers", "3"],
                         capture_output=True, text=True, env=env, timeout=600, cwd=tmp_path)

@@ -63,6 +63,11 @@ class TrainConfig:
     # A reader directory whose weights start this run (a new schedule on top of
     # an earlier run, e.g. a second epoch after its checkpoint was lost).
     init: Path | None = None
+    # Share of questions that also get a short passage: the answer's own
+    # sentence (sometimes with a neighbour) as a positive, and another lone
+    # sentence of the same context as a negative. CMRC paragraphs are long, so
+    # without these the has-answer head under-scores one-sentence news briefs.
+    short_crops: float = 0.0
 
 
 @dataclass
@@ -141,6 +146,29 @@ class Prepared:
     positives: list[Example]
     negatives: dict[str, list[Example]]  # question id → its negative windows
     eval_items: list[tuple[dict, list[tuple[str, str]]]]  # held-out (row, passages)
+    short_negatives: list[Example] = field(default_factory=list)  # read every epoch
+
+
+def short_crops(text: str, a: int, b: int, answer: str,
+                rng: random.Random) -> tuple[tuple[int, int], tuple[int, int] | None]:
+    """Character ranges of ``text``: the sentence(s) holding [a, b) (with
+    one neighbour half the time), and a lone sentence elsewhere that does not
+    contain the answer text (None when there is none)."""
+    from retrieval.ingest.chunking import sentence_spans
+
+    art = Article(id="", title="", paragraphs=tuple(text.split("\n")), file="")
+    sents = [(s.start, s.end) for s in sentence_spans(art)]
+    first = next(i for i, (s0, s1) in enumerate(sents) if s0 <= a < s1 or a < s0)
+    last = next((i for i, (s0, s1) in enumerate(sents) if b <= s1), len(sents) - 1)
+    if rng.random() < 0.5:
+        if rng.random() < 0.5 and first > 0:
+            first -= 1
+        elif last + 1 < len(sents):
+            last += 1
+    pos = (min(sents[first][0], a), max(sents[last][1], b))
+    others = [(s0, s1) for s0, s1 in sents if (s1 <= pos[0] or s0 >= pos[1])
+              and s1 - s0 >= 8 and answer not in text[s0:s1]]
+    return pos, (others[rng.randrange(len(others))] if others else None)
 
 
 def prepare(cfg: TrainConfig, tok: ReaderTokenizer, log: Callable[[str], None]) -> Prepared:
@@ -180,6 +208,8 @@ def prepare(cfg: TrainConfig, tok: ReaderTokenizer, log: Callable[[str], None]) 
 
     positives: list[Example] = []
     negatives: dict[str, list[Example]] = {}
+    short_negatives: list[Example] = []
+    crop_rng = random.Random(cfg.seed + 7)
     skipped = 0
     for qi, r in enumerate(train_rows):
         span = answer_span(r)
@@ -212,14 +242,25 @@ def prepare(cfg: TrainConfig, tok: ReaderTokenizer, log: Callable[[str], None]) 
                 negs.append(Example(r["id"], w))
                 break
         negatives[r["id"]] = negs
-    log(f"{len(positives)} answer windows, {sum(len(v) for v in negatives.values())} negative windows; "
-        f"{skipped} questions without a usable answer span skipped")
+        if cfg.short_crops and crop_rng.random() < cfg.short_crops:
+            text = contexts[cid]["context"]
+            (p0, p1), neg = short_crops(text, a, b, text[a:b], crop_rng)
+            crops = [(p0, p1)] + ([neg] if neg else [])
+            enc = tok.encode_passages([(contexts[cid].get("title", ""), text[c0:c1]) for c0, c1 in crops])
+            w = make_windows(q_ids, [enc[0]], cfg.max_len, cfg.stride)[0]
+            lab = _label(w, a - p0, b - p0)
+            if lab:
+                positives.append(Example(r["id"], w, *lab))
+            if neg:
+                short_negatives.append(Example(r["id"], make_windows(q_ids, [enc[1]], cfg.max_len, cfg.stride)[0]))
+    log(f"{len(positives)} answer windows, {sum(len(v) for v in negatives.values())} negative windows "
+        f"({len(short_negatives)} more, short); {skipped} questions without a usable answer span skipped")
 
     rng = random.Random(cfg.seed)
     rng.shuffle(held_rows)
     eval_items = [(r, [(r.get("title", ""), t) for _, _, t in chunks[r["context_id"]]])
                   for r in held_rows[: cfg.holdout_eval]]
-    return Prepared(positives, negatives, eval_items)
+    return Prepared(positives, negatives, eval_items, short_negatives)
 
 
 def epoch_batches(prep: Prepared, epoch: int, cfg: TrainConfig) -> list[list[Example]]:
@@ -232,6 +273,7 @@ def epoch_batches(prep: Prepared, epoch: int, cfg: TrainConfig) -> list[list[Exa
         negs = prep.negatives[qid]
         if negs:
             exs.append(negs[rng.randrange(len(negs))])
+    exs.extend(prep.short_negatives)
     rng.shuffle(exs)
     batches = []
     group = cfg.batch_size * 50

@@ -99,7 +99,7 @@ class ReaderConfig:
     enabled: bool = True  # false: the rule-based answer extraction (no trained reader)
     path: str = ""  # "": the reader shipped with newsqa
     depth: int = 4  # chunks the reader reads per question (chosen on CMRC dev, even half; README)
-    rank_weight: float = 8.0  # weight of log(retrieval score / top score) when the reader re-ranks
+    rank_weight: float = 15.0  # weight of log(retrieval score / top score) when the reader re-ranks
     no_answer_threshold: float = 0.0  # P(some chunk holds the answer) below which: not found; 0: calibrated with the reader
     # auto: the shipped int8 graph on CPUs with VNNI, an int8 graph with unsigned weights (written
     # once into the cache) on x86 CPUs without; onnx / onnx-u8 / numpy force one.

@@ -65,9 +65,9 @@ SAMPLE_QUESTIONS = [
     ("顺义区总工会的消防安全检查由谁带队？", "顺义区总工会排查隐患保安全过节", "李慧哲"),
     ("政协全会共分为多少个组？", "（上接第1版）", "37"),
     # The epoch-2.5 reader answered the platform's name here instead of 京 (在京举行). The shipped mean
-    # of epochs 2.5 and 3.5 answers 京, but by a near-tie (span log-probability 0.06 above the next,
-    # which also holds 京; 0.28 above the first that does not), which int8 rounding on another CPU
-    # can tip: kept non-strict, an XPASS shows in the summary.
+    # of epochs 2.5 and 3.5 answered 京, but by a near-tie (span log-probability 0.06 above the next,
+    # which also holds 京; 0.28 above the first that does not); the short-passage mean that replaced
+    # it (2026-12-04) answers “四级联动” (the event's name) again. Non-strict: an XPASS shows in the summary.
     pytest.param("全国产业工人学习社区线上平台的示范点签约仪式在哪里举行？", "全国产业工人学习社区线上平台正式启用", "京",
                  marks=pytest.mark.xfail(strict=False, reason="reader misses the one-character place 京")),
     ("丰台区卢沟桥地区总工会对多少户困难群体进行了节前慰问？", "“娘家人”节前送年货", "47"),

@@ -393,6 +393,8 @@ def cmd_reader_train(args: argparse.Namespace) -> int:
     data = Path(args.data)
     if not data.is_file():
         raise UsageError(f"{data}: training file not found")
+    if not 0.0 <= args.short_crops <= 1.0:
+        raise UsageError(f"--short-crops: a share between 0 and 1, got {args.short_crops}")
     out = Path(args.out)
     tc = TrainConfig(data=data, out=out, work=Path(args.work) if args.work else out.with_name(out.name + ".work"),
                      base_dir=base_model_dir(cfg, _note), base_model=cfg.embedding.model, layers=args.layers,
@@ -415,7 +417,7 @@ def cmd_reader_train(args: argparse.Namespace) -> int:
 
 
 def cmd_reader_augment(args: argparse.Namespace) -> int:
-    from retrieval.reader.augment import date_questions, mixed
+    from retrieval.reader.augment import count_questions, date_questions, mixed
     from retrieval.reader.train import TrainConfig, load_rows
 
     src = Path(args.data)
@@ -425,7 +427,10 @@ def cmd_reader_augment(args: argparse.Namespace) -> int:
         rows = load_rows(src)
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
-    synthetic = date_questions(rows, TrainConfig.holdout, seed=args.seed)
+    days = date_questions(rows, TrainConfig.holdout, seed=args.seed)
+    counts = count_questions(rows, TrainConfig.holdout, limit=max(args.counts, 0), seed=args.seed) \
+        if args.counts else []
+    synthetic = days + counts
     out = mixed(rows, synthetic, args.sample, seed=args.seed + 1)
     dst = Path(args.out)
     tmp = dst.with_name(dst.name + ".tmp")
@@ -436,8 +441,8 @@ def cmd_reader_augment(args: argparse.Namespace) -> int:
         tmp.replace(dst)
     finally:
         tmp.unlink(missing_ok=True)
-    print(f"{dst}: {len(out) - len(synthetic)} questions from {src.name} and {len(synthetic)} synthetic "
-          f"day questions")
+    print(f"{dst}: {len(out) - len(synthetic)} questions from {src.name}, {len(days)} synthetic day questions"
+          + (f" and {len(counts)} synthetic count questions" if args.counts else ""))
     return 0
 
 
@@ -627,10 +632,13 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--data", required=True, help="the training file; its held-out slice is used")
     cal.add_argument("--limit", type=int, default=0)
     cal.set_defaults(func=cmd_reader_calibrate)
-    ag = rsub.add_parser("augment", help="training questions plus synthetic ones asking for the day of an event")
+    ag = rsub.add_parser("augment", help="training questions plus synthetic ones asking for the day of an event "
+                                          "(and, with --counts, for one of several counts)")
     ag.add_argument("--data", required=True, help="the training file (CMRC-2018-style JSON Lines)")
     ag.add_argument("--out", required=True, help="JSON Lines to write, for `newsqa reader train --data`")
     ag.add_argument("--sample", type=int, default=3000, help="real questions kept beside them (0: all)")
+    ag.add_argument("--counts", type=int, default=0,
+                    help="also that many synthetic count questions (-1: all; 0: none)")
     ag.add_argument("--seed", type=int, default=0)
     ag.set_defaults(func=cmd_reader_augment)
     av = rsub.add_parser("average", help="write the weight average of readers trained along one line")

@@ -8,7 +8,7 @@ import json
 import os
 import subprocess
 
-from retrieval.reader.augment import date_questions, mixed
+from retrieval.reader.augment import count_questions, date_questions, mixed
 from retrieval.reader.train import is_holdout
 
 from conftest import NEWSQA, ROOT
@@ -43,6 +43,28 @@ def test_each_sentence_with_one_event_date_becomes_a_question_whose_answer_is_th
 
 def test_held_out_paragraphs_are_never_used():
     assert date_questions([_row(_context_id(holdout=True), PARAGRAPH)], 0.05) == []
+    assert count_questions([_row(_context_id(holdout=True), COUNTS)], 0.05) == []
+
+
+COUNTS = ("大会共表彰先进集体12个，其中优胜单位8家、优胜班组4个。该镇有人口3,025人。"
+          "全队共有队员30人（其中女队员12人），队员的平均年龄为24岁。本届共有选手40人，其中裁判组（含外籍裁判5人）。")
+
+
+def test_a_count_among_several_becomes_a_question_and_the_others_stay_as_distractors():
+    cid = _context_id(holdout=False)
+    qs = count_questions([_row(cid, COUNTS)], 0.05)
+    by_answer = {q["answers"][0]: q for q in qs}
+    # One question per clause that holds exactly one count, in sentences with two or more; none from
+    # the breakdown list (two counts in one clause), the lone 3,025 (one number in its sentence, with a
+    # thousands comma) or the bracketed 5人.
+    assert set(by_answer) == {"12个", "24岁", "40人"}
+    total = by_answer["12个"]
+    assert total["question"] == "大会共表彰先进集体多少个？"
+    for q in qs:
+        a, s = q["answers"][0], q["answer_starts"][0]
+        assert q["context"][s : s + len(a)] == a and a not in q["question"] and "多少" in q["question"]
+    assert len({q["id"] for q in qs}) == len(qs)
+    assert len(count_questions([_row(cid, COUNTS)], 0.05, limit=2)) == 2
 
 
 def test_the_mix_keeps_every_synthetic_question_and_a_sample_of_real_ones():
@@ -95,3 +117,27 @@ def test_short_crops_hold_the_answer_sentence_and_a_lone_sentence_without_it():
     # A text of one sentence has no negative to offer.
     one = "23名职工获评“最美劳动者”。"
     assert short_crops(one, 0, 3, "23名", random.Random(0)) == ((0, len(one)), None)
+
+
+def test_augment_counts_option_adds_count_questions(tmp_path):
+    data = tmp_path / "train.jsonl"
+    cid = _context_id(holdout=False)
+    data.write_text(json.dumps(_row(cid, COUNTS), ensure_ascii=False) + "\n", encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = tmp_path / "mix.jsonl"
+    r = subprocess.run(NEWSQA + ["reader", "augment", "--data", str(data), "--out", str(out), "--counts", "-1"],
+                       capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    assert r.returncode == 0, r.stderr
+    ids = [json.loads(x)["id"] for x in out.read_text(encoding="utf-8").splitlines()]
+    assert sum(i.startswith("SYNCOUNT_") for i in ids) == 3 and "3 synthetic count questions" in r.stdout
+
+
+def test_train_refuses_a_short_crop_share_outside_0_to_1(tmp_path):
+    data = tmp_path / "train.jsonl"
+    data.write_text(json.dumps(_row("C1", PARAGRAPH), ensure_ascii=False) + "\n", encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    r = subprocess.run(NEWSQA + ["reader", "train", "--data", str(data), "--out", str(tmp_path / "r"),
+                                 "--short-crops", "1.5"], capture_output=True, text=True, env=env, cwd=tmp_path,
+                       timeout=120)
+    assert r.returncode != 0 and "--short-crops" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "r").exists()

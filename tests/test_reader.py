@@ -167,7 +167,8 @@ def test_training_command_runs_on_a_tiny_slice_and_writes_a_loadable_reader(tmp_
     # --short-crops adds lone-sentence negatives (and answer-sentence positives).
     m = re.search(r"\((\d+) more, short\)", r3.stderr)
     assert m and int(m.group(1)) > 0, r3.stderr[-2000:]
-    assert json.loads((out2 / "manifest.json").read_text(encoding="utf-8"))["training"]["init"] == out.name
+    training = json.loads((out2 / "manifest.json").read_text(encoding="utf-8"))["training"]
+    assert training["init"] == out.name and training["short_crops"] == 0.5
     r4 = subprocess.run(NEWSQA + args + ["--out", str(tmp_path / "x"), "--layers", "3"],
                         capture_output=True, text=True, env=env, timeout=600, cwd=tmp_path)
     assert r4.returncode == 1 and "has 2 layers but --layers is 3" in r4.stderr

@@ -1,5 +1,5 @@
 """Synthetic training questions for what news asks and CMRC 2018 rarely does:
-the day something happened.
+the day something happened, and one count among several.
 
 CMRC 2018 train (Wikipedia) has 8 questions asking for a day (哪天, 哪一天,
 几月几日…) among 10,142, and its 什么时候 answers are years seven times as
@@ -13,6 +13,13 @@ learns from these is the kind of answer, not how to match words.
 
 Only paragraphs outside the training file's held-out slice are used, so model
 selection and calibration stay on real questions.
+
+Counts: news sentences give a total and then its breakdown ("表彰最美劳动者23名，
+其中优秀员工9名、技术能手3名…"); a reader trained on CMRC answered the total's
+question with the breakdown clause. In each sentence holding two or more counts
+(a number with its measure word), a clause holding exactly one becomes a
+question: the clause with the number replaced by 多少; the answer is the number
+with its measure word. The other counts stay in the passage as distractors.
 """
 
 from __future__ import annotations
@@ -62,6 +69,54 @@ def date_questions(rows: list[dict], holdout: float, seed: int = 0) -> list[dict
             out.append({"id": f"SYNDATE_{len(out)}", "question": rng.choice(TEMPLATES).format(s=rest),
                         "answers": [d.group()], "answer_starts": [m.start() + d.start()], "context_id": cid,
                         "context": ctx, **({"title": r["title"]} if "title" in r else {})})
+    return out
+
+
+_MEASURE = ("名|个|家|人|项|件|位|所|座|条|次|支|辆|台|种|场|户|元|吨|公里|千米|米|岁|天|部|首|张|本|篇|册|届|枚"
+            "|架|艘|只|头|匹|套|株|栋|间|块|批|队|份|公顷|平方米|平方公里")
+# A number (not part of a longer one: 8,188,455), an optional 余/多 and 万/亿, its measure word.
+COUNT = re.compile(r"(?<![\d.,，、至到\-~～－])(\d+(?:\.\d+)?)(余|多)?(万|亿)?(" + _MEASURE + r")(?![\d至到\-~～－])")
+_CLAUSE = re.compile(r"[^，,；;：:]+")
+_CJK_CHAR = re.compile(r"[\u4e00-\u9fff]")
+
+
+def count_questions(rows: list[dict], holdout: float, limit: int = 0, seed: int = 0) -> list[dict]:
+    """Questions asking for one of several counts in a sentence (``limit``:
+    at most that many, drawn at random; 0: all), from paragraphs outside the
+    held-out share."""
+    rng = random.Random(seed)
+    contexts: dict[str, dict] = {}
+    for r in rows:
+        contexts.setdefault(r["context_id"], r)
+    out: list[dict] = []
+    for cid, r in contexts.items():
+        if is_holdout(cid, holdout):
+            continue
+        ctx = r["context"]
+        for m in _SENTENCE.finditer(ctx):
+            sent = m.group()
+            if len(COUNT.findall(sent)) < 2:
+                continue
+            for c in _CLAUSE.finditer(sent):
+                clause = c.group()
+                counts = list(COUNT.finditer(clause))
+                if len(counts) != 1:
+                    continue
+                k = counts[0]
+                rest = clause[: k.start()] + clause[k.end():]
+                # Too little left to ask about, or a count inside brackets ("（6人）").
+                if len(_CJK_CHAR.findall(rest)) < 6 or re.search(r"[（(][^）)]*$", clause[: k.start()]):
+                    continue
+                q = (clause[: k.start()] + "多少" + (k.group(3) or "") + k.group(4) + clause[k.end():]).strip()
+                q = re.sub(r"[。！？\s]+$", "", q) + "？"
+                answer = k.group()
+                out.append({"id": "", "question": q, "answers": [answer],
+                            "answer_starts": [m.start() + c.start() + k.start()], "context_id": cid,
+                            "context": ctx, **({"title": r["title"]} if "title" in r else {})})
+    if 0 < limit < len(out):
+        out = rng.sample(out, limit)
+    for i, q in enumerate(out):
+        q["id"] = f"SYNCOUNT_{i}"
     return out
 
 

@@ -369,6 +369,7 @@ def export(model, cfg: TrainConfig, fingerprint: str, figures: dict, step: int, 
         training={"data": str(cfg.data.name), "steps": step, "epochs": cfg.epochs, "lr": cfg.lr,
                   "head_lr": cfg.head_lr, "batch_size": cfg.batch_size, "seed": cfg.seed,
                   "holdout": cfg.holdout, "warmup": cfg.warmup,
+                  **({"short_crops": cfg.short_crops} if cfg.short_crops else {}),
                   **({"init": str(cfg.init.name)} if cfg.init is not None else {})},
         figures=figures)
     save_reader(out, tensors, manifest)

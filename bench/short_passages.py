@@ -14,12 +14,9 @@ from __future__ import annotations
 
 import argparse
 import math
-import re
 from pathlib import Path
 
 from _common import EVAL  # noqa: E402  (puts the repository on sys.path)
-
-_SENTENCE = re.compile(r"[^。！？]+[。！？]?")
 
 
 def main() -> None:
@@ -33,6 +30,7 @@ def main() -> None:
     from retrieval.app import BUNDLED_READER, base_model_dir, quiet_libraries
     from retrieval.config import Config
     from retrieval.evaluate import load_items
+    from retrieval.reader.augment import SENTENCE
     from retrieval.reader.model import Reader
 
     quiet_libraries()
@@ -42,7 +40,7 @@ def main() -> None:
     for it in items:
         ctx, answer = it.context, it.answers[0]
         at = ctx.find(answer)
-        sent = next((m.group() for m in _SENTENCE.finditer(ctx) if m.start() <= at < m.end()), "")
+        sent = next((m.group() for m in SENTENCE.finditer(ctx) if m.start() <= at < m.end()), "")
         if at >= 0 and answer in sent:
             pairs.append((it.question, it.title, sent, ctx[:400]))
     print(f"{len(pairs)} questions whose answer sits in one sentence")

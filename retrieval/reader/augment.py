@@ -31,7 +31,7 @@ from retrieval.reader.train import is_holdout
 
 DATE = re.compile(r"(?:\d{3,4}年)?\d{1,2}月\d{1,2}日(?:上午|下午|晚上|凌晨|早上|中午|晚|早)?")
 TEMPLATES = ("{s}是哪天？", "{s}是什么时候？", "{s}是在哪一天？", "{s}的日期是？", "{s}是在什么时候？", "{s}是几月几日？")
-_SENTENCE = re.compile(r"[^。！？]+[。！？]?")
+SENTENCE = re.compile(r"[^。！？]+[。！？]?")
 # A date in parentheses (birth and death) or opening a range is no event a question asks the day of.
 _RANGE = re.compile(r"\s*[－\-—–~～至到]")
 # What askers leave out of a question: asides in parentheses, and other years ("1月9日，2019年京津冀…
@@ -40,19 +40,29 @@ _RANGE = re.compile(r"\s*[－\-—–~～至到]")
 _ASIDE = re.compile(r"（[^（）]*）|\([^()]*\)|(?<!\d)\d{2,4}年度?")
 
 
+def _paragraphs(rows: list[dict], holdout: float) -> list[dict]:
+    """One record per paragraph (the first question on it), held-out paragraphs left out."""
+    contexts: dict[str, dict] = {}
+    for r in rows:
+        contexts.setdefault(r["context_id"], r)
+    return [r for cid, r in contexts.items() if not is_holdout(cid, holdout)]
+
+
+def _question(qid: str, question: str, answer: str, start: int, paragraph: dict) -> dict:
+    """A CMRC-style record asking ``question`` about ``paragraph``'s context."""
+    return {"id": qid, "question": question, "answers": [answer], "answer_starts": [start],
+            "context_id": paragraph["context_id"], "context": paragraph["context"],
+            **({"title": paragraph["title"]} if "title" in paragraph else {})}
+
+
 def date_questions(rows: list[dict], holdout: float, seed: int = 0) -> list[dict]:
     """Questions asking for the day, one per qualifying sentence of each
     paragraph of ``rows`` (CMRC-style records) outside the held-out share."""
     rng = random.Random(seed)
-    contexts: dict[str, dict] = {}
-    for r in rows:
-        contexts.setdefault(r["context_id"], r)
     out: list[dict] = []
-    for cid, r in contexts.items():
-        if is_holdout(cid, holdout):
-            continue
+    for r in _paragraphs(rows, holdout):
         ctx = r["context"]
-        for m in _SENTENCE.finditer(ctx):
+        for m in SENTENCE.finditer(ctx):
             sent = m.group()
             dates = list(DATE.finditer(sent))
             if len(dates) != 1:
@@ -66,9 +76,8 @@ def date_questions(rows: list[dict], holdout: float, seed: int = 0) -> list[dict
             rest = re.sub(r"[。！？；，,、\s]+$", "", _ASIDE.sub("", rest)).lstrip("，, ")
             if len(rest) < 8 or len(rest) > 60 or re.match(r"^.{0,2}[，,]", rest):
                 continue
-            out.append({"id": f"SYNDATE_{len(out)}", "question": rng.choice(TEMPLATES).format(s=rest),
-                        "answers": [d.group()], "answer_starts": [m.start() + d.start()], "context_id": cid,
-                        "context": ctx, **({"title": r["title"]} if "title" in r else {})})
+            out.append(_question(f"SYNDATE_{len(out)}", rng.choice(TEMPLATES).format(s=rest), d.group(),
+                                 m.start() + d.start(), r))
     return out
 
 
@@ -85,15 +94,9 @@ def count_questions(rows: list[dict], holdout: float, limit: int = 0, seed: int 
     at most that many, drawn at random; 0: all), from paragraphs outside the
     held-out share."""
     rng = random.Random(seed)
-    contexts: dict[str, dict] = {}
-    for r in rows:
-        contexts.setdefault(r["context_id"], r)
     out: list[dict] = []
-    for cid, r in contexts.items():
-        if is_holdout(cid, holdout):
-            continue
-        ctx = r["context"]
-        for m in _SENTENCE.finditer(ctx):
+    for r in _paragraphs(rows, holdout):
+        for m in SENTENCE.finditer(r["context"]):
             sent = m.group()
             if len(COUNT.findall(sent)) < 2:
                 continue
@@ -109,10 +112,7 @@ def count_questions(rows: list[dict], holdout: float, limit: int = 0, seed: int 
                     continue
                 q = (clause[: k.start()] + "多少" + (k.group(3) or "") + k.group(4) + clause[k.end():]).strip()
                 q = re.sub(r"[。！？\s]+$", "", q) + "？"
-                answer = k.group()
-                out.append({"id": "", "question": q, "answers": [answer],
-                            "answer_starts": [m.start() + c.start() + k.start()], "context_id": cid,
-                            "context": ctx, **({"title": r["title"]} if "title" in r else {})})
+                out.append(_question("", q, k.group(), m.start() + c.start() + k.start(), r))
     if 0 < limit < len(out):
         out = rng.sample(out, limit)
     for i, q in enumerate(out):

@@ -26,8 +26,8 @@ def _sets(rows):
 
 
 def _choice(r: SpanRescorer, question: str, texts, logprobs) -> str:
-    qv = r.question_vector(question)
-    return max(zip(texts, logprobs), key=lambda x: r.score(qv, x[0], x[1]))[0]
+    asked = r.asked(question)
+    return max(zip(texts, logprobs), key=lambda x: r.score(asked, x[0], x[1]))[0]
 
 
 @pytest.fixture(scope="module")
@@ -50,9 +50,38 @@ def test_it_keeps_the_readers_choice_where_the_reader_was_right(fitted):
 
 def test_an_unfitted_rescorer_is_the_reader_itself():
     bigrams, last = ("多少", "是谁"), ("名", "人")
-    r = SpanRescorer(bigrams, last, np.zeros((3, 1 + 6 + 6 + 2), np.float32), 1.0)
+    r = SpanRescorer(bigrams, last, np.zeros((3, 1 + 6 + 6 + 2 + 4), np.float32), 1.0)
     texts, lps = ("其中优秀员工9名", "23名"), (-0.5, -2.0)
     assert _choice(r, "多少名？", texts, lps) == "其中优秀员工9名"
+
+
+# The reader's favourite repeats what the question names instead of answering it;
+# the right span, of the same length and kind, shares nothing with the question.
+REPEATS = [("表彰大会在哪里举行？", ("表彰大会举行", "职工服务中心", "下午"), (-1.0, -2.5, -3.5), (0.0, 100.0, 0.0)),
+           ("谁主持了座谈会？", ("主持座谈会", "区工会主席", "会议"), (-0.4, -2.0, -3.2), (0.0, 100.0, 0.0)),
+           ("签约仪式在哪里举行？", ("签约仪式上", "市科学会堂", "下午"), (-0.6, -2.1, -3.3), (0.0, 100.0, 0.0))]
+
+
+def test_a_fitted_rescorer_learns_that_an_answer_seldom_repeats_the_question():
+    rows = REPEATS * 4 + NAMES * 4
+    bigrams, last = vocabularies([q for q, *_ in rows], [t[int(np.argmax(f1))] for _, t, _, f1 in rows])
+    r = fit(_sets(rows), bigrams, last, steps=200)
+    # New question and passage: the reader again prefers the span that restates the question.
+    texts, lps = ("召开座谈会", "工人文化宫", "上午"), (-0.8, -2.6, -3.0)
+    assert _choice(r, "座谈会在哪里召开？", texts, lps) == "工人文化宫"
+    # ...and still takes the reader's choice when it does not repeat the question.
+    assert _choice(r, "谁颁发了证书？", ("李晓钟", "数字资源授权证书", "3家"), (-0.3, -2.4, -3.0)) == "李晓钟"
+
+
+def test_a_file_fitted_before_the_overlap_features_still_loads_and_scores_as_fitted(fitted, tmp_path):
+    d = {"format": "newsqa-span-rescorer", "question_bigrams": ["多少"], "last_chars": ["名"], "span_scale": 1.0,
+         "weights": np.zeros((2, 1 + 6 + 6 + 1)).tolist()}
+    d["weights"][1][-1] = 3.0  # count questions: spans ending in 名
+    path = tmp_path / "span_rescorer.json"
+    path.write_text(json.dumps(d), encoding="utf-8")
+    old = SpanRescorer.load(path)
+    assert not old.question_overlap
+    assert _choice(old, "共表彰了多少名职工？", ("其中优秀员工9名、技术能手3名等", "23名"), (-0.5, -2.0)) == "23名"
 
 
 def test_save_load_round_trip_and_a_damaged_file_is_refused(fitted, tmp_path):

@@ -120,7 +120,7 @@ class Reader:
         if not passages:
             return []
         rescorer = self.rescorer if rescore else None
-        qvec = rescorer.question_vector(question) if rescorer else None
+        asked = rescorer.asked(question) if rescorer else None
         best: dict[int, PassageReading] = {}
         for w, has, spans in self.window_spans(question, passages, CANDIDATES if rescorer else 1, batch):
             span = spans[0] if spans else None
@@ -129,7 +129,7 @@ class Reader:
 
                 def value(c: SpanCandidate) -> float:
                     a, b = tidy_span(text, c.start, c.end)
-                    return rescorer.score(qvec, text[a:b], c.span_logprob)
+                    return rescorer.score(asked, text[a:b], c.span_logprob)
 
                 span = max(spans, key=value)
             prev = best.get(w.passage)

@@ -6,7 +6,9 @@ often returns a clause where a number or a name was asked. The re-scorer looks
 at the reader's top spans of a window and adds, to the reader's own span
 log-probability, a learned bilinear score between the question's most
 frequent character bigrams and the span's shape (length, digits, clause
-punctuation, last character). Both vocabularies and the weights are learned
+punctuation, last character), plus how much of the question the span repeats
+(an answer seldom restates what was asked: "2019年度…表彰大会" for "表彰大会是什么时候
+召开的"). Both vocabularies and the weights are learned
 from question/answer data (`newsqa reader rescorer`), never listed by hand;
 the objective is the expected F1 of the chosen span.
 
@@ -39,8 +41,19 @@ CANDIDATES = 40  # spans of each window the re-scorer chooses among
 
 _NUM = re.compile(r"[0-9０-９一二三四五六七八九十百千万亿两零]")
 _LATIN = re.compile(r"[A-Za-z]")
+_WORD = re.compile(r"[\u4e00-\u9fff0-9A-Za-z]")
 _LENGTHS = (2, 4, 6, 10, 16, 30)
 _CLAUSE = "，、。；"
+
+
+@dataclass(frozen=True)
+class Asked:
+    """What one question asks for: weights over span features, and its
+    characters and bigrams (for the overlap features)."""
+
+    weights: np.ndarray
+    chars: frozenset[str]
+    bigrams: frozenset[str]
 
 
 @dataclass(frozen=True)
@@ -49,21 +62,29 @@ class SpanRescorer:
     last_chars: tuple[str, ...]
     weights: np.ndarray  # (1 + len(question_bigrams), span features)
     span_scale: float  # times the reader's span log-probability
+    # Span/question overlap features; False in files fitted before they
+    # existed, which keep scoring exactly as they were fitted.
+    question_overlap: bool = True
 
-    def question_vector(self, question: str) -> np.ndarray:
+    def asked(self, question: str) -> Asked:
         """What the question asks for, as weights over span features."""
         q = np.array([1.0] + [float(b in question) for b in self.question_bigrams], dtype=np.float32)
-        return q @ self.weights
+        return Asked(q @ self.weights, frozenset(question), question_bigrams(question))
 
-    def span_features(self, text: str) -> np.ndarray:
-        return span_features(text, self.last_chars)
+    def span_features(self, text: str, asked: Asked | None = None) -> np.ndarray:
+        f = span_features(text, self.last_chars)
+        if not self.question_overlap:
+            return f
+        assert asked is not None
+        return np.concatenate([f, overlap_features(text, asked.chars, asked.bigrams)])
 
-    def score(self, qvec: np.ndarray, text: str, span_logprob: float) -> float:
-        return self.span_scale * span_logprob + float(self.span_features(text) @ qvec)
+    def score(self, asked: Asked, text: str, span_logprob: float) -> float:
+        return self.span_scale * span_logprob + float(self.span_features(text, asked) @ asked.weights)
 
     def save(self, path: Path) -> None:
         data = {"format": RESCORER_FORMAT, "question_bigrams": list(self.question_bigrams),
                 "last_chars": list(self.last_chars), "span_scale": self.span_scale,
+                "question_overlap": self.question_overlap,
                 "weights": np.round(self.weights.astype(np.float64), 6).tolist()}
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".rescorer-")
         with os.fdopen(fd, "w", encoding="utf-8") as f:
@@ -78,18 +99,38 @@ class SpanRescorer:
             if d.get("format") != RESCORER_FORMAT:
                 raise ValueError(f"format {d.get('format')!r}")
             r = cls(tuple(d["question_bigrams"]), tuple(d["last_chars"]),
-                    np.asarray(d["weights"], dtype=np.float32), float(d["span_scale"]))
+                    np.asarray(d["weights"], dtype=np.float32), float(d["span_scale"]),
+                    bool(d.get("question_overlap", False)))
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ReaderError(f"{path}: not a span re-scorer ({exc}); fit it again with "
                               f"`newsqa reader rescorer`") from exc
-        if r.weights.shape != (1 + len(r.question_bigrams), n_span_features(len(r.last_chars))):
+        want = (1 + len(r.question_bigrams), n_span_features(len(r.last_chars), r.question_overlap))
+        if r.weights.shape != want:
             raise ReaderError(f"{path}: weights of shape {r.weights.shape} do not match its vocabularies; "
                               f"fit it again with `newsqa reader rescorer`")
         return r
 
 
-def n_span_features(n_last: int) -> int:
-    return 1 + len(_LENGTHS) + 6 + n_last
+def n_span_features(n_last: int, question_overlap: bool = True) -> int:
+    return 1 + len(_LENGTHS) + 6 + n_last + (N_OVERLAP if question_overlap else 0)
+
+
+N_OVERLAP = 4
+
+
+def question_bigrams(question: str) -> frozenset[str]:
+    return frozenset(question[i:i + 2] for i in range(len(question) - 1)
+                     if _WORD.match(question[i]) and _WORD.match(question[i + 1]))
+
+
+def overlap_features(text: str, chars: frozenset[str], bigrams: frozenset[str]) -> np.ndarray:
+    """Share of the span's word characters found in the question, whether it
+    repeats any question bigram, whether it shares no character at all, and
+    how many question bigrams it repeats (capped at 4, scaled to 0–1)."""
+    word = [c for c in text if _WORD.match(c)]
+    share = sum(c in chars for c in word) / max(1, len(word))
+    n = sum(text[i:i + 2] in bigrams for i in range(len(text) - 1))
+    return np.asarray([share, float(n > 0), float(share == 0), min(n, 4) / 4], dtype=np.float32)
 
 
 def span_features(text: str, last_chars: Sequence[str]) -> np.ndarray:
@@ -135,26 +176,32 @@ def fit(sets: list[CandidateSet], question_bigrams: tuple[str, ...], last_chars:
     usable = [s for s in sets if len(s.texts) > 1 and s.f1.max() > 0]
     if not usable:
         raise ReaderError("no question has a candidate span that overlaps its answer; nothing to fit")
-    probe = SpanRescorer(question_bigrams, last_chars, np.zeros((1, 1), np.float32), 1.0)
-    qs = [np.array([1.0] + [float(b in s.question) for b in question_bigrams], np.float32) for s in usable]
-    feats = [np.stack([probe.span_features(t) for t in s.texts]) for s in usable]
-    w = np.zeros((len(question_bigrams) + 1, n_span_features(len(last_chars))), np.float32)
+    dim = n_span_features(len(last_chars))
+    probe = SpanRescorer(question_bigrams, last_chars, np.zeros((1 + len(question_bigrams), dim), np.float32), 1.0)
+    # Candidates padded to one (questions, candidates, features) block; padding masked out.
+    n, c = len(usable), max(len(s.texts) for s in usable)
+    q = np.zeros((n, 1 + len(question_bigrams)), np.float32)
+    feats = np.zeros((n, c, dim), np.float32)
+    logp = np.zeros((n, c), np.float32)
+    f1 = np.zeros((n, c), np.float32)
+    mask = np.full((n, c), -1e9, np.float32)
+    for i, s in enumerate(usable):
+        k = len(s.texts)
+        asked = probe.asked(s.question)
+        q[i] = [1.0] + [float(b in s.question) for b in question_bigrams]
+        feats[i, :k] = [probe.span_features(t, asked) for t in s.texts]
+        logp[i, :k], f1[i, :k], mask[i, :k] = s.logprobs, s.f1 / 100.0, 0.0
+    w = np.zeros_like(probe.weights)
     a = 1.0
     m_w, v_w = np.zeros_like(w), np.zeros_like(w)
     m_a = v_a = 0.0
     for t in range(1, steps + 1):
-        g_w = np.zeros_like(w)
-        g_a = 0.0
-        for q, feat, s in zip(qs, feats, usable):
-            z = a * s.logprobs + feat @ (q @ w)
-            p = np.exp(z - z.max())
-            p /= p.sum()
-            f1 = s.f1 / 100.0
-            g = -p * (f1 - float(p @ f1))  # d(-E[F1]) / dz
-            g_w += np.outer(q, g @ feat)
-            g_a += float(g @ s.logprobs)
-        g_w = g_w / len(usable) + l2 * w
-        g_a /= len(usable)
+        z = a * logp + np.einsum("ncd,nd->nc", feats, q @ w) + mask
+        p = np.exp(z - z.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+        g = -p * (f1 - (p * f1).sum(axis=1, keepdims=True))  # d(-E[F1]) / dz
+        g_w = q.T @ np.einsum("nc,ncd->nd", g, feats) / n + l2 * w
+        g_a = float((g * logp).sum()) / n
         m_w = 0.9 * m_w + 0.1 * g_w
         v_w = 0.999 * v_w + 0.001 * g_w * g_w
         w -= lr * (m_w / (1 - 0.9 ** t)) / (np.sqrt(v_w / (1 - 0.999 ** t)) + 1e-8)

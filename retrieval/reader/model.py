@@ -18,7 +18,7 @@ from retrieval.errors import ReaderError
 from retrieval.reader.decode import SpanCandidate, best_spans, sentence_ids, tidy_span
 from retrieval.reader.features import ReaderTokenizer, Window, make_windows, pad_batch
 from retrieval.reader.format import WEIGHTS, ReaderManifest, base_fingerprint, read_manifest
-from retrieval.reader.rescore import CANDIDATES, SpanRescorer, neighbours
+from retrieval.reader.rescore import CANDIDATES, SpanRescorer
 
 
 @dataclass(frozen=True)
@@ -129,7 +129,7 @@ class Reader:
 
                 def value(c: SpanCandidate) -> float:
                     a, b = tidy_span(text, c.start, c.end)
-                    return rescorer.score(asked, text[a:b], c.span_logprob, *neighbours(text, a, b))
+                    return rescorer.score(asked, text[a:b], c.span_logprob)
 
                 span = max(spans, key=value)
             prev = best.get(w.passage)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import random
 import re
+from typing import Iterator
 
 from retrieval.reader.train import is_holdout
 
@@ -40,12 +41,16 @@ _RANGE = re.compile(r"\s*[－\-—–~～至到]")
 _ASIDE = re.compile(r"（[^（）]*）|\([^()]*\)|(?<!\d)\d{2,4}年度?")
 
 
-def _paragraphs(rows: list[dict], holdout: float) -> list[dict]:
-    """One record per paragraph (the first question on it), held-out paragraphs left out."""
+def _sentences(rows: list[dict], holdout: float) -> Iterator[tuple[dict, re.Match[str]]]:
+    """Each sentence of each paragraph outside the held-out share, with the
+    paragraph's record (the first question on it)."""
     contexts: dict[str, dict] = {}
     for r in rows:
         contexts.setdefault(r["context_id"], r)
-    return [r for cid, r in contexts.items() if not is_holdout(cid, holdout)]
+    for cid, r in contexts.items():
+        if not is_holdout(cid, holdout):
+            for m in SENTENCE.finditer(r["context"]):
+                yield r, m
 
 
 def _question(qid: str, question: str, answer: str, start: int, paragraph: dict) -> dict:
@@ -60,24 +65,22 @@ def date_questions(rows: list[dict], holdout: float, seed: int = 0) -> list[dict
     paragraph of ``rows`` (CMRC-style records) outside the held-out share."""
     rng = random.Random(seed)
     out: list[dict] = []
-    for r in _paragraphs(rows, holdout):
-        ctx = r["context"]
-        for m in SENTENCE.finditer(ctx):
-            sent = m.group()
-            dates = list(DATE.finditer(sent))
-            if len(dates) != 1:
-                continue
-            d = dates[0]
-            if sent[max(0, d.start() - 1) : d.start()] in ("（", "(") or _RANGE.match(sent[d.end():]):
-                continue
-            before = re.sub(r"(于|在|是|自|从)$", "", sent[: d.start()])
-            after = re.sub(r"^[，,、 ]+", "", sent[d.end():])
-            rest = (before.rstrip("，, ") + ("，" if before.strip("，, ") and after else "") + after).strip()
-            rest = re.sub(r"[。！？；，,、\s]+$", "", _ASIDE.sub("", rest)).lstrip("，, ")
-            if len(rest) < 8 or len(rest) > 60 or re.match(r"^.{0,2}[，,]", rest):
-                continue
-            out.append(_question(f"SYNDATE_{len(out)}", rng.choice(TEMPLATES).format(s=rest), d.group(),
-                                 m.start() + d.start(), r))
+    for r, m in _sentences(rows, holdout):
+        sent = m.group()
+        dates = list(DATE.finditer(sent))
+        if len(dates) != 1:
+            continue
+        d = dates[0]
+        if sent[max(0, d.start() - 1) : d.start()] in ("（", "(") or _RANGE.match(sent[d.end():]):
+            continue
+        before = re.sub(r"(于|在|是|自|从)$", "", sent[: d.start()])
+        after = re.sub(r"^[，,、 ]+", "", sent[d.end():])
+        rest = (before.rstrip("，, ") + ("，" if before.strip("，, ") and after else "") + after).strip()
+        rest = re.sub(r"[。！？；，,、\s]+$", "", _ASIDE.sub("", rest)).lstrip("，, ")
+        if len(rest) < 8 or len(rest) > 60 or re.match(r"^.{0,2}[，,]", rest):
+            continue
+        out.append(_question(f"SYNDATE_{len(out)}", rng.choice(TEMPLATES).format(s=rest), d.group(),
+                             m.start() + d.start(), r))
     return out
 
 
@@ -95,24 +98,23 @@ def count_questions(rows: list[dict], holdout: float, limit: int = 0, seed: int 
     held-out share."""
     rng = random.Random(seed)
     out: list[dict] = []
-    for r in _paragraphs(rows, holdout):
-        for m in SENTENCE.finditer(r["context"]):
-            sent = m.group()
-            if len(COUNT.findall(sent)) < 2:
+    for r, m in _sentences(rows, holdout):
+        sent = m.group()
+        if len(COUNT.findall(sent)) < 2:
+            continue
+        for c in _CLAUSE.finditer(sent):
+            clause = c.group()
+            counts = list(COUNT.finditer(clause))
+            if len(counts) != 1:
                 continue
-            for c in _CLAUSE.finditer(sent):
-                clause = c.group()
-                counts = list(COUNT.finditer(clause))
-                if len(counts) != 1:
-                    continue
-                k = counts[0]
-                rest = clause[: k.start()] + clause[k.end():]
-                # Too little left to ask about, or a count inside brackets ("（6人）").
-                if len(_CJK_CHAR.findall(rest)) < 6 or re.search(r"[（(][^）)]*$", clause[: k.start()]):
-                    continue
-                q = (clause[: k.start()] + "多少" + (k.group(3) or "") + k.group(4) + clause[k.end():]).strip()
-                q = re.sub(r"[。！？\s]+$", "", q) + "？"
-                out.append(_question("", q, k.group(), m.start() + c.start() + k.start(), r))
+            k = counts[0]
+            rest = clause[: k.start()] + clause[k.end():]
+            # Too little left to ask about, or a count inside brackets ("（6人）").
+            if len(_CJK_CHAR.findall(rest)) < 6 or re.search(r"[（(][^）)]*$", clause[: k.start()]):
+                continue
+            q = (clause[: k.start()] + "多少" + (k.group(3) or "") + k.group(4) + clause[k.end():]).strip()
+            q = re.sub(r"[。！？\s]+$", "", q) + "？"
+            out.append(_question("", q, k.group(), m.start() + c.start() + k.start(), r))
     if 0 < limit < len(out):
         out = rng.sample(out, limit)
     for i, q in enumerate(out):

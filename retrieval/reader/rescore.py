@@ -68,8 +68,7 @@ class SpanRescorer:
 
     def asked(self, question: str) -> Asked:
         """What the question asks for, as weights over span features."""
-        q = np.array([1.0] + [float(b in question) for b in self.question_bigrams], dtype=np.float32)
-        return Asked(q @ self.weights, frozenset(question), question_bigrams(question))
+        return Asked(question_row(question, self.question_bigrams) @ self.weights, frozenset(question), question_bigrams(question))
 
     def span_features(self, text: str, asked: Asked | None = None) -> np.ndarray:
         f = span_features(text, self.last_chars)
@@ -116,6 +115,11 @@ def n_span_features(n_last: int, question_overlap: bool = True) -> int:
 
 
 N_OVERLAP = 4
+
+
+def question_row(question: str, vocabulary: Sequence[str]) -> np.ndarray:
+    """1 (the bias) and, per vocabulary bigram, whether the question has it."""
+    return np.array([1.0] + [float(b in question) for b in vocabulary], dtype=np.float32)
 
 
 def question_bigrams(question: str) -> frozenset[str]:
@@ -188,7 +192,7 @@ def fit(sets: list[CandidateSet], question_bigrams: tuple[str, ...], last_chars:
     for i, s in enumerate(usable):
         k = len(s.texts)
         asked = probe.asked(s.question)
-        q[i] = [1.0] + [float(b in s.question) for b in question_bigrams]
+        q[i] = question_row(s.question, question_bigrams)
         feats[i, :k] = [probe.span_features(t, asked) for t in s.texts]
         logp[i, :k], f1[i, :k], mask[i, :k] = s.logprobs, s.f1 / 100.0, 0.0
     w = np.zeros_like(probe.weights)

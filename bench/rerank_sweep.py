@@ -60,7 +60,7 @@ def record(cfg, reader, out: Path) -> None:  # type: ignore[no-untyped-def]
                     a, b = _tidy(h.chunk.text, r.span.start, r.span.end)
                     span, slp = h.chunk.text[a:b], r.span.span_logprob
                 rows.append({"article": h.article.id, "score": h.score, "has": r.has_logit, "span": span,
-                             "span_logprob": slp})
+                             "span_logprob": slp, "top_logprob": r.top_logprob})
             f.write(json.dumps({"id": it.id, "n": n, "context": it.context_id, "answers": list(it.answers),
                                 "hits": rows}, ensure_ascii=False) + "\n")
             f.flush()
@@ -74,10 +74,12 @@ def _sigmoid(x: float) -> float:
 
 def answerable(hs: list[dict], best: dict, score: str) -> float:
     """P(answerable) as `retrieval/reader/answering.py` `answerable` computes it
-    from the same readings ("span": the chosen chunk with its span's
-    probability; "has": the best has-answer probability among those read)."""
+    from the same readings ("span": the chosen chunk with the probability of
+    the reader's best span in it; "has": the best has-answer probability among
+    those read). Rows cached before ``top_logprob`` was recorded fall back to
+    the chosen span's."""
     if score == "span":
-        return _sigmoid(best["has"] + best["span_logprob"]) if best["span"] else 0.0
+        return _sigmoid(best["has"] + best.get("top_logprob", best["span_logprob"])) if best["span"] else 0.0
     return max(_sigmoid(h["has"]) for h in hs)
 
 

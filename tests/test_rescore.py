@@ -22,7 +22,7 @@ NAMES = [("谁获得了岗位标兵？", ("王院淼", "岗位标兵", "45人"),
 
 
 def _sets(rows):
-    return [CandidateSet(q, t, np.array(lp, np.float32), np.array(f1, np.float32)) for q, t, lp, f1 in rows]
+    return [CandidateSet(q, t, np.array(lp, np.float32), np.array(f1, np.float32), *nb) for q, t, lp, f1, *nb in rows]
 
 
 def _choice(r: SpanRescorer, question: str, texts, logprobs) -> str:
@@ -50,7 +50,7 @@ def test_it_keeps_the_readers_choice_where_the_reader_was_right(fitted):
 
 def test_an_unfitted_rescorer_is_the_reader_itself():
     bigrams, last = ("多少", "是谁"), ("名", "人")
-    r = SpanRescorer(bigrams, last, np.zeros((3, 1 + 6 + 6 + 2 + 4), np.float32), 1.0)
+    r = SpanRescorer(bigrams, last, np.zeros((3, 1 + 6 + 6 + 2 + 4 + 2), np.float32), 1.0)
     texts, lps = ("其中优秀员工9名", "23名"), (-0.5, -2.0)
     assert _choice(r, "多少名？", texts, lps) == "其中优秀员工9名"
 
@@ -73,6 +73,24 @@ def test_a_fitted_rescorer_learns_that_an_answer_seldom_repeats_the_question():
     assert _choice(r, "谁颁发了证书？", ("李晓钟", "数字资源授权证书", "3家"), (-0.3, -2.4, -3.0)) == "李晓钟"
 
 
+# Two names of one shape: the reader prefers the one standing alone between
+# punctuation marks; the answer is the one inside the running text.
+ALONE = "，", "。"
+INSIDE = "长", "说"
+NEIGHBOURS = [("站长是谁？", ("刘建国", "王丽英"), (-0.5, -1.5), (0.0, 100.0), (ALONE, INSIDE)),
+              ("谁颁发了证书？", ("张明远", "李晓钟"), (-0.4, -1.6), (0.0, 100.0), (ALONE, ("由", "向"))),
+              ("会议在哪里举行？", ("工人文化宫", "职工服务站"), (-0.6, -1.4), (0.0, 100.0), (("：", ""), ("在", "举")))]
+
+
+def test_a_fitted_rescorer_learns_where_answers_sit_in_the_passage():
+    rows = NEIGHBOURS * 4
+    bigrams, last = vocabularies([q for q, *_ in rows], [t[int(np.argmax(f1))] for _, t, _, f1, _ in rows])
+    r = fit(_sets(rows), bigrams, last, steps=200)
+    asked = r.asked("谁主持了会议？")
+    alone, inside = r.score(asked, "赵大海", -0.5, "，", "。"), r.score(asked, "孙志强", -1.8, "由", "主")
+    assert inside > alone
+
+
 def test_a_file_fitted_before_the_overlap_features_still_loads_and_scores_as_fitted(fitted, tmp_path):
     d = {"format": "newsqa-span-rescorer", "question_bigrams": ["多少"], "last_chars": ["名"], "span_scale": 1.0,
          "weights": np.zeros((2, 1 + 6 + 6 + 1)).tolist()}
@@ -80,7 +98,10 @@ def test_a_file_fitted_before_the_overlap_features_still_loads_and_scores_as_fit
     path = tmp_path / "span_rescorer.json"
     path.write_text(json.dumps(d), encoding="utf-8")
     old = SpanRescorer.load(path)
-    assert not old.question_overlap
+    assert old.extras == ()
+    d = {**d, "question_overlap": True, "weights": np.zeros((2, 1 + 6 + 6 + 1 + 4)).tolist()}
+    path.write_text(json.dumps(d), encoding="utf-8")
+    assert SpanRescorer.load(path).extras == ("question_overlap",)
     assert _choice(old, "共表彰了多少名职工？", ("其中优秀员工9名、技术能手3名等", "23名"), (-0.5, -2.0)) == "23名"
 
 
@@ -94,6 +115,10 @@ def test_save_load_round_trip_and_a_damaged_file_is_refused(fitted, tmp_path):
     d["weights"] = d["weights"][:-1]
     path.write_text(json.dumps(d), encoding="utf-8")
     with pytest.raises(ReaderError, match="span_rescorer.json.*shape"):
+        SpanRescorer.load(path)
+    d = json.loads(json.dumps({**d, "weights": back.weights.tolist(), "extras": ["telepathy"]}))
+    path.write_text(json.dumps(d), encoding="utf-8")
+    with pytest.raises(ReaderError, match="span_rescorer.json: .*telepathy.*unknown"):
         SpanRescorer.load(path)
     path.write_text("{", encoding="utf-8")
     with pytest.raises(ReaderError, match="span_rescorer.json: not a span re-scorer"):

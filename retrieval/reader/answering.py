@@ -96,12 +96,13 @@ def choose(readings: list[Reading], reader: Reader, opts: ReadingOptions) -> tup
 
 def answerable(readings: list[Reading], best: Reading, score: str) -> float:
     """The no-answer score: "has" = P(some chunk holds the answer) from the
-    has-answer head alone; "span" = that of the chosen chunk together with its
-    span probability (a confident span counts). Which one separates better is
-    measured by `newsqa reader calibrate` and recorded in the manifest."""
+    has-answer head alone; "span" = that of the chosen chunk together with the
+    probability of the reader's best span in it (a confident reader counts; the
+    re-scorer's choice of words does not decide whether to answer). Which one
+    separates better is measured by `newsqa reader calibrate` and recorded in
+    the manifest."""
     if score == "span":
-        lp = best.reading.span.span_logprob if best.reading.span else -30.0
-        return _sigmoid(best.reading.has_logit + lp)
+        return _sigmoid(best.reading.has_logit + best.reading.top_logprob) if best.reading.span else 0.0
     return max(_sigmoid(r.reading.has_logit) for r in readings)
 
 

@@ -18,17 +18,22 @@ from retrieval.errors import ReaderError
 from retrieval.reader.decode import SpanCandidate, best_spans, sentence_ids, tidy_span
 from retrieval.reader.features import ReaderTokenizer, Window, make_windows, pad_batch
 from retrieval.reader.format import WEIGHTS, ReaderManifest, base_fingerprint, read_manifest
-from retrieval.reader.rescore import CANDIDATES, SpanRescorer
+from retrieval.reader.rescore import CANDIDATES, SpanRescorer, neighbours
 
 
 @dataclass(frozen=True)
 class PassageReading:
     """What the reader made of one passage: how likely it holds the answer, and
-    its best span (character offsets into the passage text)."""
+    its best span (character offsets into the passage text). ``top_logprob``
+    is the log-probability of the reader's own best span, which the chosen
+    ``span`` need not be once a re-scorer has picked among the top spans:
+    whether the passage answers at all is the reader's call, the re-scorer
+    only chooses the words."""
 
     passage: int
     has_logit: float
     span: SpanCandidate | None
+    top_logprob: float = -30.0
 
 
 def _sigmoid(x: float) -> float:
@@ -124,17 +129,18 @@ class Reader:
         best: dict[int, PassageReading] = {}
         for w, has, spans in self.window_spans(question, passages, CANDIDATES if rescorer else 1, batch):
             span = spans[0] if spans else None
+            top = span.span_logprob if span else -30.0
             if rescorer is not None and spans:
                 text = passages[w.passage][1]
 
                 def value(c: SpanCandidate) -> float:
                     a, b = tidy_span(text, c.start, c.end)
-                    return rescorer.score(asked, text[a:b], c.span_logprob)
+                    return rescorer.score(asked, text[a:b], c.span_logprob, *neighbours(text, a, b))
 
                 span = max(spans, key=value)
             prev = best.get(w.passage)
-            if prev is None or _better(span, has, prev):
-                best[w.passage] = PassageReading(w.passage, has, span)
+            if prev is None or _better(span, has, top, prev):
+                best[w.passage] = PassageReading(w.passage, has, span, top)
         return [best[i] for i in range(len(passages))]
 
     def window_spans(self, question: str, passages: list[tuple[str, str]], top_n: int,
@@ -265,9 +271,10 @@ def check_base_model(path: Path, base_model: str) -> ReaderManifest:
     return manifest
 
 
-def _better(span: SpanCandidate | None, has: float, prev: PassageReading) -> bool:
+def _better(span: SpanCandidate | None, has: float, top: float, prev: PassageReading) -> bool:
+    """Whether a window's reading beats an earlier window's of the same passage."""
     if span is None:
         return False
     if prev.span is None:
         return True
-    return has + span.span_logprob > prev.has_logit + prev.span.span_logprob
+    return has + top > prev.has_logit + prev.top_logprob

@@ -8,7 +8,8 @@ log-probability, a learned bilinear score between the question's most
 frequent character bigrams and the span's shape (length, digits, clause
 punctuation, last character), plus how much of the question the span repeats
 (an answer seldom restates what was asked: "2019年度…表彰大会" for "表彰大会是什么时候
-召开的"). Both vocabularies and the weights are learned
+召开的") and whether it sits inside running text or between punctuation marks
+(a whole clause is seldom the answer). Both vocabularies and the weights are learned
 from question/answer data (`newsqa reader rescorer`), never listed by hand;
 the objective is the expected F1 of the chosen span.
 
@@ -62,28 +63,30 @@ class SpanRescorer:
     last_chars: tuple[str, ...]
     weights: np.ndarray  # (1 + len(question_bigrams), span features)
     span_scale: float  # times the reader's span log-probability
-    # Span/question overlap features; False in files fitted before they
-    # existed, which keep scoring exactly as they were fitted.
-    question_overlap: bool = True
+    # Feature groups beyond the span's shape (see EXTRAS); files fitted before
+    # a group existed lack it and keep scoring exactly as they were fitted.
+    extras: tuple[str, ...] = ("question_overlap", "neighbours")
 
     def asked(self, question: str) -> Asked:
         """What the question asks for, as weights over span features."""
         return Asked(question_row(question, self.question_bigrams) @ self.weights, frozenset(question), question_bigrams(question))
 
-    def span_features(self, text: str, asked: Asked | None = None) -> np.ndarray:
-        f = span_features(text, self.last_chars)
-        if not self.question_overlap:
-            return f
-        assert asked is not None
-        return np.concatenate([f, overlap_features(text, asked.chars, asked.bigrams)])
+    def span_features(self, text: str, asked: Asked, before: str = "", after: str = "") -> np.ndarray:
+        """``before``/``after``: the passage characters next to the span ("" at its edges)."""
+        parts = [span_features(text, self.last_chars)]
+        if "question_overlap" in self.extras:
+            parts.append(overlap_features(text, asked.chars, asked.bigrams))
+        if "neighbours" in self.extras:
+            parts.append(neighbour_features(before, after))
+        return np.concatenate(parts)
 
-    def score(self, asked: Asked, text: str, span_logprob: float) -> float:
-        return self.span_scale * span_logprob + float(self.span_features(text, asked) @ asked.weights)
+    def score(self, asked: Asked, text: str, span_logprob: float, before: str = "", after: str = "") -> float:
+        return self.span_scale * span_logprob + float(self.span_features(text, asked, before, after) @ asked.weights)
 
     def save(self, path: Path) -> None:
         data = {"format": RESCORER_FORMAT, "question_bigrams": list(self.question_bigrams),
                 "last_chars": list(self.last_chars), "span_scale": self.span_scale,
-                "question_overlap": self.question_overlap,
+                "extras": list(self.extras),
                 "weights": np.round(self.weights.astype(np.float64), 6).tolist()}
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".rescorer-")
         with os.fdopen(fd, "w", encoding="utf-8") as f:
@@ -99,22 +102,33 @@ class SpanRescorer:
                 raise ValueError(f"format {d.get('format')!r}")
             r = cls(tuple(d["question_bigrams"]), tuple(d["last_chars"]),
                     np.asarray(d["weights"], dtype=np.float32), float(d["span_scale"]),
-                    bool(d.get("question_overlap", False)))
+                    _extras(d))
+            unknown = set(r.extras) - set(EXTRAS)
+            if unknown:
+                raise ValueError(f"features {sorted(unknown)} unknown to this version of newsqa")
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ReaderError(f"{path}: not a span re-scorer ({exc}); fit it again with "
                               f"`newsqa reader rescorer`") from exc
-        want = (1 + len(r.question_bigrams), n_span_features(len(r.last_chars), r.question_overlap))
+        want = (1 + len(r.question_bigrams), n_span_features(len(r.last_chars), r.extras))
         if r.weights.shape != want:
             raise ReaderError(f"{path}: weights of shape {r.weights.shape} do not match its vocabularies; "
                               f"fit it again with `newsqa reader rescorer`")
         return r
 
 
-def n_span_features(n_last: int, question_overlap: bool = True) -> int:
-    return 1 + len(_LENGTHS) + 6 + n_last + (N_OVERLAP if question_overlap else 0)
+# Feature groups added after the span's shape, and how many features each has.
+EXTRAS = {"question_overlap": 4, "neighbours": 2}
 
 
-N_OVERLAP = 4
+def _extras(d: dict) -> tuple[str, ...]:
+    # Files of 2026-12-04 name their one extra group by a flag, older ones have none.
+    if "extras" in d:
+        return tuple(d["extras"])
+    return ("question_overlap",) if d.get("question_overlap") else ()
+
+
+def n_span_features(n_last: int, extras: Sequence[str] = tuple(EXTRAS)) -> int:
+    return 1 + len(_LENGTHS) + 6 + n_last + sum(EXTRAS[e] for e in extras)
 
 
 def question_row(question: str, vocabulary: Sequence[str]) -> np.ndarray:
@@ -137,6 +151,18 @@ def overlap_features(text: str, chars: frozenset[str], bigrams: frozenset[str]) 
     return np.asarray([share, float(n > 0), float(share == 0), min(n, 4) / 4], dtype=np.float32)
 
 
+def neighbours(text: str, a: int, b: int) -> tuple[str, str]:
+    """The characters just before and after ``text[a:b]`` ("" at the edges)."""
+    return text[a - 1:a] if a > 0 else "", text[b:b + 1]
+
+
+def neighbour_features(before: str, after: str) -> np.ndarray:
+    """Whether the span continues into running text on either side, rather
+    than ending at punctuation or the passage's edge."""
+    return np.asarray([float(bool(after) and bool(_WORD.match(after))),
+                       float(bool(before) and bool(_WORD.match(before)))], dtype=np.float32)
+
+
 def span_features(text: str, last_chars: Sequence[str]) -> np.ndarray:
     n = len(text)
     f = [1.0] + [float(n <= b) for b in _LENGTHS]
@@ -151,12 +177,14 @@ def span_features(text: str, last_chars: Sequence[str]) -> np.ndarray:
 @dataclass(frozen=True)
 class CandidateSet:
     """One question's candidate spans: their text, the reader's span
-    log-probability and the F1 of each against the gold answers."""
+    log-probability, the F1 of each against the gold answers, and the passage
+    characters next to each (empty: none recorded)."""
 
     question: str
     texts: tuple[str, ...]
     logprobs: np.ndarray
     f1: np.ndarray
+    neighbours: tuple[tuple[str, str], ...] = ()
 
 
 def vocabularies(questions: Iterable[str], answers: Iterable[str], n_bigrams: int = 50,
@@ -193,7 +221,8 @@ def fit(sets: list[CandidateSet], question_bigrams: tuple[str, ...], last_chars:
         k = len(s.texts)
         asked = probe.asked(s.question)
         q[i] = question_row(s.question, question_bigrams)
-        feats[i, :k] = [probe.span_features(t, asked) for t in s.texts]
+        sides = s.neighbours or (("", ""),) * k
+        feats[i, :k] = [probe.span_features(t, asked, *nb) for t, nb in zip(s.texts, sides)]
         logp[i, :k], f1[i, :k], mask[i, :k] = s.logprobs, s.f1 / 100.0, 0.0
     w = np.zeros_like(probe.weights)
     a = 1.0
@@ -236,15 +265,18 @@ def collect(reader: Reader, items: list[EvalItem], chunking: ChunkingConfig,
             question = reader_text(it.question)
             for w, _, spans in reader.window_spans(question, [(reader_text(it.title), t) for t in texts],
                                                     CANDIDATES):
-                seen: dict[str, float] = {}
+                text = texts[w.passage]
+                seen: dict[str, tuple[float, tuple[str, str]]] = {}
                 for c in spans:
-                    a, b = tidy_span(texts[w.passage], c.start, c.end)
-                    t = texts[w.passage][a:b]
-                    seen[t] = max(seen.get(t, -1e9), c.span_logprob)
+                    a, b = tidy_span(text, c.start, c.end)
+                    t = text[a:b]
+                    if t not in seen or c.span_logprob > seen[t][0]:
+                        seen[t] = (c.span_logprob, neighbours(text, a, b))
                 if seen:
                     keys = tuple(seen)
-                    sets.append(CandidateSet(question, keys, np.array([seen[k] for k in keys], np.float32),
-                                             np.array([f1_score(k, it.answers) for k in keys], np.float32)))
+                    sets.append(CandidateSet(question, keys, np.array([seen[k][0] for k in keys], np.float32),
+                                             np.array([f1_score(k, it.answers) for k in keys], np.float32),
+                                             tuple(seen[k][1] for k in keys)))
         if bar:
             bar.update(1)
     if bar:

@@ -61,7 +61,7 @@ SAMPLE_QUESTIONS = [
     # The default (12-layer) reader answers with the breakdown clause after the 23, or with the
     # whole sentence, depending on near-tied chunk scores: a known miss (test_reader.py).
     pytest.param("阎村镇总工会共表彰了多少名最美劳动者？", "阎村镇23名职工获评“最美劳动者”", "23",
-                 marks=pytest.mark.xfail(strict=False, reason="answer runs past the 23 into its breakdown")),
+                 marks=pytest.mark.xfail(strict=False, reason="reader answers with the breakdown after the total, not the 23")),
     ("顺义区总工会的消防安全检查由谁带队？", "顺义区总工会排查隐患保安全过节", "李慧哲"),
     ("政协全会共分为多少个组？", "（上接第1版）", "37"),
     # The epoch-2.5 reader answered the platform's name here instead of 京 (在京举行). The shipped mean

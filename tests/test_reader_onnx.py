@@ -31,7 +31,7 @@ QUESTIONS = [
     ("黑山寨社区服务站的站长是谁？", "昌平山区社区服务站职工享工会关爱", "王丽英"),
     # The default (12-layer) reader answers this one with the breakdown after the 23 (test_reader.py).
     pytest.param("阎村镇总工会共表彰了多少名最美劳动者？", "阎村镇23名职工获评“最美劳动者”", "23",
-                 marks=pytest.mark.xfail(strict=False, reason="answer runs past the 23 into its breakdown")),
+                 marks=pytest.mark.xfail(strict=False, reason="reader answers with the breakdown after the total, not the 23")),
     ("丰台区卢沟桥地区总工会筹资多少元购买物资？", "“娘家人”节前送年货", "20万元"),
     ("京津冀交通一体化劳动竞赛总结表彰大会在哪里举行？", "京津冀交通一体化劳动竞赛先进获表彰", "北京市职工服务中心"),
 ]

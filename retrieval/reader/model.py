@@ -21,6 +21,11 @@ from retrieval.reader.format import WEIGHTS, ReaderManifest, base_fingerprint, r
 from retrieval.reader.rescore import CANDIDATES, SpanRescorer, neighbours
 
 
+# Stands for the log-probability of a span where there is none: added to any
+# has-answer logit, its sigmoid is ~0.
+NO_SPAN_LOGPROB = -30.0
+
+
 @dataclass(frozen=True)
 class PassageReading:
     """What the reader made of one passage: how likely it holds the answer, and
@@ -33,7 +38,7 @@ class PassageReading:
     passage: int
     has_logit: float
     span: SpanCandidate | None
-    top_logprob: float = -30.0
+    top_logprob: float = NO_SPAN_LOGPROB
 
 
 def _sigmoid(x: float) -> float:
@@ -129,7 +134,7 @@ class Reader:
         best: dict[int, PassageReading] = {}
         for w, has, spans in self.window_spans(question, passages, CANDIDATES if rescorer else 1, batch):
             span = spans[0] if spans else None
-            top = span.span_logprob if span else -30.0
+            top = span.span_logprob if span else NO_SPAN_LOGPROB
             if rescorer is not None and spans:
                 text = passages[w.passage][1]
 
@@ -175,7 +180,7 @@ class Reader:
 
     def answer_logit(self, reading: PassageReading) -> float:
         if reading.span is None:
-            return -30.0
+            return NO_SPAN_LOGPROB
         c = self.manifest.calibration
         return (c.get("a_has", 1.0) * reading.has_logit + c.get("a_span", 1.0) * reading.span.span_logprob
                 + c.get("b", 0.0))

@@ -56,6 +56,30 @@ def _zhconv():
     return zhconv
 
 
+def simplified_in_place(text: str) -> str:
+    """Traditional characters converted to simplified, every character kept in
+    place, so positions in the result are positions in ``text``.
+
+    Word by word as zhconv segments it: a few words convert to another length
+    (公尺 → 米, 波札那 → 博茨瓦纳), and converting the whole text shifted everything
+    after them (two such words can even cancel out in the total length). Those
+    words are converted character by character instead."""
+    if not CJK_RE.search(text):
+        return text
+    zhconv = _zhconv()
+    out = []
+    for word in zhconv.tokenize(text, "zh-cn"):
+        conv = zhconv.convert(word, "zh-cn")
+        out.append(conv if len(conv) == len(word) else "".join(map(_one_character, word)))
+    kept = "".join(out)
+    return kept if len(kept) == len(text) else text
+
+
+def _one_character(c: str) -> str:
+    s = _zhconv().convert(c, "zh-cn")
+    return s if len(s) == 1 else c
+
+
 def for_search(text: str) -> str:
     # Stored text is clean already; a question may still carry a zero-width
     # space or soft hyphen that would split a word from its match.

@@ -249,3 +249,38 @@ def test_averaging_two_readers_writes_their_mean_as_a_loadable_reader(tmp_path):
                        capture_output=True, text=True, env=env, timeout=600, cwd=tmp_path)
     assert r.returncode == 1 and "layers is 1" in r.stderr and len(r.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "bad").exists()
+
+
+# Traditional characters, with words zhconv converts to another length before the answer
+# (波札那 → 博茨瓦纳, one longer; 公尺 → 米, one shorter: together they cancel out in the length)
+TRADITIONAL_ARTICLES = [
+    {"id": "t1", "title": "波札那國家博物館觀景塔完工",
+     "text": "本報訊（記者林志明）波札那國家博物館昨天宣布，由建築師陳美玲設計的觀景塔已經完工，塔高一百二十公尺，"
+             "將於明年三月對外開放。館方表示，觀景塔共有六層，頂層設有咖啡廳。"},
+    {"id": "t2", "title": "臺北市立圖書館舉辦冬季讀書節",
+     "text": "本報訊（記者王大同）臺北市立圖書館昨天舉辦了冬季讀書節，吸引了三百多名市民參加。活動由館長黃國華主持。"},
+]
+
+
+@pytest.mark.parametrize("question,title,needle,longest", [
+    ("波札那國家博物館的觀景塔是由誰設計的？", "波札那國家博物館觀景塔完工", "陳美玲", 8),
+    ("觀景塔共有幾層？", "波札那國家博物館觀景塔完工", "六層", 4),
+    ("臺北市立圖書館的冬季讀書節由誰主持？", "臺北市立圖書館舉辦冬季讀書節", "黃國華", 8),
+])
+def test_traditional_articles_are_answered_in_their_own_characters(real_encoder, tokenizer, tmp_path,
+                                                                   question, title, needle, longest):
+    from retrieval.answer.qa import QA
+    from retrieval.app import load_reader
+    from retrieval.config import load_config
+    from retrieval.index.store import IndexStore
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "news.json").write_text(json.dumps(TRADITIONAL_ARTICLES, ensure_ascii=False), encoding="utf-8")
+    cfg = load_config(write_config(tmp_path / "config.toml", corpus, tmp_path / "index"))
+    IndexStore(cfg.index_path).build(cfg, real_encoder, tokenizer)
+    ans = QA(cfg, real_encoder, tokenizer, reader=load_reader(cfg)).ask(question)
+    assert ans.found and needle in ans.text and len(ans.text) <= longest, ans.text
+    src = ans.sources[0]
+    text = next(a["text"] for a in TRADITIONAL_ARTICLES if a["title"] == title)
+    assert src.title == title and ans.text in src.quote and ans.text in text

@@ -292,10 +292,9 @@ class _Simplifier:
     def __call__(self, text: str) -> str:
         if not self.active:
             return text
-        from retrieval.textnorm import _zhconv
+        from retrieval.textnorm import simplified_in_place
 
-        out = _zhconv().convert(text, "zh-cn")
-        return out if len(out) == len(text) else text
+        return simplified_in_place(text)
 
 
 def _split_lines(text: str) -> list[_Line]:

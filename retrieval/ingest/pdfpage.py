@@ -277,12 +277,9 @@ def body_size(lines: list[TextLine]) -> float:
 @lru_cache(maxsize=4096)
 def _simplified(text: str) -> str:
     """The patterns are written in simplified characters; a traditional page reads the same."""
-    if not re.search(f"[{CJK}]", text):
-        return text
-    import zhconv
+    from retrieval.textnorm import simplified_in_place
 
-    out = zhconv.convert(text, "zh-cn")
-    return out if len(out) == len(text) else text
+    return simplified_in_place(text)
 
 
 def _is_furniture(text: str) -> bool:

@@ -22,7 +22,6 @@ Per reader it prints, over all true articles:
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 import tempfile
 import time

@@ -17,7 +17,6 @@ import argparse
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 from _common import EVAL, ROOT  # noqa: E402  (puts the repository on sys.path)
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from retrieval.errors import CorpusError
 from retrieval.answer.qa import QA
-from retrieval.index.store import Progress, no_progress
+from retrieval.types import Progress, no_progress
 from retrieval.types import Hit
 
 if TYPE_CHECKING:

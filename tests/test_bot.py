@@ -22,8 +22,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import NEWSQA, ROOT, SAMPLE, write_config
-from telegram_harness import (BOT_USER, BOT_USERNAME, TOKEN, BotMessage, Emulator, bot_env, emulator, running_bot,
+from conftest import NEWSQA, SAMPLE, write_config
+from telegram_harness import (BOT_USERNAME, TOKEN, BotMessage, Emulator, bot_env, emulator, running_bot,
                               visible_text)
 
 pytestmark = pytest.mark.slow

@@ -8,7 +8,6 @@ import pytest
 
 from retrieval.evaluate import em_score, f1_score
 
-from conftest import ROOT
 from test_e2e import run
 
 

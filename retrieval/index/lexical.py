@@ -51,8 +51,6 @@ class Tokenizer:
         return list(self._jieba.cut(text))
 
     def posseg(self, text: str) -> list[tuple[str, str]]:
-        import jieba.posseg
-
         return [(p.word, p.flag) for p in self._posseg.cut(text)]
 
     @cached_property

@@ -41,7 +41,7 @@ from retrieval.errors import (CorpusError, IndexDamagedError, IndexMismatchError
                               IndexWriteError)
 from retrieval.ingest.corpus import CorpusFile, SkippedFile, iter_corpus_files, read_corpus
 from retrieval.index.lexical import TOKENIZER_ID, BM25Index, Tokenizer
-from retrieval.types import Article, Chunk, Progress, ProgressFactory, no_progress, sha1
+from retrieval.types import Article, Chunk, ProgressFactory, no_progress, sha1
 
 FORMAT_VERSION = 1
 REBUILD_HINT = "run 'newsqa index rebuild --full'"

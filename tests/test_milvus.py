@@ -213,6 +213,35 @@ def test_a_full_rebuild_swaps_builds_while_questions_run(server, tmp_path, corpu
     assert len(build_collections(store)) == 2
 
 
+def test_an_old_build_that_cannot_be_dropped_does_not_fail_the_new_one(server, tmp_path, corpus_dir, tokenizer,
+                                                                       monkeypatch):
+    cfg, store = make(tmp_path, corpus_dir, server.uri)
+    store.build(cfg, HashEncoder(), tokenizer)
+    store.build(cfg, HashEncoder(), tokenizer, full=True)
+    first, second = build_collections(store)
+    real_call = store.conn.call
+
+    def refuse_drops(what, method, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if method == "drop_collection":
+            raise IndexUnavailableError(f"Milvus failed ({what}: database table is locked)")
+        return real_call(what, method, *args, **kwargs)
+
+    monkeypatch.setattr(store.conn, "call", refuse_drops)
+    notes: list[str] = []
+    store.build(cfg, HashEncoder(), tokenizer, full=True, note=notes.append)
+    third = store.current_build_id().rsplit(".", 1)[0]
+    assert third not in (first, second) and first in build_collections(store)
+    assert [n for n in notes if n.startswith("warning:")] == [
+        f"warning: drop old build {first} failed (Milvus failed (drop {first}: database table is locked)); "
+        "the next build retries it",
+        f"warning: drop old build {first}_articles failed (Milvus failed (drop {first}_articles: database table "
+        "is locked)); the next build retries it"]
+    assert NEEDLE in hash_answer(cfg, tokenizer)  # the new build answers
+    monkeypatch.setattr(store.conn, "call", real_call)
+    store.build(cfg, HashEncoder(), tokenizer, full=True)
+    assert first not in build_collections(store) and len(build_collections(store)) == 2
+
+
 def test_two_processes_answer_from_one_collection(server, tmp_path, corpus_dir, tokenizer):
     cfg, store = make(tmp_path, corpus_dir, server.uri)
     store.build(cfg, HashEncoder(), tokenizer)

@@ -755,16 +755,35 @@ class _Build:
         kept = keep | {f"{k}_articles" for k in keep}
         for name in self.conn.collections():
             if name.startswith(prefix) and name not in kept:
-                self.conn.call(f"drop {name}", "drop_collection", name)
+                self._after_swap(f"drop old build {name}", lambda n=name: self.conn.call(f"drop {n}", "drop_collection", n))
 
     def _clean_meta(self, collections: set[str], build_ids: set[str]) -> None:
         """Drop the manifests and frequencies of every build but these."""
-        rows = self.conn.query("read the manifest", self.store.meta, filter='key != "current"', output_fields=["key"])
-        keep = {f"manifest:{c}" for c in collections}
-        gone = [r["key"] for r in rows
-                if r["key"] not in keep and not any(r["key"].startswith(f"df:{b}:") for b in build_ids)]
-        for part in _batches(gone, 200):
-            self.conn.call("clean the manifest", "delete", self.store.meta, ids=part)
+        def clean() -> None:
+            rows = self.conn.query("read the manifest", self.store.meta, filter='key != "current"',
+                                   output_fields=["key"])
+            keep = {f"manifest:{c}" for c in collections}
+            gone = [r["key"] for r in rows
+                    if r["key"] not in keep and not any(r["key"].startswith(f"df:{b}:") for b in build_ids)]
+            for part in _batches(gone, 200):
+                self.conn.call("clean the manifest", "delete", self.store.meta, ids=part)
+
+        self._after_swap("clean old manifests", clean)
+
+    def _after_swap(self, what: str, step: Callable[[], None]) -> None:
+        """Clean-up once the new build is live: a failure here must not report
+        the build as failed, and whatever is left the next build removes. A drop
+        can meet a read that holds the table ("database table is locked"), which
+        passes a moment later, hence the retries."""
+        for pause in (0.2, 1.0, None):
+            try:
+                step()
+                return
+            except IndexUnavailableError as exc:
+                if pause is None:
+                    self.note(f"warning: {what} failed ({exc}); the next build retries it")
+                    return
+                time.sleep(pause)
 
     # ---------------------------------------------------------------- an update in place
     def _update(self, pointer: Pointer, manifest: dict, files: list, skipped: list[SkippedFile],

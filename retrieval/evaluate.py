@@ -19,8 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from retrieval.errors import CorpusError
 from retrieval.answer.qa import QA
-from retrieval.types import Progress, no_progress
-from retrieval.types import Hit
+from retrieval.types import Hit, Progress, no_progress
 
 if TYPE_CHECKING:
     from retrieval.config import Config

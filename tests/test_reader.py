@@ -289,24 +289,29 @@ TRADITIONAL_ARTICLES = [
 ]
 
 
-@pytest.mark.parametrize("question,title,needle,longest", [
-    ("波札那國家博物館的觀景塔是由誰設計的？", "波札那國家博物館觀景塔完工", "陳美玲", 8),
-    ("觀景塔共有幾層？", "波札那國家博物館觀景塔完工", "六層", 4),
-    ("臺北市立圖書館的冬季讀書節由誰主持？", "臺北市立圖書館舉辦冬季讀書節", "黃國華", 8),
-])
-def test_traditional_articles_are_answered_in_their_own_characters(real_encoder, tokenizer, tmp_path,
-                                                                   question, title, needle, longest):
+@pytest.fixture(scope="module")
+def traditional_qa(real_encoder, tokenizer, tmp_path_factory):
     from retrieval.answer.qa import QA
     from retrieval.app import load_reader
     from retrieval.config import load_config
     from retrieval.index.store import IndexStore
 
-    corpus = tmp_path / "corpus"
+    base = tmp_path_factory.mktemp("traditional")
+    corpus = base / "corpus"
     corpus.mkdir()
     (corpus / "news.json").write_text(json.dumps(TRADITIONAL_ARTICLES, ensure_ascii=False), encoding="utf-8")
-    cfg = load_config(write_config(tmp_path / "config.toml", corpus, tmp_path / "index"))
+    cfg = load_config(write_config(base / "config.toml", corpus, base / "index"))
     IndexStore(cfg.index_path).build(cfg, real_encoder, tokenizer)
-    ans = QA(cfg, real_encoder, tokenizer, reader=load_reader(cfg)).ask(question)
+    return QA(cfg, real_encoder, tokenizer, reader=load_reader(cfg))
+
+
+@pytest.mark.parametrize("question,title,needle,longest", [
+    ("波札那國家博物館的觀景塔是由誰設計的？", "波札那國家博物館觀景塔完工", "陳美玲", 8),
+    ("觀景塔共有幾層？", "波札那國家博物館觀景塔完工", "六層", 4),
+    ("臺北市立圖書館的冬季讀書節由誰主持？", "臺北市立圖書館舉辦冬季讀書節", "黃國華", 8),
+])
+def test_traditional_articles_are_answered_in_their_own_characters(traditional_qa, question, title, needle, longest):
+    ans = traditional_qa.ask(question)
     assert ans.found and needle in ans.text and len(ans.text) <= longest, ans.text
     src = ans.sources[0]
     text = next(a["text"] for a in TRADITIONAL_ARTICLES if a["title"] == title)

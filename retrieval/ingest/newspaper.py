@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from retrieval.textnorm import CJK, CLOSERS, SENTENCE_END, join_lines, squeeze_spaces
+from retrieval.textnorm import CJK, CLOSERS, SENTENCE_END, join_lines, simplified_in_place, squeeze_spaces
 
 if TYPE_CHECKING:
     import jieba
@@ -292,8 +292,6 @@ class _Simplifier:
     def __call__(self, text: str) -> str:
         if not self.active:
             return text
-        from retrieval.textnorm import simplified_in_place
-
         return simplified_in_place(text)
 
 

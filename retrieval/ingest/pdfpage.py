@@ -61,7 +61,7 @@ from retrieval.ingest.newspaper import (
     BYLINE_IN_LEAD_RE, CONT_RE, CREDIT_LINE_RE, EDITOR_RE, FURNITURE_SIGNS, LEAD_REPORTER_RE, LEAD_RE,
     PAGE_NO_LINE_RE, ROLE_ANY_RE, ROLE_RE, PageArticle, parse_names, segment_page,
 )
-from retrieval.textnorm import CJK, SENTENCE_END, clean_text, join_lines, squeeze_spaces
+from retrieval.textnorm import CJK, SENTENCE_END, clean_text, join_lines, simplified_in_place, squeeze_spaces
 
 # A line this much larger than the body text is display type.
 DISPLAY_RATIO = 1.2
@@ -277,8 +277,6 @@ def body_size(lines: list[TextLine]) -> float:
 @lru_cache(maxsize=4096)
 def _simplified(text: str) -> str:
     """The patterns are written in simplified characters; a traditional page reads the same."""
-    from retrieval.textnorm import simplified_in_place
-
     return simplified_in_place(text)
 
 

@@ -29,7 +29,7 @@ demo: install
 	$(BIN)/newsqa ask "$(QUESTION)"
 
 test: install $(EMULATOR_STAMP)
-	$(BIN)/python -m pytest -q -rs --durations=15
+	$(BIN)/python -m pytest -q -rs --durations=15 -n 2 --dist loadfile
 
 # Needs TELEGRAM_BOT_TOKEN (from @BotFather); see README "Telegram bot".
 bot: install

@@ -56,6 +56,10 @@ class Article:
     kicker: str | None = None
     continued_from: str | None = None
     also_in: tuple[str, ...] = ()  # other files with the same title and text, indexed once
+    page: int | None = None  # the printed page (版次)
+    section: str | None = None  # the page's name (要闻, 国际), where known
+    subtitle: str | None = None  # 副题
+    dateline: str | None = None  # "本报北京1月8日电", "新华社北京1月8日电"
 
     @property
     def text(self) -> str:

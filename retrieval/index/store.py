@@ -184,7 +184,7 @@ def _config_fingerprint(cfg: Config, model_name: str) -> dict:
     return {
         "format_version": FORMAT_VERSION, "model": model_name, "tokenizer": TOKENIZER_ID,
         "passage_prompt": cfg.embedding.passage_prompt, "index_kind": cfg.index.kind,
-        "passage_precision": cfg.embedding.passage_precision,
+        "passage_precision": cfg.embedding.passage_precision, "layout": cfg.corpus.layout,
         "chunking": {"min_chars": cfg.chunking.min_chars, "max_chars": cfg.chunking.max_chars,
                      "overlap_sentences": cfg.chunking.overlap_sentences},
     }
@@ -669,7 +669,8 @@ def read_chunks(cfg: Config, encoder: PassageEncoder, progress: ProgressFactory 
                 ) -> tuple[list[CorpusFile], list[SkippedFile], list[Article], list[Chunk], list[str], list[str]]:
     """The corpus as chunks, with the text each is embedded from and its
     content hash (what vector reuse is keyed by, in every backend)."""
-    files, skipped = read_corpus(cfg.corpus_paths, progress=progress, ocr_threads=cfg.corpus.ocr_threads)
+    files, skipped = read_corpus(cfg.corpus_paths, progress=progress, ocr_threads=cfg.corpus.ocr_threads,
+                                 layout=cfg.corpus.layout)
     articles = [a for f in files for a in f.articles]
     if not articles:
         where = ", ".join(str(p) for p in cfg.corpus_paths)

@@ -1,0 +1,112 @@
+"""E-paper archives: one article a file (retrieval/ingest/epaper.py), read
+with the right titles, pages, dates, bylines and datelines; page-layout
+files are read as before."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from archive_fixture import write_archive
+from conftest import ROOT, SAMPLE
+from retrieval.ingest.corpus import _from_page_text, read_corpus
+from retrieval.ingest.epaper import looks_like_article, name_info
+from retrieval.textnorm import clean_text
+from retrieval.types import Article
+
+ARCHIVE = ROOT.parent / "shared" / "archive" / "rmrb-2020-01"
+
+
+def by_title(root: Path, layout: str = "auto") -> dict[str, Article]:
+    files, _ = read_corpus([root], layout=layout)
+    return {a.title: a for f in files for a in f.articles}
+
+
+def test_article_files_give_title_kicker_subtitle_page_and_date(tmp_path):
+    arts = by_title(write_archive(tmp_path / "paper"))
+    a = arts["全市新建二十座社区养老驿站"]
+    assert a.kicker == "市政府常务会议部署——" and a.subtitle == "年底前覆盖所有街道"
+    assert (a.date, a.page) == ("2020-01-09", 1)
+    assert a.author == "林晓雨" and a.dateline == "本报北京1月8日电"
+    assert a.paragraphs[0].startswith("本报北京1月8日电（记者林晓雨）市政府常务会议8日决定")
+    assert len(a.paragraphs) == 3
+    ice = arts["滨江公园冰雪节开幕"]
+    assert (ice.page, ice.kicker, ice.subtitle, ice.author) == (1, None, None, "周明远")
+
+
+def test_bylines_datelines_and_credits_become_metadata(tmp_path):
+    arts = by_title(write_archive(tmp_path / "paper"))
+    lift = arts["老旧小区加装电梯提速"]
+    # a byline line is the author, not a paragraph
+    assert lift.author == "陈思雨" and lift.paragraphs[0].startswith("今年以来")
+    grain = arts["全国粮食产量再创新高"]
+    assert grain.dateline == "新华社北京1月9日电" and grain.photographer == "王海涛"
+    assert all("摄" not in p for p in grain.paragraphs)
+    heat = arts["冬季供暖投诉量同比下降"]
+    # date from the folder, page from the name; a dateline printed after the text
+    assert (heat.date, heat.page) == ("2020-01-10", 3)
+    assert heat.dateline == "本报北京1月10日电" and heat.author == "刘晨阳"
+
+
+def test_the_same_story_on_two_pages_is_one_article_that_knows_both_files(tmp_path):
+    files, skipped = read_corpus([write_archive(tmp_path / "paper")])
+    elderly = [a for f in files for a in f.articles if a.title == "全市新建二十座社区养老驿站"]
+    assert len(elderly) == 1
+    assert elderly[0].also_in == ("paper/20200109/20200109-04-01.txt",)
+    assert any(s.kind == "note" and "20200109-04-01" in s.path for s in skipped)
+
+
+def test_layout_page_forces_the_old_reading(tmp_path):
+    root = write_archive(tmp_path / "paper")
+    arts = by_title(root, layout="page")
+    # read as a printed page, the kicker line is not kept apart as a kicker of this title
+    assert "全市新建二十座社区养老驿站" not in arts or arts["全市新建二十座社区养老驿站"].subtitle is None
+    assert all(a.subtitle is None for a in arts.values())
+
+
+def test_layout_article_forces_one_article_a_file(tmp_path):
+    # no header lines, no indent: "auto" reads a page, "article" one article headed by the first line
+    (tmp_path / "note.txt").write_text("夜市开张\n\n本报讯（记者 张三）摊位一百个，营业到深夜。\n\n"
+                                       "地铁加开夜班车\n\n本报讯（记者 李四）周末加开三趟夜班车。\n", encoding="utf-8")
+    assert len(by_title(tmp_path, layout="auto")) == 2
+    forced = by_title(tmp_path, layout="article")
+    assert list(forced) == ["夜市开张"]
+    assert forced["夜市开张"].paragraphs[-1] == "本报讯（记者李四）周末加开三趟夜班车。"
+
+
+def test_page_layout_files_are_not_taken_for_article_files():
+    text = clean_text(SAMPLE.read_text(encoding="utf-8"))
+    assert not looks_like_article(text)
+    auto = _from_page_text(text, SAMPLE.name, layout="auto")
+    page = _from_page_text(text, SAMPLE.name, layout="page")
+    assert [(a.title, a.paragraphs) for a in auto] == [(a.title, a.paragraphs) for a in page]
+
+
+def test_name_info_reads_date_page_and_order():
+    assert name_info("a/20200109/20200109-04-02.txt") == name_info("x/20200109-04-02.txt")
+    assert (name_info("x/20200109-04-02.txt").page, name_info("x/20200109-04-02.txt").order) == (4, 2)
+    assert name_info("2020-01-09/04-02.txt").date == "2020-01-09"
+    assert name_info("2020-01-09/04-02.txt").page == 4
+    assert name_info("000_1248635c6257c13a.txt").page is None
+
+
+def test_json_records_accept_page_section_kicker_and_subtitle(tmp_path):
+    rec = {"title": "地铁新线开通", "text": "十九号线今日开通。", "date": "2020-01-09", "page": "第4版",
+           "section": "城市", "kicker": "出行更方便", "subtitle": "全长二十公里"}
+    (tmp_path / "n.jsonl").write_text(json.dumps(rec, ensure_ascii=False) + "\n", encoding="utf-8")
+    a = by_title(tmp_path)["地铁新线开通"]
+    assert (a.page, a.section, a.kicker, a.subtitle) == (4, "城市", "出行更方便", "全长二十公里")
+
+
+@pytest.mark.skipif(not ARCHIVE.exists(), reason="../shared/archive not available")
+def test_the_real_archive_gives_one_article_a_file_with_page_and_date():
+    files, _ = read_corpus([ARCHIVE])
+    arts = [a for f in files for a in f.articles]
+    assert len(arts) > 2000
+    assert all(a.page and a.date for a in arts)
+    sample = arts[::97]
+    for a in sample:
+        line2 = (ARCHIVE.parent / a.file).read_bytes().decode("utf-8").split("\r\n")[1]
+        assert a.title == " ".join(line2.replace("\u3000", " ").replace("\u00a0", " ").split())

@@ -27,7 +27,7 @@ def by_title(root: Path, layout: str = "auto") -> dict[str, Article]:
 def test_article_files_give_title_kicker_subtitle_page_and_date(tmp_path):
     arts = by_title(write_archive(tmp_path / "paper"))
     a = arts["全市新建二十座社区养老驿站"]
-    assert a.kicker == "市政府常务会议部署——" and a.subtitle == "年底前覆盖所有街道"
+    assert a.kicker == "市政府常务会议部署——" and a.subtitle == "银发食堂同步开张"
     assert (a.date, a.page) == ("2020-01-09", 1)
     assert a.author == "林晓雨" and a.dateline == "本报北京1月8日电"
     assert a.paragraphs[0].startswith("本报北京1月8日电（记者林晓雨）市政府常务会议8日决定")
@@ -110,3 +110,78 @@ def test_the_real_archive_gives_one_article_a_file_with_page_and_date():
     for a in sample:
         line2 = (ARCHIVE.parent / a.file).read_bytes().decode("utf-8").split("\r\n")[1]
         assert a.title == " ".join(line2.replace("\u3000", " ").replace("\u00a0", " ").split())
+
+
+# ------------------------------------------------------------ through the index to the user
+
+@pytest.fixture(scope="module")
+def archive_qa(real_encoder, tokenizer, tmp_path_factory):
+    """The hand-written archive indexed with the real model, as `newsqa` would."""
+    from conftest import write_config
+    from retrieval.answer.qa import QA
+    from retrieval.app import load_reader
+    from retrieval.config import load_config
+    from retrieval.index.store import IndexStore
+
+    base = tmp_path_factory.mktemp("archive")
+    corpus = write_archive(base / "paper")
+    cfg = load_config(write_config(base / "config.toml", corpus, base / "index"))
+    IndexStore(cfg.index_path).build(cfg, real_encoder, tokenizer)
+    return QA(cfg, real_encoder, tokenizer, reader=load_reader(cfg))
+
+
+def test_a_quote_cites_date_and_every_page_the_story_was_printed_on(archive_qa):
+    from bot.cli import format_answer
+    from bot.render import citation
+
+    ans = archive_qa.ask("今年全市新建多少座社区养老驿站？")
+    assert ans.found
+    top = ans.sources[0]
+    assert top.title == "全市新建二十座社区养老驿站"
+    assert (top.date, top.page, top.also_printed) == ("2020-01-09", 1, (("2020-01-09", 4),))
+    assert "2020-01-09 · 第1、4版 · 第" in format_answer(ans)
+    assert "林晓雨 · 2020-01-09 · 第1、4版 · 第1段" in citation(top)
+    d = ans.to_dict()["sources"][0]
+    assert d["page"] == 1 and d["date"] == "2020-01-09" and d["also_printed"] == [{"date": "2020-01-09", "page": 4}]
+    # printed twice, indexed once: one source, never two
+    assert len({s.article_id for s in ans.sources if s.title == top.title}) == 1
+
+
+def test_kicker_and_subtitle_are_searchable(archive_qa):
+    # "银发食堂" is printed only in the subtitle, "常务会议部署" only in the kicker
+    for words in ("银发食堂", "常务会议部署"):
+        hits = archive_qa.retrieve(words, 3, mode="bm25")
+        assert hits and hits[0].article.title == "全市新建二十座社区养老驿站", words
+
+
+def test_the_index_keeps_page_date_kicker_and_subtitle(archive_qa):
+    arts = {a.title: a for a in archive_qa.index.articles.values()}
+    a = arts["全市新建二十座社区养老驿站"]
+    assert (a.page, a.date, a.kicker, a.subtitle) == (1, "2020-01-09", "市政府常务会议部署——", "银发食堂同步开张")
+    assert archive_qa.index.manifest["issues"] == 2
+    assert archive_qa.index.manifest["date_range"] == ["2020-01-09", "2020-01-10"]
+
+
+def test_articles_date_lists_the_days_headlines_by_page(tmp_path):
+    import subprocess
+
+    from conftest import NEWSQA, write_config
+
+    corpus = write_archive(tmp_path / "paper")
+    cfg = write_config(tmp_path / "config.toml", corpus, tmp_path / "index")
+    run = lambda *a: subprocess.run(NEWSQA + ["--config", str(cfg), "articles", *a], capture_output=True,  # noqa: E731
+                                    text=True, cwd=tmp_path, timeout=120)
+    r = run("--date", "2020-01-09")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == "2020年1月9日 · 2 个版面 · 3 篇文章"
+    assert lines[1] == "第1版" and "《全市新建二十座社区养老驿站》" in lines[2] and "《滨江公园冰雪节开幕》" in lines[3]
+    assert lines[4] == "第4版" and "（同第1版）" in lines[5] and "《老旧小区加装电梯提速》" in lines[6]
+    r = run("--date", "2020年1月10日", "--page", "3", "--json")
+    day = json.loads(r.stdout)
+    assert [p["page"] for p in day["pages"]] == [3]
+    assert [h["title"] for h in day["pages"][0]["headlines"]] == ["冬季供暖投诉量同比下降"]
+    r = run("--date", "2020-01-11")
+    assert r.returncode == 1 and "2020-01-09 to 2020-01-10" in r.stderr
+    r = run("--date", "2020-01-09", "--page", "7")
+    assert r.returncode == 1 and "pages: 1, 4" in r.stderr

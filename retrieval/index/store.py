@@ -43,7 +43,9 @@ from retrieval.ingest.corpus import CorpusFile, SkippedFile, iter_corpus_files, 
 from retrieval.index.lexical import TOKENIZER_ID, BM25Index, Tokenizer
 from retrieval.types import Article, Chunk, ProgressFactory, no_progress, sha1
 
-FORMAT_VERSION = 1
+# 2: articles carry page, section, subtitle, dateline and also_printed, and
+# kicker and subtitle are embedded with the title (an index of 1 lacks them).
+FORMAT_VERSION = 2
 REBUILD_HINT = "run 'newsqa index rebuild --full'"
 LOCK_NAME = ".rebuild.lock"
 WAITING = "a rebuild is already running; waiting…"
@@ -624,7 +626,7 @@ class IndexStore:
                 "corpus_paths": [str(p) for p in cfg.corpus_paths],
                 "counts": {"files": len(files), "articles": len(articles), "chunks": len(chunks),
                            "vectors": len(vectors)},
-                "date_range": [dates[0], dates[-1]] if dates else None,
+                "date_range": [dates[0], dates[-1]] if dates else None, "issues": len(set(dates)),
                 "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 "files": listing,
                 "skipped": [{"path": s.path, "reason": s.reason, "kind": s.kind, "line": s.line} for s in skipped],

@@ -568,7 +568,9 @@ def read_corpus(paths: Iterable[Path], strict: bool = False, progress: ProgressF
             if earlier is not None:
                 their_list, i, their_where = earlier
                 if their_list[i].file != rel and rel not in their_list[i].also_in:
-                    their_list[i] = replace(their_list[i], also_in=(*their_list[i].also_in, rel))
+                    printed = (a.date, a.page) if a.page is not None else None
+                    their_list[i] = replace(their_list[i], also_in=(*their_list[i].also_in, rel),
+                                            also_printed=(*their_list[i].also_printed, *([printed] if printed else [])))
                 same.setdefault(their_list[i].file, []).append((a, line, their_where))
                 continue
             if a.id in first_id:

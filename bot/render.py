@@ -230,9 +230,16 @@ def page_name(page: DayPage) -> str:
     return f"第{page.page}版" if page.page is not None else "版次不详"
 
 
+# A subtitle can be a whole summary; a day's list shows its start.
+SUBTITLE_SHOWN = 40
+
+
 def headline_text(h: Headline) -> str:
     """《标题》——副题 with the kicker before it, as the paper printed them."""
-    text = (f"{h.kicker} " if h.kicker else "") + f"《{h.title}》" + (f"——{h.subtitle}" if h.subtitle else "")
+    sub = (h.subtitle or "").lstrip("—-― ")
+    if len(sub) > SUBTITLE_SHOWN:
+        sub = sub[:SUBTITLE_SHOWN] + "…"
+    text = (f"{h.kicker} " if h.kicker else "") + f"《{h.title}》" + (f"——{sub}" if sub else "")
     return text + (f"（同第{h.repeat_of}版）" if h.repeat_of is not None else "")
 
 

@@ -79,7 +79,8 @@ class Day:
 
     @property
     def articles(self) -> int:
-        return sum(1 for p in self.pages for h in p.headlines if h.repeat_of is None)
+        """Articles listed, a story printed on two of the pages counted once."""
+        return len({h.article_id for p in self.pages for h in p.headlines})
 
     def to_dict(self) -> dict[str, Any]:
         return {"date": self.date, "articles": self.articles,

@@ -185,3 +185,13 @@ def test_articles_date_lists_the_days_headlines_by_page(tmp_path):
     assert r.returncode == 1 and "2020-01-09 to 2020-01-10" in r.stderr
     r = run("--date", "2020-01-09", "--page", "7")
     assert r.returncode == 1 and "pages: 1, 4" in r.stderr
+
+
+def test_a_days_list_shows_kicker_title_and_a_short_subtitle_once_dashed():
+    from bot.render import headline_text
+    from retrieval.archive import Headline
+
+    h = Headline("新时代的生动实践", "x", 1, 1, kicker="评论员文章", subtitle="——论学习贯彻" + "会议精神" * 20)
+    text = headline_text(h)
+    assert text.startswith("评论员文章 《新时代的生动实践》——论学习贯彻") and "————" not in text
+    assert text.endswith("…") and len(text) < 70

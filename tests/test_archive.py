@@ -195,3 +195,12 @@ def test_a_days_list_shows_kicker_title_and_a_short_subtitle_once_dashed():
     text = headline_text(h)
     assert text.startswith("评论员文章 《新时代的生动实践》——论学习贯彻") and "————" not in text
     assert text.endswith("…") and len(text) < 70
+
+
+def test_printed_at_names_every_page_and_another_day():
+    from bot.render import printed_at
+
+    assert printed_at("2020-01-09", 1) == "第1版"
+    assert printed_at("2020-01-09", 1, [("2020-01-09", 4)]) == "第1、4版"
+    assert printed_at("2020-01-09", 3, [("2020-01-10", 2)]) == "第3版，又见2020-01-10第2版"
+    assert printed_at("2020-01-09", None) is None

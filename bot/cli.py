@@ -256,7 +256,8 @@ def cmd_index(args: argparse.Namespace) -> int:
     }
     if manifest:
         info.update({k: manifest.get(k) for k in ("model", "dim", "tokenizer", "index_kind", "built_at",
-                                                    "counts", "date_range", "corpus_hash", "format_version")})
+                                                    "counts", "date_range", "issues", "corpus_hash",
+                                                    "format_version")})
         info["skipped"] = manifest.get("skipped", [])
     if args.json:
         print(json.dumps(info, ensure_ascii=False, indent=2))
@@ -269,6 +270,11 @@ def cmd_index(args: argparse.Namespace) -> int:
     c = manifest["counts"]
     print(f"model:   {manifest['model']} ({manifest['dim']}-d, {manifest['index_kind']})")
     print(f"counts:  {c['files']} files, {c['articles']} articles, {c['chunks']} chunks")
+    if manifest.get("date_range"):
+        dates = manifest["date_range"]
+        n = manifest.get("issues") or 0
+        issues = f" ({n} issue{'s' if n != 1 else ''})" if n else ""
+        print(f"dates:   {dates[0]} to {dates[1]}{issues}")
     print(f"built:   {manifest['built_at']}")
     print(f"status:  {'stale: ' + why if stale else 'up to date'}")
     return 0

@@ -204,3 +204,25 @@ def test_printed_at_names_every_page_and_another_day():
     assert printed_at("2020-01-09", 1, [("2020-01-09", 4)]) == "第1、4版"
     assert printed_at("2020-01-09", 3, [("2020-01-10", 2)]) == "第3版，又见2020-01-10第2版"
     assert printed_at("2020-01-09", None) is None
+
+
+@pytest.mark.parametrize("line, author, photographer", [
+    ("本报记者\u00a0崔\u00a0佳\u00a0李\u00a0坚文", "崔佳 李坚", None),  # 文: words by; names spaced per character
+    ("本报记者\u00a0\u00a0方\u00a0\u00a0圆文\u00a0\u00a0新华社记者\u00a0\u00a0王\u00a0\u00a0松摄", "方圆", "王松"),
+    ("本报记者\u00a0\u00a0贺\u00a0\u00a0勇摄", None, "贺勇"),
+    ("（本报记者彭波、徐隽、张璁）", "彭波 徐隽 张璁", None),
+    ("（综合本报记者梁宇、贺勇报道）", "梁宇 贺勇", None),
+])
+def test_byline_and_credit_lines_after_the_text(line, author, photographer):
+    from retrieval.ingest.epaper import read_article
+
+    body = "\n".join(["", "冬日街景", "", "\u3000\u3000市民在公园里赏雪，孩子们堆起了雪人。", "\u3000\u3000" + line])
+    art = read_article(body)
+    assert (art.author, art.photographer) == (author, photographer)
+
+
+def test_narration_about_a_reporter_is_not_a_byline():
+    from retrieval.ingest.epaper import read_article
+
+    art = read_article("\n冬日街景\n\n\u3000\u3000本报记者日前走进社区，看到市民在公园里赏雪。\n\u3000\u3000孩子们堆起了雪人。")
+    assert art.author is None and len(art.paragraphs) == 2

@@ -27,7 +27,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
-from retrieval.ingest.newspaper import (BYLINE_IN_LEAD_RE, CREDIT_LINE_RE, LEAD_REPORTER_RE, NAME, ROLE,
+from retrieval.ingest.newspaper import (BYLINE_IN_LEAD_RE, CREDIT_LINE_RE, NAME, ROLE,
                                         parse_names, _parse_credit)
 from retrieval.textnorm import CJK, squeeze_spaces
 
@@ -60,6 +60,13 @@ TRAILING_DATELINE_RE = re.compile(
     rf"(?:\s*((?:{ROLE})[^）)]{{2,80}}))?\s*[)）]$")
 # A line that is only a byline: "本报记者 张三 李四", "本报记者 方 圆" (names cut by layout spaces).
 BYLINE_LINE_RE = re.compile(rf"^(?:本报|新华社|人民日报)?(?:特约|见习|实习)?记者[\s{CJK}·]{{2,40}}$")
+# Reporters named after the text: "（本报记者彭波、徐隽）", "（综合本报记者梁宇、贺勇报道）",
+# "（本报记者何聪整理）" (never "（作者为…，本报记者X采访整理）": there the author is someone else).
+_REPORTERS = rf"(?:综合)?(?:本报|新华社)(?:驻[{CJK}]{{1,8}})?记者\s*([{CJK}·、，\s]{{2,80}}?)\s*"
+TRAILING_BYLINE_RE = re.compile(
+    rf"^(?:[（(]\s*{_REPORTERS}(?:采访整理|整理|报道|参与采写)?\s*[)）]|综合{_REPORTERS}报道)$")
+# A credit whose names are spaced a character at a time: "本报记者  贺  勇摄".
+SPACED_CREDIT_RE = re.compile(rf"^((?:本报|新华社|中新社|人民日报)(?:特约|见习|实习)?记者[\s·{CJK}]{{2,30}}?)(摄影报道|摄)$")
 # "（郑世波）" right after a wire dateline: a byline without a role.
 _BARE_BYLINE_RE = re.compile(rf"^\s*[（(]\s*({NAME}(?:[、，\s]+{NAME}){{0,5}})\s*[)）]")
 
@@ -157,17 +164,31 @@ def read_article(text: str) -> ArticleFile | None:
     pairs = [(squeeze_spaces(s), s) for s in (ln.strip(INDENT + "\r") for ln in body_lines) if s]
     kept: list[str] = []
     for i, (para, orig) in enumerate(pairs):
-        near_top = i < 3
+        # a byline line is printed under the headline, or after the text (before a footer or two)
+        at_edge = i < 3 or i >= len(pairs) - 3
         last = i == len(pairs) - 1
-        if near_top and BYLINE_LINE_RE.match(orig) and not orig.endswith("摄"):
-            art.author = art.author or parse_names(orig) or None
+        if at_edge and (wc := _writer_and_credit(orig)) is not None:
+            art.author = art.author or wc[0] or None
+            art.photographer = art.photographer or wc[1] or None
             continue
-        if CREDIT_LINE_RE.match(orig) and (near_top or i >= len(pairs) - 2):
+        if at_edge and (c := SPACED_CREDIT_RE.match(orig)):
+            art.photographer = art.photographer or _spaced_names(c.group(1)) or None
+            if c.group(2) == "摄影报道":
+                art.author = art.author or art.photographer
+            continue
+        if at_edge and BYLINE_LINE_RE.match(orig) and not orig.endswith("摄"):
+            art.author = art.author or _spaced_names(orig) or None
+            continue
+        if CREDIT_LINE_RE.match(orig):  # a photo credit on a line of its own, wherever the photo was
             names, wrote = _parse_credit(orig, orig)
             art.photographer = art.photographer or names or None
             if wrote and not art.author:
                 art.author = names or None
             continue
+        if i >= len(pairs) - 2 and not art.author:
+            t = TRAILING_BYLINE_RE.match(orig.strip())
+            if t:
+                art.author = parse_names((t.group(1) or t.group(2)).removesuffix("等")) or None
         if last:
             m = TRAILING_DATELINE_RE.match(para)
             if m and not art.dateline:
@@ -181,6 +202,34 @@ def read_article(text: str) -> ArticleFile | None:
         if _read_lead(art, para):
             break
     return art
+
+
+_WRITER_RE = re.compile(rf"^((?:本报|新华社|人民日报)?(?:特约|见习|实习)?记者[\s{CJK}·]{{2,40}}?)文(?:\s+(\S.*摄))?\s*$")
+
+
+def _writer_and_credit(line: str) -> tuple[str, str] | None:
+    """("崔佳 李坚", "") for "本报记者 崔 佳 李 坚文" (文: words by), ("方圆", "王松") for
+    "本报记者 方 圆文 新华社记者 王 松摄". A final 文 is the words-by mark only when a
+    credit follows or the names are spaced a character at a time (so "记者 李文" stays a name)."""
+    m = _WRITER_RE.match(line)
+    if m is None:
+        return None
+    # the names' tokens with the one the mark is glued to: "崔 佳 李 坚文" → 崔, 佳, 李, 坚文
+    tokens = (m.group(1) + "文").split()[1:]
+    spaced = len(tokens) >= 2 and all(len(t) == 1 for t in tokens[:-1]) and len(tokens[-1]) == 2
+    if not (m.group(2) or spaced):
+        return None
+    photographer = _parse_credit(m.group(2), m.group(2))[0] if m.group(2) else ""
+    return _spaced_names(m.group(1)), photographer
+
+
+def _spaced_names(byline: str) -> str:
+    """Names of a byline; one printed a character at a time ("崔 佳 李 坚") is read
+    as two-character names, the way the paper spaces them to a column's width."""
+    tokens = byline.split()[1:]
+    if len(tokens) >= 2 and len(tokens) % 2 == 0 and all(len(t) == 1 for t in tokens):
+        return " ".join(tokens[i] + tokens[i + 1] for i in range(0, len(tokens), 2))
+    return parse_names(byline)
 
 
 def _read_lead(art: ArticleFile, lead: str) -> bool:
@@ -198,8 +247,6 @@ def _read_lead(art: ArticleFile, lead: str) -> bool:
             if bare:
                 art.author = parse_names(bare.group(1).replace("、", " ")) or None
         return True
-    r = LEAD_REPORTER_RE.match(lead)
-    if r:
-        art.author = art.author or parse_names(r.group(1)) or None
-        return True
+    # ("本报记者 X" at the start of a paragraph is a byline line, read above; in
+    # running text it is narration: "本报记者日前走进…")
     return False

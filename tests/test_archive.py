@@ -226,3 +226,14 @@ def test_narration_about_a_reporter_is_not_a_byline():
 
     art = read_article("\n冬日街景\n\n\u3000\u3000本报记者日前走进社区，看到市民在公园里赏雪。\n\u3000\u3000孩子们堆起了雪人。")
     assert art.author is None and len(art.paragraphs) == 2
+
+
+@pytest.mark.parametrize("signature, author", [("何\u00a0鼎\u00a0鼎", "何鼎鼎"), ("本报评论员", "本报评论员"),
+                                                ("谢谢。", None)])
+def test_a_commentary_signed_after_its_text(signature, author):
+    from retrieval.ingest.epaper import read_article
+
+    art = read_article("\n让制度为安居护航（人民时评）\n\n\u3000\u3000住房租赁市场的规范，关系千家万户。\n"
+                       f"\u3000\u3000{signature}")
+    assert art.author == author
+    assert len(art.paragraphs) == (1 if author else 2)

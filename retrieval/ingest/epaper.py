@@ -67,6 +67,9 @@ TRAILING_BYLINE_RE = re.compile(
     rf"^(?:[（(]\s*{_REPORTERS}(?:采访整理|整理|报道|参与采写)?\s*[)）]|综合{_REPORTERS}报道)$")
 # A credit whose names are spaced a character at a time: "本报记者  贺  勇摄".
 SPACED_CREDIT_RE = re.compile(rf"^((?:本报|新华社|中新社|人民日报)(?:特约|见习|实习)?记者[\s·{CJK}]{{2,30}}?)(摄影报道|摄)$")
+# A commentary signed after its last paragraph: a name alone on the line, spaced or
+# not ("何 鼎 鼎", "李斌"), or the paper's own voice ("本报评论员").
+SIGNATURE_RE = re.compile(rf"^(?:[{CJK}](?:\s*[{CJK}]){{1,2}}|(?:本报|人民日报)?(?:特约)?评论员)$")
 # "（郑世波）" right after a wire dateline: a byline without a role.
 _BARE_BYLINE_RE = re.compile(rf"^\s*[（(]\s*({NAME}(?:[、，\s]+{NAME}){{0,5}})\s*[)）]")
 
@@ -189,6 +192,9 @@ def read_article(text: str) -> ArticleFile | None:
             t = TRAILING_BYLINE_RE.match(orig.strip())
             if t:
                 art.author = parse_names((t.group(1) or t.group(2)).removesuffix("等")) or None
+        if last and i > 0 and not art.author and SIGNATURE_RE.match(orig):
+            art.author = re.sub(r"\s+", "", orig)
+            continue
         if last:
             m = TRAILING_DATELINE_RE.match(para)
             if m and not art.dateline:

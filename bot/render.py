@@ -227,7 +227,8 @@ def day_heading(day: Day) -> str:
 
 
 def page_name(page: DayPage) -> str:
-    return f"第{page.page}版" if page.page is not None else "版次不详"
+    name = f"第{page.page}版" if page.page is not None else "版次不详"
+    return f"{name} · {page.section}" if page.section else name
 
 
 # A subtitle can be a whole summary; a day's list shows its start.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import date as Date
 from typing import Any, Iterable, Mapping
@@ -60,6 +60,7 @@ class Headline:
     subtitle: str | None = None
     author: str | None = None
     repeat_of: int | None = None  # the page this story was first printed on, the same day
+    section: str | None = None  # the page's name (要闻), where the corpus says it
 
     def to_dict(self) -> dict[str, Any]:
         return {"title": self.title, "kicker": self.kicker, "subtitle": self.subtitle, "author": self.author,
@@ -70,6 +71,12 @@ class Headline:
 class DayPage:
     page: int | None  # None: the page is not known
     headlines: tuple[Headline, ...]
+
+    @property
+    def section(self) -> str | None:
+        """The page's name, as most of its articles give it."""
+        names = Counter(h.section for h in self.headlines if h.section)
+        return names.most_common(1)[0][0] if names else None
 
 
 @dataclass(frozen=True)
@@ -84,7 +91,8 @@ class Day:
 
     def to_dict(self) -> dict[str, Any]:
         return {"date": self.date, "articles": self.articles,
-                "pages": [{"page": p.page, "headlines": [h.to_dict() for h in p.headlines]} for p in self.pages]}
+                "pages": [{"page": p.page, "section": p.section, "headlines": [h.to_dict() for h in p.headlines]}
+                          for p in self.pages]}
 
 
 class Catalog:
@@ -97,7 +105,7 @@ class Catalog:
                 continue
             order = name_info(a.file).order
             by_day[a.date].append(Headline(a.title, a.id, a.page, order if order is not None else 10_000 + n,
-                                           a.kicker, a.subtitle, a.author))
+                                           a.kicker, a.subtitle, a.author, section=a.section))
             for other in a.also_in:
                 where = name_info(other)
                 if where.date == a.date and where.page is not None and where.page != a.page:

@@ -237,3 +237,14 @@ def test_a_commentary_signed_after_its_text(signature, author):
                        f"\u3000\u3000{signature}")
     assert art.author == author
     assert len(art.paragraphs) == (1 if author else 2)
+
+
+def test_a_days_pages_are_named_by_their_section_where_the_records_say_it(tmp_path, capsys):
+    from bot.cli import main
+
+    recs = [{"title": f"新闻{i}", "text": f"第{i}条消息的正文。", "date": "2020-01-09", "page": p, "section": s}
+            for i, (p, s) in enumerate([(1, "要闻"), (1, "要闻"), (2, "国际")])]
+    (tmp_path / "n.jsonl").write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in recs), encoding="utf-8")
+    assert main(["articles", str(tmp_path), "--date", "2020-01-09"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[1] == "第1版 · 要闻" and out[4] == "第2版 · 国际"

@@ -41,7 +41,6 @@ PDF_SUFFIXES = {".pdf"}
 SUPPORTED = TEXT_SUFFIXES | HTML_SUFFIXES | JSON_SUFFIXES | PDF_SUFFIXES | IMAGE_SUFFIXES
 # Page text this long (about 1 MB of UTF-8 Chinese) gets a progress bar when asked for.
 PAGE_PROGRESS_CHARS = 350_000
-DATE_IN_NAME = re.compile(r"(?<!\d)((?:19|20)\d{2})[-_.]?(0[1-9]|1[0-2])[-_.]?(0[1-9]|[12]\d|3[01])(?!\d)")
 
 # UTF-8 with this few undecodable bytes is damaged UTF-8 (a stray byte, a cut
 # tail), not another encoding: a GBK or Big5 text fails on nearly every
@@ -419,7 +418,7 @@ def _page_field(rec: dict) -> int | None:
     """``page`` as a number: 4, "4", "04", "第4版", "A4" all say page 4."""
     value = _field(rec, "page")
     m = re.search(r"\d{1,4}", value or "")
-    return int(m.group()) or None if m else None
+    return (int(m.group()) or None) if m else None
 
 
 def _read_json(text: str, rel: str, lines: bool,
@@ -568,9 +567,10 @@ def read_corpus(paths: Iterable[Path], strict: bool = False, progress: ProgressF
             if earlier is not None:
                 their_list, i, their_where = earlier
                 if their_list[i].file != rel and rel not in their_list[i].also_in:
-                    printed = (a.date, a.page) if a.page is not None else None
-                    their_list[i] = replace(their_list[i], also_in=(*their_list[i].also_in, rel),
-                                            also_printed=(*their_list[i].also_printed, *([printed] if printed else [])))
+                    first = their_list[i]
+                    printed = ((a.date, a.page),) if a.page is not None else ()
+                    their_list[i] = replace(first, also_in=(*first.also_in, rel),
+                                            also_printed=(*first.also_printed, *printed))
                 same.setdefault(their_list[i].file, []).append((a, line, their_where))
                 continue
             if a.id in first_id:

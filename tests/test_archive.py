@@ -248,3 +248,52 @@ def test_a_days_pages_are_named_by_their_section_where_the_records_say_it(tmp_pa
     assert main(["articles", str(tmp_path), "--date", "2020-01-09"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[1] == "第1版 · 要闻" and out[4] == "第2版 · 国际"
+
+
+def test_an_index_of_the_previous_format_is_refused_with_what_to_do_and_rebuilt(tmp_path, tokenizer):
+    from conftest import HashEncoder, write_config
+    from retrieval.config import load_config
+    from retrieval.errors import IndexMismatchError
+    from retrieval.index.store import FORMAT_VERSION, IndexStore
+
+    corpus = write_archive(tmp_path / "paper")
+    cfg = load_config(write_config(tmp_path / "config.toml", corpus, tmp_path / "index",
+                                   '[embedding]\nmodel = "test-hash"\n'))
+    store = IndexStore(cfg.index_path)
+    store.build(cfg, HashEncoder(), tokenizer)
+    # what an index written before pages and subtitles were kept says of itself
+    path = store.current_dir() / "manifest.json"
+    m = json.loads(path.read_text(encoding="utf-8"))
+    m["format_version"] = m["fingerprint"]["format_version"] = FORMAT_VERSION - 1
+    path.write_text(json.dumps(m, ensure_ascii=False), encoding="utf-8")
+    with pytest.raises(IndexMismatchError, match=rf"has format {FORMAT_VERSION - 1}, this newsqa reads "
+                                                 rf"{FORMAT_VERSION}; run 'newsqa index rebuild --full'"):
+        store.check_compatible(store.manifest(), cfg)
+    assert store.is_stale(cfg) == (True, "settings changed")
+    enc = HashEncoder()
+    report = store.build(cfg, enc, tokenizer)  # a plain rebuild re-reads and re-embeds everything
+    assert enc.embedded == report.chunks > 0
+    loaded = store.load(cfg)
+    assert {a.page for a in loaded.articles.values()} == {1, 3, 4}
+
+
+def test_changing_the_layout_makes_the_index_stale_and_a_bad_one_is_refused(tmp_path, tokenizer):
+    from conftest import HashEncoder
+    from retrieval.config import load_config
+    from retrieval.errors import ConfigError
+    from retrieval.index.store import IndexStore
+
+    corpus = write_archive(tmp_path / "paper")
+
+    def config(name: str, layout: str):  # type: ignore[no-untyped-def]
+        path = tmp_path / name
+        path.write_text(f'[corpus]\npaths = ["{corpus}"]\nlayout = "{layout}"\n[index]\npath = "{tmp_path / "index"}"\n'
+                        '[embedding]\nmodel = "test-hash"\n', encoding="utf-8")
+        return load_config(path)
+
+    cfg = config("a.toml", "auto")
+    IndexStore(cfg.index_path).build(cfg, HashEncoder(), tokenizer)
+    paged = config("b.toml", "page")
+    assert IndexStore(paged.index_path).is_stale(paged) == (True, "settings changed")
+    with pytest.raises(ConfigError, match=r"\[corpus\] layout: must be one of article, auto, page"):
+        config("c.toml", "pages")

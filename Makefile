@@ -29,7 +29,7 @@ demo: install
 	$(BIN)/newsqa ask "$(QUESTION)"
 
 test: install $(EMULATOR_STAMP)
-	$(BIN)/python -m pytest -q -rs
+	$(BIN)/python -m pytest -q -rs --durations=15
 
 # Needs TELEGRAM_BOT_TOKEN (from @BotFather); see README "Telegram bot".
 bot: install
@@ -39,8 +39,9 @@ bot: install
 milvus: install
 	$(BIN)/newsqa milvus up
 
+# The headline benchmarks, one table (about 15 min on 2 cores; BENCH_ARGS=--quick for a fast run).
 bench: install
-	$(BIN)/python bench/speed.py
+	$(BIN)/python bench/headline.py $(BENCH_ARGS)
 
 clean:
 	rm -rf .newsqa .pytest_cache

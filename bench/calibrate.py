@@ -33,10 +33,12 @@ def main() -> None:
     import numpy as np
 
     from retrieval.config import load_config
-    from retrieval.evaluate import f1_score, load_items, write_contexts
+    from retrieval.evaluate import load_items, write_contexts
     from retrieval.index.lexical import Tokenizer
     from retrieval.answer.qa import QA
-    from retrieval.reader.answering import ReadingOptions, _tidy, choose, read_hits, threshold
+    from retrieval.reader.answering import ReadingOptions, choose, read_hits, threshold
+    from retrieval.reader.decode import tidy_span as _tidy
+    from retrieval.scoring import f1_score
     from retrieval.reader.calibration import RIGHT_F1, reliability
     from retrieval.index.store import IndexStore
 

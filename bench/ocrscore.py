@@ -148,7 +148,8 @@ def main() -> None:
     args = ap.parse_args()
 
     from retrieval.ingest import ocrpage
-    from retrieval.ingest.pdfpage import page_articles, read_pdf
+    from retrieval.ingest.pagelayout import page_articles
+    from retrieval.ingest.pdfpage import read_pdf
 
     score, layer = Score(), Score()
     right = total = line_right = line_total = layer_right = 0

@@ -36,7 +36,8 @@ def record(cfg, reader, out: Path) -> None:  # type: ignore[no-untyped-def]
     from retrieval.answer.qa import QA, normalize_question
     from retrieval.evaluate import eval_index, load_items
     from retrieval.index.lexical import Tokenizer
-    from retrieval.reader.answering import _tidy, reader_text
+    from retrieval.reader.decode import tidy_span as _tidy
+    from retrieval.reader.features import reader_text
     from retrieval.textnorm import clean_text
 
     items = load_items(EVAL)
@@ -116,7 +117,7 @@ def main() -> None:
     from retrieval.app import load_reader, quiet_libraries
 
     quiet_libraries()
-    from retrieval.evaluate import em_score, f1_score
+    from retrieval.scoring import em_score, f1_score
     from retrieval.reader.answering import ReadingOptions, threshold
 
     cfg = load_bench_config(args.reader)

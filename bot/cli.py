@@ -490,6 +490,7 @@ def cmd_reader_rescorer(args: argparse.Namespace) -> int:
     from retrieval.app import load_reader, reader_path
     from retrieval.evaluate import load_items
     from retrieval.reader import rescore
+    from retrieval.reader.evaluation import rescorer_candidates
 
     cfg = load_cfg(args)
     path = reader_path(cfg)
@@ -500,7 +501,7 @@ def cmd_reader_rescorer(args: argparse.Namespace) -> int:
     items = _selected(load_items(Path(args.file)), args)
     if not items:
         raise UsageError(f"{args.file}: no questions to fit on")
-    sets = rescore.collect(reader, items, cfg.chunking, progress=tqdm_progress)
+    sets = rescorer_candidates(reader, items, cfg.chunking, progress=tqdm_progress)
     bigrams, last = rescore.vocabularies([it.question for it in items], [a for it in items for a in it.answers[:1]])
     bar = tqdm_progress(args.steps, "steps")
     fitted = rescore.fit(sets, bigrams, last, steps=args.steps, progress=lambda _: bar.update(1))
@@ -701,6 +702,12 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as exc:
+        # A file newsqa meant to read or write is gone, locked or unreadable
+        # (a corpus file removed during a rebuild, say): one line naming it.
+        where = os.fsdecode(exc.filename) if isinstance(exc.filename, (str, bytes)) else ""
+        _err(f"{where}: {exc.strerror or exc}" if where else str(exc))
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

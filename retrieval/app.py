@@ -228,6 +228,11 @@ def _refresh(cfg: Config, store: Any, manifest: dict | None, tokenizer: Any, not
                 raise
             fall_back(exc)
             return encoder  # the full encoder embeds questions as well
+        except Exception as exc:  # a bug in the refresh must not stop answers from the index that stands
+            if manifest is None:
+                raise
+            fall_back(f"{type(exc).__name__}: {exc}")
+            return encoder
         note(report_line(report))
         for s in report.skipped:
             note(s.message)

@@ -84,7 +84,7 @@ class RetrievalConfig:
     candidates: int = 50
     top_k: int = 5
     # Weight of the lexical score in the fused score. BM25 is the stronger
-    # signal on Chinese QA; see README "Performance" for how it was chosen.
+    # signal on Chinese QA; see docs/evaluation.md for how it was chosen.
     lexical_weight: float = 0.7
 
 
@@ -102,7 +102,7 @@ class AnswerConfig:
 class ReaderConfig:
     enabled: bool = True  # false: the rule-based answer extraction (no trained reader)
     path: str = ""  # "": the reader shipped with newsqa
-    depth: int = 4  # chunks the reader reads per question (chosen on CMRC dev, even half; README)
+    depth: int = 4  # chunks the reader reads per question (chosen on CMRC dev, even half; docs/reader.md)
     rank_weight: float = 15.0  # weight of log(retrieval score / top score) when the reader re-ranks
     no_answer_threshold: float = 0.0  # P(some chunk holds the answer) below which: not found; 0: calibrated with the reader
     # auto: the shipped int8 graph on CPUs with VNNI, an int8 graph with unsigned weights (written
@@ -164,7 +164,8 @@ class Config:
 
         # Command-line paths are relative to where the user is, not the config file.
         resolved = tuple(str(Path(p).resolve()) for p in paths)
-        tag = hashlib.sha1("\n".join(resolved).encode()).hexdigest()[:10]
+        # surrogateescape: a folder name that is not UTF-8 reaches here as escaped bytes.
+        tag = hashlib.sha1("\n".join(resolved).encode("utf-8", "surrogateescape")).hexdigest()[:10]
         index = dataclasses.replace(self.index, path=str(self.index_path.parent / f"{self.index_path.name}-{tag}"))
         return self.replace(corpus=dataclasses.replace(self.corpus, paths=resolved), index=index)
 
@@ -251,18 +252,54 @@ def _check_milvus(mv: MilvusConfig, source: str) -> None:
         raise ConfigError(f"{source}: [milvus] uri: expected http://HOST:PORT (or https://), got {mv.uri!r}")
 
 
+# A config file is a few kilobytes; a larger one is not a config file.
+MAX_CONFIG_BYTES = 1 << 20
+
+
+def _config_text(path: Path) -> str:
+    """The config file's text. Notepad saves UTF-8 with a byte-order mark,
+    which TOML does not allow: it is dropped. Anything that is not UTF-8 is
+    refused naming what it is."""
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a folder, not a config file (name the config.toml inside it)")
+    try:
+        with path.open("rb") as f:
+            data = f.read(MAX_CONFIG_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config file: {exc.strerror or exc}") from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{path}: larger than {MAX_CONFIG_BYTES // 1024} KB, not a config file")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ConfigError(f"{path}: saved as UTF-16; save it as UTF-8")
+    try:
+        return data.removeprefix(b"\xef\xbb\xbf").decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(f"{path}: line {line}: not UTF-8 text (byte 0x{data[exc.start]:02x}); save it as UTF-8") from None
+
+
+def _parse_toml(path: Path, text: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: not valid TOML: nested too deeply") from None
+
+
 def load_config(path: Path | None = None) -> Config:
     """Read ``path`` (or ./config.toml if it exists) over the built-in defaults."""
     explicit = path is not None
     path = path or Path("config.toml")
-    if not path.exists():
+    try:
+        exists = path.exists()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config file: {exc.strerror or exc}") from None
+    if not exists:
         if explicit:
             raise ConfigError(f"{path}: config file not found")
         return Config(base_dir=Path.cwd())
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    raw = _parse_toml(path, _config_text(path))
     sections: dict[str, Any] = {}
     hints = get_type_hints(Config)
     for name, values in raw.items():

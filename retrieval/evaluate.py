@@ -1,17 +1,13 @@
 """Retrieval and answer quality on CMRC-2018-style JSON Lines.
 
-Metrics follow the CMRC 2018 evaluation: text is split into Chinese
-characters and Latin words, punctuation is dropped, F1 comes from the longest
-common substring, and each question takes the best score over its references.
+Answers are scored by the CMRC 2018 measures (retrieval/scoring.py).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import re
 import statistics
-import string
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -19,22 +15,11 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from retrieval.errors import CorpusError
 from retrieval.answer.qa import QA
-from retrieval.types import Hit, Progress, no_progress
+from retrieval.scoring import em_score, f1_score
+from retrieval.types import EvalItem, Hit, Progress, no_progress
 
 if TYPE_CHECKING:
     from retrieval.config import Config
-
-_PUNCT = set(string.punctuation) | set("，。、；：？！…—·“”‘’「」『』《》〈〉（）【】〔〕％～﹏　 ")
-
-
-@dataclass(frozen=True)
-class EvalItem:
-    id: str
-    question: str
-    answers: tuple[str, ...]
-    context_id: str
-    context: str
-    title: str
 
 
 @dataclass
@@ -143,57 +128,6 @@ def eval_index(cfg: Config, path: Path, items: list[EvalItem], encoder: Any, tok
     cfg = cfg.replace(corpus=CorpusConfig((str(work / "contexts.jsonl"),)),
                       index=IndexConfig(**{**cfg.index.__dict__, "path": str(work / "index")}), milvus=milvus)
     return cfg, rebuild(cfg, encoder, tokenizer, full=False, progress=progress)
-
-
-def _segment(text: str) -> list[str]:
-    out: list[str] = []
-    word = ""
-    for ch in text.lower().strip():
-        if ch in _PUNCT:
-            if word:
-                out.append(word)
-                word = ""
-            continue
-        if re.match(r"[a-z0-9]", ch):
-            word += ch
-        else:
-            if word:
-                out.append(word)
-                word = ""
-            out.append(ch)
-    if word:
-        out.append(word)
-    return out
-
-
-def _lcs(a: list[str], b: list[str]) -> int:
-    best = 0
-    prev = [0] * (len(b) + 1)
-    for x in a:
-        cur = [0] * (len(b) + 1)
-        for j, y in enumerate(b, 1):
-            if x == y:
-                cur[j] = prev[j - 1] + 1
-                best = max(best, cur[j])
-        prev = cur
-    return best
-
-
-def f1_score(pred: str, golds: Iterable[str]) -> float:
-    p = _segment(pred)
-    best = 0.0
-    for g in golds:
-        gs = _segment(g)
-        common = _lcs(p, gs)
-        if common:
-            prec, rec = common / len(p), common / len(gs)
-            best = max(best, 2 * prec * rec / (prec + rec))
-    return 100.0 * best
-
-
-def em_score(pred: str, golds: Iterable[str]) -> float:
-    p = "".join(_segment(pred))
-    return 100.0 * any(p == "".join(_segment(g)) for g in golds)
 
 
 def evaluate(qa: QA, items: list[EvalItem], mode: str | None = None,

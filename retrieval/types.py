@@ -154,6 +154,18 @@ class Source:
 
 
 @dataclass(frozen=True)
+class EvalItem:
+    """One evaluation question with its gold answers and the paragraph it was asked about."""
+
+    id: str
+    question: str
+    answers: tuple[str, ...]
+    context_id: str
+    context: str
+    title: str
+
+
+@dataclass(frozen=True)
 class Answer:
     question: str
     text: str

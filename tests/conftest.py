@@ -8,6 +8,7 @@ import hashlib
 import os
 import shutil
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,13 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "data" / "000_1248635c6257c13a.txt"
-EVAL_DIR = ROOT.parent / "shared" / "eval"
+# Small CMRC 2018 excerpts shipped with the tests (tests/data/README.md), so a fresh clone runs them.
+TEST_DATA = ROOT / "tests" / "data"
+CMRC_TRAIN_SAMPLE = TEST_DATA / "cmrc2018_train_head60.jsonl"
+CMRC_DEV_SAMPLE = TEST_DATA / "cmrc2018_dev_head60.jsonl"
+# The paragraphs bench/pdfgen.py draws its pages from; the tests draw from the excerpt everywhere, so a
+# page of a given seed is the same page in a fresh clone as in a workspace with ../shared.
+CMRC_TRAIN_CONTEXTS_SAMPLE = TEST_DATA / "cmrc2018_train_contexts_40.jsonl"
 NEWSQA = [sys.executable, "-m", "bot.cli"]
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -100,3 +107,70 @@ def sample_qa(real_encoder, tokenizer, tmp_path_factory):
     cfg = load_config(write_config(base / "config.toml", corpus, base / "index"))
     IndexStore(cfg.index_path).build(cfg, real_encoder, tokenizer)
     return QA(cfg, real_encoder, tokenizer, reader=load_reader(cfg))
+
+
+def copy_sample_index(built: Path, dest: Path) -> Path:
+    """A copy of a built sample (corpus and index) under ``dest``, with its own config; returns the config.
+    copytree keeps the files' mtimes, which the index lists, so the copy is up to date as built."""
+    from retrieval.config import load_config
+    from retrieval.index.store import IndexStore
+
+    shutil.copytree(built / "corpus", dest / "corpus")
+    shutil.copytree(built / "index", dest / "index", symlinks=True)
+    cfg = write_config(dest / "config.toml", dest / "corpus", dest / "index")
+    assert IndexStore(dest / "index").is_stale(load_config(cfg)) == (False, "up to date")
+    return cfg
+
+
+@pytest.fixture(scope="session")
+def built_sample(tmp_path_factory) -> Path:
+    """The sample page indexed once by the real `newsqa index rebuild` (the default model with int8
+    passages, jieba, FAISS), as a user's first run leaves it. Read-only: tests get copies of it
+    (sample_copy, copy_sample_index), so that each starts from a built index without building one."""
+    import subprocess
+
+    base = tmp_path_factory.mktemp("built-sample")
+    (base / "corpus").mkdir()
+    shutil.copy(SAMPLE, base / "corpus" / SAMPLE.name)
+    cfg = write_config(base / "config.toml", base / "corpus", base / "index")
+    r = subprocess.run(NEWSQA + ["--config", str(cfg), "index", "rebuild"], cwd=base, capture_output=True, text=True,
+                       timeout=600, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert r.returncode == 0, r.stderr
+    (base / "config.toml").unlink()  # copies get their own
+    return base
+
+
+@pytest.fixture()
+def sample_copy(built_sample: Path, tmp_path: Path) -> tuple[Path, Path]:
+    """(folder, config): this test's own copy of the built sample, which it may change."""
+    return tmp_path, copy_sample_index(built_sample, tmp_path)
+
+
+@dataclass
+class CliRun:
+    """What a finished `newsqa` command gave: the fields of subprocess.CompletedProcess the tests read."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture()
+def newsqa_here(capsys, monkeypatch):  # type: ignore[no-untyped-def]
+    """`newsqa ARGS` run in this process (bot.cli.main, the console script's own entry point), for tests
+    where a process of its own would only add seconds of start-up (loading torch for `reader train`,
+    say). Tests of what a process shows (one-line errors, progress notes, exit on signals) start one."""
+    from bot.cli import main
+
+    def run(args: list[str], cwd: Path | None = None) -> CliRun:
+        if cwd is not None:
+            monkeypatch.chdir(cwd)
+        capsys.readouterr()
+        try:
+            rc = main(args)
+        except SystemExit as exc:  # argparse refusing the arguments
+            rc = exc.code if isinstance(exc.code, int) else 1
+        out = capsys.readouterr()
+        return CliRun(rc, out.out, out.err)
+
+    return run

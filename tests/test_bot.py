@@ -351,9 +351,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_webhook_mode_answers_and_checks_the_secret_token(tmp_path, corpus_dir):
+def test_webhook_mode_answers_and_checks_the_secret_token(sample_copy):
+    tmp_path, _ = sample_copy  # the sample, already indexed
     port = _free_port()
-    config = write_config(tmp_path / "config.toml", corpus_dir, tmp_path / "index", f"""
+    config = write_config(tmp_path / "config.toml", tmp_path / "corpus", tmp_path / "index", f"""
 [telegram]
 mode = "webhook"
 webhook_listen = "127.0.0.1"

@@ -27,9 +27,10 @@ def run(args, cwd, input_text=None, timeout=300):
 
 
 @pytest.fixture()
-def cli_env(tmp_path, corpus_dir):
-    cfg = write_config(tmp_path / "config.toml", corpus_dir, tmp_path / "index")
-    return tmp_path, cfg
+def cli_env(sample_copy):
+    """A copy of the sample as `newsqa index rebuild` built it (a first `ask` that builds the index is
+    test_first_run_on_an_empty_cache_…)."""
+    return sample_copy
 
 
 def test_ask_json_on_the_sample_quotes_the_right_article(cli_env):
@@ -138,8 +139,9 @@ def test_first_run_on_an_empty_cache_says_each_step_once_and_no_library_log_line
     assert not log_lines, log_lines
 
 
-def test_rebuild_killed_midway_leaves_the_previous_index_answering(tmp_path, corpus_dir, real_encoder, tokenizer):
-    cfg_path = write_config(tmp_path / "config.toml", corpus_dir, tmp_path / "index")
+def test_rebuild_killed_midway_leaves_the_previous_index_answering(sample_copy, real_encoder, tokenizer):
+    tmp_path, cfg_path = sample_copy
+    corpus_dir = tmp_path / "corpus"
     assert run(["--config", str(cfg_path), "index", "rebuild"], tmp_path).returncode == 0
     store = IndexStore(load_config(cfg_path).index_path)
     before = store.current_build_id()

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from retrieval.evaluate import em_score, f1_score
+from retrieval.scoring import em_score, f1_score
 
 from test_e2e import run
 

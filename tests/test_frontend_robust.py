@@ -8,25 +8,18 @@ import subprocess
 
 import pytest
 
-from conftest import NEWSQA, ROOT, write_config
+from conftest import NEWSQA, ROOT
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory):
-    import shutil
-
-    from conftest import SAMPLE
+def env(tmp_path_factory, built_sample):
+    """A copy of the sample as `newsqa index rebuild` built it, shared by the module's questions."""
+    from conftest import copy_sample_index
 
     base = tmp_path_factory.mktemp("frontend")
-    corpus = base / "corpus"
-    corpus.mkdir()
-    shutil.copy(SAMPLE, corpus / SAMPLE.name)
-    cfg = write_config(base / "config.toml", corpus, base / "index")
-    r = run(["--config", str(cfg), "index", "rebuild"], base)
-    assert r.returncode == 0, r.stderr
-    return base, cfg
+    return base, copy_sample_index(built_sample, base)
 
 
 def run(args, cwd, input_bytes: bytes | None = None, extra_env: dict | None = None, timeout: int = 300):

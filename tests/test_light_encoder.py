@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import NEWSQA, ROOT, write_config
+from conftest import ROOT, write_config
 
 QUESTIONS = [
     "谁获得了岗位标兵？",
@@ -46,12 +46,9 @@ def test_numpy_question_vectors_equal_sentence_transformers(light, real_encoder,
 
 
 @pytest.mark.slow
-def test_ask_answers_without_importing_torch(tmp_path, corpus_dir):
-    cfg = write_config(tmp_path / "config.toml", corpus_dir, tmp_path / "index")
+def test_ask_answers_without_importing_torch(sample_copy):
+    tmp_path, cfg = sample_copy  # the index as `newsqa index rebuild` built it (conftest.built_sample)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    built = subprocess.run(NEWSQA + ["--config", str(cfg), "index", "rebuild"], cwd=tmp_path, env=env,
-                           capture_output=True, text=True, timeout=300)
-    assert built.returncode == 0, built.stderr
     code = ("import sys, io, contextlib, json; from bot.cli import main\n"
             "out = io.StringIO()\n"
             "with contextlib.redirect_stdout(out): rc = main(['--config', sys.argv[1], 'ask', '谁获得了岗位标兵？', '--json'])\n"

@@ -17,9 +17,13 @@ pytest.importorskip("paperang_p2_fonts_cjk")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
+import pdfgen  # noqa: E402
 from pdfgen import cjk_font_file, make_articles_page, make_page, render_png  # noqa: E402
 
-from conftest import SAMPLE, write_config  # noqa: E402
+from conftest import CMRC_TRAIN_CONTEXTS_SAMPLE, SAMPLE, write_config  # noqa: E402
+
+pdfgen.CONTEXTS = CMRC_TRAIN_CONTEXTS_SAMPLE
+pdfgen._contexts.cache_clear()
 from retrieval.ingest.corpus import read_corpus, read_file  # noqa: E402
 
 

@@ -20,7 +20,10 @@ from score import Score, score_page  # noqa: E402
 
 from retrieval.ingest.corpus import _from_page_text  # noqa: E402
 
-pytestmark = pytest.mark.skipif(not CONTEXTS.exists(), reason="CMRC train contexts not available")
+# The floors were measured on held-out pages drawn from all 2,403 CMRC 2018 training paragraphs: an excerpt
+# would give other pages. A measurement over the whole set, so it runs where that set is.
+pytestmark = pytest.mark.skipif(not CONTEXTS.exists(),
+                                reason="needs ../shared/train (CMRC 2018 train contexts); not in a user's clone")
 
 
 def test_generator_is_deterministic_and_its_truth_is_on_the_page():

@@ -15,7 +15,13 @@ pytest.importorskip("reportlab")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
+import pdfgen  # noqa: E402
 from pdfgen import make_page  # noqa: E402
+
+from conftest import CMRC_TRAIN_CONTEXTS_SAMPLE  # noqa: E402
+
+pdfgen.CONTEXTS = CMRC_TRAIN_CONTEXTS_SAMPLE
+pdfgen._contexts.cache_clear()
 
 from retrieval.errors import CorpusError  # noqa: E402
 from retrieval.ingest.pdfpage import PdfUnreadable, read_pdf  # noqa: E402

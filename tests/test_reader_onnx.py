@@ -8,14 +8,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import EVAL_DIR, NEWSQA, ROOT, SAMPLE, write_config
+from conftest import CMRC_DEV_SAMPLE, SAMPLE, write_config
 
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
@@ -80,7 +79,7 @@ def passages_by_title() -> dict[str, list[tuple[str, str]]]:
     from retrieval.ingest.chunking import chunk_article
     from retrieval.config import ChunkingConfig
     from retrieval.ingest.corpus import read_file
-    from retrieval.reader.answering import reader_text
+    from retrieval.reader.features import reader_text
 
     out: dict[str, list[tuple[str, str]]] = {}
     for art in read_file(SAMPLE, SAMPLE.name):
@@ -92,6 +91,46 @@ def _load(path: Path, base_dir: Path, backend: str = "auto"):  # type: ignore[no
     from retrieval.reader.model import Reader
 
     return Reader.load(path, BASE_MODEL, base_dir, threads=1, backend=backend)
+
+
+@pytest.fixture(scope="module")
+def int8_reader(shipped, base_dir):  # type: ignore[no-untyped-def]
+    """The shipped reader on its int8 graph, loaded once: reading does not change it."""
+    return _load(shipped, base_dir)
+
+
+@pytest.fixture(scope="module")
+def numpy_reader(shipped, base_dir):  # type: ignore[no-untyped-def]
+    """The shipped reader's numpy forward pass (the reference the graphs are held to), loaded once."""
+    return _load(shipped, base_dir, "numpy")
+
+
+@pytest.fixture(scope="module")
+def numpy_answer(numpy_reader, passages_by_title):  # type: ignore[no-untyped-def]
+    """(question, title) -> the numpy forward pass's (answer, has-answer logit), each computed once: the
+    reference several graphs are compared with, and the slowest part of these tests."""
+    done: dict[tuple[str, str], tuple[str, float]] = {}
+
+    def get(question: str, title: str) -> tuple[str, float]:
+        if (question, title) not in done:
+            done[question, title] = _answer(numpy_reader, question, passages_by_title[title])
+        return done[question, title]
+
+    return get
+
+
+@pytest.fixture(scope="module")
+def u8_cache(shipped, base_dir, tmp_path_factory):  # type: ignore[no-untyped-def]
+    """A graph cache into which the shipped reader's unsigned-weight graph was written, once for the
+    module (the conversion is the slow part): (cache folder, notes of that first load, its reader).
+    Tests that write into a cache work on a copy of it."""
+    from retrieval.reader.model import Reader
+
+    cache = tmp_path_factory.mktemp("u8-cache")
+    notes: list[str] = []
+    reader = Reader.load(shipped, BASE_MODEL, base_dir, threads=1, backend="onnx-u8", graph_cache=cache,
+                         note=notes.append)
+    return cache, notes, reader
 
 
 def _answer(reader, question: str, passages: list[tuple[str, str]]) -> tuple[str, float]:  # type: ignore[no-untyped-def]
@@ -130,16 +169,16 @@ def test_fp32_graph_logits_equal_numpy(fp32_dir, base_dir, passages_by_title):
         np.testing.assert_allclose(a, b, atol=2e-3, rtol=0, err_msg=name)
 
 
-def test_shipped_reader_runs_its_int8_graph(shipped, base_dir):
-    reader = _load(shipped, base_dir)
-    assert reader.backend == "onnx:reader.int8.onnx"
+def test_shipped_reader_runs_its_int8_graph(int8_reader):
+    assert int8_reader.backend == "onnx:reader.int8.onnx"
 
 
 @pytest.mark.parametrize("question,title,needle", QUESTIONS)
-def test_int8_graph_picks_the_same_answer_as_numpy(shipped, base_dir, passages_by_title, question, title, needle):
+def test_int8_graph_picks_the_same_answer_as_numpy(int8_reader, numpy_answer, passages_by_title, question, title,
+                                                   needle):
     passages = passages_by_title[title]
-    int8_text, int8_has = _answer(_load(shipped, base_dir), question, passages)
-    fp32_text, fp32_has = _answer(_load(shipped, base_dir, "numpy"), question, passages)
+    int8_text, int8_has = _answer(int8_reader, question, passages)
+    fp32_text, fp32_has = numpy_answer(question, title)
     assert needle in fp32_text and needle in int8_text
     # int8 may move an edge by a character (近20万元 / 20万元), not pick another answer
     assert int8_text in fp32_text or fp32_text in int8_text
@@ -180,16 +219,18 @@ def test_without_onnxruntime_the_reader_runs_in_numpy(shipped, base_dir, monkeyp
         _load(shipped, base_dir, "onnx")
 
 
-@pytest.mark.skipif(not (EVAL_DIR / "cmrc2018_dev.jsonl").is_file(), reason="CMRC 2018 dev not present")
-def test_reader_eval_compares_backends(tmp_path):
+def test_reader_eval_compares_backends(tmp_path, capsys):
+    from bot.cli import main
+
     cfg = write_config(tmp_path / "config.toml", tmp_path / "corpus", tmp_path / "index")
     res = {}
     for backend in ("onnx", "numpy"):
-        out = subprocess.run(NEWSQA + ["--config", str(cfg), "reader", "eval", str(EVAL_DIR / "cmrc2018_dev.jsonl"),
-                                       "--limit", "8", "--json", "--backend", backend],
-                             cwd=ROOT, capture_output=True, text=True, timeout=300)
-        assert out.returncode == 0, out.stderr
-        res[backend] = json.loads(out.stdout)
+        # In-process: a process of its own adds only the start-up (the CLI's own tests start processes).
+        rc = main(["--config", str(cfg), "reader", "eval", str(CMRC_DEV_SAMPLE), "--limit", "8", "--json",
+                   "--backend", backend])
+        out = capsys.readouterr()
+        assert rc == 0, out.err
+        res[backend] = json.loads(out.out)
     assert res["onnx"]["backend"] == "onnx:reader.int8.onnx" and res["numpy"]["backend"] == "numpy"
     assert res["onnx"]["questions"] == res["numpy"]["questions"] == 8
     assert abs(res["onnx"]["f1"] - res["numpy"]["f1"]) <= 15  # one question of eight may differ by a few characters
@@ -209,32 +250,32 @@ def test_unsigned_weights_only_on_x86_cpus_without_vnni(cpuinfo, unsigned):
     assert int8_needs_unsigned_weights(cpuinfo) is unsigned
 
 
-def test_unsigned_weight_graph_is_written_once_and_answers_like_numpy(shipped, base_dir, passages_by_title, tmp_path):
+def test_unsigned_weight_graph_is_written_once_and_answers_like_numpy(shipped, base_dir, passages_by_title, u8_cache,
+                                                                      numpy_answer):
     from retrieval.reader.model import Reader
 
-    notes: list[str] = []
-    reader = Reader.load(shipped, BASE_MODEL, base_dir, threads=1, backend="onnx-u8", graph_cache=tmp_path,
-                         note=notes.append)
+    cache, first_notes, reader = u8_cache  # the first load, into an empty cache
+    notes = list(first_notes)
     assert reader.backend == "onnx:reader.u8.onnx" and len(notes) == 1
-    (graph,) = tmp_path.glob("reader-graphs/*/reader.u8.onnx")
-    assert not list(tmp_path.rglob("*.tmp")), "written through a temporary file"
+    (graph,) = cache.glob("reader-graphs/*/reader.u8.onnx")
+    assert not list(cache.rglob("*.tmp")), "written through a temporary file"
     written = graph.stat().st_mtime_ns
-    again = Reader.load(shipped, BASE_MODEL, base_dir, threads=1, backend="onnx-u8", graph_cache=tmp_path,
+    again = Reader.load(shipped, BASE_MODEL, base_dir, threads=1, backend="onnx-u8", graph_cache=cache,
                         note=notes.append)
     assert len(notes) == 1 and graph.stat().st_mtime_ns == written, "the cached graph is reused"
-    numpy_reader = _load(shipped, base_dir, "numpy")
     for question, title, needle in [q for q in QUESTIONS if not hasattr(q, "marks")]:
         u8_text, u8_has = _answer(again, question, passages_by_title[title])
-        fp32_text, fp32_has = _answer(numpy_reader, question, passages_by_title[title])
+        fp32_text, fp32_has = numpy_answer(question, title)
         assert needle in u8_text, (question, u8_text)
         assert u8_text in fp32_text or fp32_text in u8_text
         assert abs(u8_has - fp32_has) < 1.0
 
 
-def test_other_reader_weights_get_their_own_unsigned_graph(shipped, base_dir, tmp_path):
+def test_other_reader_weights_get_their_own_unsigned_graph(shipped, base_dir, tmp_path, u8_cache):
     from retrieval.reader.format import read_manifest, write_manifest
     from retrieval.reader.model import Reader
 
+    shutil.copytree(u8_cache[0], tmp_path / "cache")  # holds the shipped reader's graph
     Reader.load(shipped, BASE_MODEL, base_dir, threads=1, backend="onnx-u8", graph_cache=tmp_path / "cache")
     d = _copy_weights(shipped, tmp_path / "reader")
     # Recalibrated or retrained: its manifest differs, so the old graph must not answer for it.
@@ -243,9 +284,10 @@ def test_other_reader_weights_get_their_own_unsigned_graph(shipped, base_dir, tm
     assert len(list((tmp_path / "cache").glob("reader-graphs/*/reader.u8.onnx"))) == 2
 
 
-def test_auto_backend_follows_the_cpu(shipped, base_dir, tmp_path, monkeypatch):
+def test_auto_backend_follows_the_cpu(shipped, base_dir, tmp_path, monkeypatch, u8_cache):
     from retrieval.reader import model
 
+    shutil.copytree(u8_cache[0], tmp_path, dirs_exist_ok=True)  # the graph written once, not again here
     monkeypatch.setattr(model, "int8_needs_unsigned_weights", lambda cpuinfo=None: True)
     assert model.Reader.load(shipped, BASE_MODEL, base_dir, threads=1, graph_cache=tmp_path).backend == "onnx:reader.u8.onnx"
     # A cache it cannot write to: the shipped graph still answers, and the user is told why.
@@ -260,10 +302,10 @@ def test_auto_backend_follows_the_cpu(shipped, base_dir, tmp_path, monkeypatch):
     assert model.Reader.load(shipped, BASE_MODEL, base_dir, threads=1, graph_cache=tmp_path).backend == "onnx:reader.int8.onnx"
 
 
-def test_a_chunks_reading_does_not_depend_on_what_is_read_beside_it(shipped, base_dir, passages_by_title):
+def test_a_chunks_reading_does_not_depend_on_what_is_read_beside_it(int8_reader, passages_by_title):
     # The int8 graph quantises activations with one scale per batch: read together, a chunk's
     # scores used to move with its neighbours, so an answer changed with the reading depth.
-    reader = _load(shipped, base_dir)
+    reader = int8_reader
     passages = [p for ps in passages_by_title.values() for p in ps][:8]
     question = "谁获得了岗位标兵？"
     together = reader.read(question, passages)

@@ -28,7 +28,7 @@ from retrieval.errors import CorpusError, IndexDamagedError, IndexWriteError
 from retrieval.answer.qa import QA
 from retrieval.index.store import CRASH_STAGES, IndexStore
 
-from conftest import NEWSQA, ROOT, SAMPLE, HashEncoder, write_config
+from conftest import NEWSQA, ROOT, HashEncoder, write_config
 
 QUESTION = "谁获得了岗位标兵？"
 NEEDLE = "王院淼"
@@ -472,15 +472,9 @@ def run_cli(args: list[str], cwd: Path, timeout: int = 300) -> subprocess.Comple
 
 
 @pytest.fixture(scope="module")
-def real_index(tmp_path_factory):  # type: ignore[no-untyped-def]
-    """The sample indexed once by `newsqa index rebuild` with the real model."""
-    base = tmp_path_factory.mktemp("real")
-    (base / "corpus").mkdir()
-    shutil.copy(SAMPLE, base / "corpus" / SAMPLE.name)
-    cfg = write_config(base / "config.toml", base / "corpus", base / "index")
-    r = run_cli(["--config", str(cfg), "index", "rebuild"], base)
-    assert r.returncode == 0, r.stderr
-    return base
+def real_index(built_sample):  # type: ignore[no-untyped-def]
+    """The sample indexed once by `newsqa index rebuild` with the real model (conftest's, shared)."""
+    return built_sample
 
 
 @pytest.fixture()

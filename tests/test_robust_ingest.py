@@ -356,8 +356,8 @@ def test_a_messy_corpus_builds_warns_once_per_problem_and_answers(tmp_path):
     r = cli(["--config", str(cfg), "ask", "海淀区图书馆举办了什么活动？", "--json"], tmp_path)
     assert r.returncode == 0, r.stderr
     ans = json.loads(r.stdout)
-    # On CPUs without VNNI the shipped int8 graph's saturating kernel once declined this (README,
-    # "int8 on CPUs without VNNI"); the reader now picks an unsigned-weight graph there.
+    # On CPUs without VNNI the shipped int8 graph's saturating kernel once declined this (docs/reader.md,
+    # "Backends: VNNI and the unsigned-weight graph"); the reader now picks an unsigned-weight graph there.
     assert ans["found"], ans
     sources = ans["sources"]
     assert [s["file"] for s in sources if s["title"] == "海淀区图书馆举办读书节"] == ["corpus/a.json"]

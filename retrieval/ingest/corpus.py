@@ -12,19 +12,31 @@ read at all is reported and skipped; a bad line or record of a JSON file, a
 duplicate id or a PDF page whose text cannot be extracted is reported as a warning and
 the rest of the file is indexed; an article already read from another file is
 indexed once and reported as a note.
+
+What a folder holds is the outside world's to choose, so every input is
+bounded: a file name that is not UTF-8 (an archive unpacked from Windows) is
+shown decoded, links that lead nowhere or in a circle are reported, text files
+over ``MAX_TEXT_BYTES`` are refused before they are read, a JSON file keeps at
+most ``MAX_ARTICLES_PER_FILE`` articles and counts (not keeps) its bad records,
+and a file that fails in a way nobody foresaw is one skipped line, not the end
+of the rebuild.
 """
 
 from __future__ import annotations
 
+import errno
 import html
 import json
 import os
 import re
+import stat
+import zlib
 from collections import Counter
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Iterable, Literal
+from typing import Iterable, Iterator, Literal
 
 from retrieval.errors import CorpusError
 from retrieval.ingest.epaper import looks_like_article, name_info, read_article
@@ -49,6 +61,26 @@ MAX_BAD_BYTES = 100
 MAX_BAD_SHARE = 0.01
 # Past this many warnings for one file the rest are counted, not listed.
 MAX_WARNINGS_PER_FILE = 10
+# Past this many file names that are not UTF-8, the rest are counted, not listed
+# (an archive from Windows has them all).
+MAX_NAME_WARNINGS = 10
+# Text and HTML files larger than this are refused unread. Reading holds a few
+# times the file (its bytes, its text, the articles): a 50 MB page file peaks
+# at 353 MB; 64 MB keeps any one file well under 1 GB.
+MAX_TEXT_BYTES = 64 * 1024 * 1024
+# JSON grows most when parsed: one record, or one line, of ``[{},{},…]`` is
+# 24 bytes of Python objects for each byte of file.
+MAX_JSON_BYTES = 32 * 1024 * 1024
+# A compressed stream of a PDF inflated beyond this is refused: 100 KB of file
+# can be 100 MB of stream (a "flate bomb"; pdfminer took 670 MB to read one).
+# A page's content stream is rarely more than a megabyte.
+MAX_PDF_STREAM_BYTES = 32 * 1024 * 1024
+# A title longer than this is cut: every chunk of the article is embedded with
+# its title, so a title of a megabyte would be embedded once per chunk.
+MAX_TITLE_CHARS = 200
+# A JSON file's records beyond this many are left out (one warning): each
+# record of a few bytes becomes an article of a kilobyte or so.
+MAX_ARTICLES_PER_FILE = 100_000
 
 Kind = Literal["skipped", "warning", "note"]
 
@@ -184,9 +216,25 @@ def _looks_chinese(text: str) -> bool:
     return cjk > 0 and odd * 20 < cjk
 
 
+def _read_bytes(path: Path, rel: str, limit: int) -> bytes:
+    """The file's bytes, refused unread when there are more than ``limit``
+    (read with a limit, too: the file may grow while it is read)."""
+    size = path.stat().st_size
+    with path.open("rb") as f:
+        # size + 1, not limit + 1: read() sets aside as much as it is asked for.
+        data = f.read(size + 1) if size <= limit else b""
+        if len(data) > size:  # it grew since: the rest, up to the limit
+            data += f.read(limit + 1 - len(data))
+    if size > limit or len(data) > limit:
+        raise FileProblem(rel, f"too large ({max(size, len(data)) / 2**20:,.0f} MB; newsqa reads {path.suffix.lower()} "
+                               f"files up to {limit // 2**20} MB: split it)")
+    return data
+
+
 def _read_text(path: Path, rel: str, problems: list[SkippedFile] | None) -> str:
     """The file's text as decoded; damaged bytes are reported (or, strictly, refused)."""
-    decoded = decode_bytes(path.read_bytes(), rel)
+    limit = MAX_JSON_BYTES if path.suffix.lower() in JSON_SUFFIXES else MAX_TEXT_BYTES
+    decoded = decode_bytes(_read_bytes(path, rel, limit), rel)
     if decoded.bad_bytes:
         n = decoded.bad_bytes
         reason = f"{n} byte{'s' if n > 1 else ''} that {'are' if n > 1 else 'is'} not valid {decoded.encoding} left out"
@@ -196,37 +244,120 @@ def _read_text(path: Path, rel: str, problems: list[SkippedFile] | None) -> str:
     return decoded.text
 
 
+class _NameWarning(SkippedFile):
+    """A file indexed under a name decoded from bytes that are not UTF-8;
+    withdrawn when the file is skipped anyway (its skipped line names it)."""
+
+
+def shown_name(name: str) -> tuple[str, str | None]:
+    """A file or folder name as newsqa shows and stores it, and how it was
+    decoded when it is not UTF-8 (None when it is). Python hands such a name
+    over with its bytes escaped as lone surrogates, which nothing downstream
+    can encode (the article id, the index's JSON): it is decoded as GB18030
+    (GBK names from Windows archives) where that fits, else its bytes are shown
+    as \\xNN."""
+    try:
+        name.encode("utf-8")
+        return name, None
+    except UnicodeEncodeError:
+        pass
+    raw = name.encode("utf-8", "surrogateescape") if _only_escapes(name) else None
+    if raw is not None:
+        try:
+            return raw.decode("gb18030"), "GBK"
+        except UnicodeDecodeError:
+            return raw.decode("utf-8", "backslashreplace"), "bytes"
+    return name.encode("utf-8", "backslashreplace").decode("ascii"), "bytes"
+
+
+def _only_escapes(name: str) -> bool:
+    """Whether every surrogate in ``name`` stands for a byte (U+DC80–U+DCFF)."""
+    return all(not "\ud800" <= c <= "\udfff" or "\udc80" <= c <= "\udcff" for c in name)
+
+
+def _shown_path(root: Path, p: Path | None = None, as_bytes: bool = False) -> tuple[str, str | None]:
+    """``root``'s name and ``p`` below it as shown, and how a part that is not
+    UTF-8 was decoded; ``as_bytes``: such a part's bytes shown as \\xNN."""
+    parts = [root.name or str(root), *(p.relative_to(root).parts if p is not None and p != root else ())]
+    shown = [shown_name(x) for x in parts]
+    if as_bytes:
+        shown = [(os.fsencode(x).decode("utf-8", "backslashreplace"), "bytes") if how else (y, how)
+                 for x, (y, how) in zip(parts, shown)]
+    how = next((h for _, h in shown if h), None)
+    return "/".join(x for x, _ in shown), how
+
+
 def iter_corpus_files(paths: Iterable[Path]) -> tuple[list[tuple[Path, str]], list[SkippedFile]]:
     """Expand files and folders (recursively) into (path, display name) pairs.
-    Hidden files and folders are left out; a folder that cannot be listed is
-    reported, not silently missing."""
+    Hidden files and folders are left out; a folder that cannot be listed, a
+    link that leads nowhere or in a circle and anything that is not a regular
+    file are reported, not silently missing. A name that is not UTF-8 is
+    shown decoded (``shown_name``) with one warning."""
     found: list[tuple[Path, str]] = []
     skipped: list[SkippedFile] = []
+    decoded: list[tuple[int, str, Path]] = []  # (index in found, how, root) of names that are not UTF-8
     for root in paths:
         try:
             is_file = root.is_file()
             exists = is_file or root.exists()
         except OSError as exc:
-            skipped.append(SkippedFile(root.name or str(root), f"cannot read: {exc.strerror or exc}"))
+            skipped.append(SkippedFile(_shown_path(root)[0], f"cannot read: {exc.strerror or exc}"))
             continue
         if not exists:
-            raise CorpusError(f"{root}: corpus path does not exist")
+            raise CorpusError(f"{shown_name(str(root))[0]}: corpus path does not exist")
         if is_file:
-            found.append((root, root.name))
+            rel, how = shown_name(root.name)
+            if how:
+                decoded.append((len(found), how, root))
+            found.append((root, rel))
             continue
-        for p in _walk(root, skipped):
-            rel = f"{root.name}/{p.relative_to(root).as_posix()}"
+        files, odd, unlisted = _walk(root)
+        for folder, why in unlisted:
+            skipped.append(SkippedFile(_shown_path(root, folder)[0], f"cannot list folder: {why}"))
+        for p, why in odd:
+            skipped.append(SkippedFile(_shown_path(root, p)[0], why))
+        for p in files:
+            rel, how = _shown_path(root, p)
             if p.suffix.lower() in SUPPORTED:
+                if how:
+                    decoded.append((len(found), how, root))
                 found.append((p, rel))
             else:
-                skipped.append(SkippedFile(rel, f"unsupported file type {p.suffix or '(none)'}"))
-    return found, skipped
+                skipped.append(SkippedFile(rel, f"unsupported file type {shown_name(p.suffix)[0] or '(none)'}"))
+    return found, [*_name_warnings(found, decoded), *skipped]
 
 
-def _walk(root: Path, skipped: list[SkippedFile]) -> list[Path]:
-    """Files under ``root``, sorted; like ``rglob`` it does not follow links to
-    folders, unlike it a folder it cannot list is reported."""
+def _name_warnings(found: list[tuple[Path, str]], decoded: list[tuple[int, str, Path]]) -> list[SkippedFile]:
+    """One warning per file name that is not UTF-8 (the first few; then a
+    count). A decoded name that another file already has is shown as bytes
+    instead: two files must never share a name in the index."""
+    taken = Counter(rel for _, rel in found)
+    out: list[SkippedFile] = []
+    for i, how, root in decoded:
+        path, rel = found[i]
+        if taken[rel] > 1:
+            taken[rel] -= 1
+            rel = _shown_path(root, path, as_bytes=True)[0] if path != root else \
+                os.fsencode(path.name).decode("utf-8", "backslashreplace")
+            found[i] = (path, rel)
+            how = "bytes"
+        reason = ("file name is not UTF-8; read as GBK" if how == "GBK"
+                  else "file name is not UTF-8; its bytes are shown as \\xNN") + ", indexed under this name"
+        out.append(_NameWarning(rel, reason, "warning"))
+    if len(out) > MAX_NAME_WARNINGS:
+        rest = len(out) - MAX_NAME_WARNINGS
+        out = [*out[:MAX_NAME_WARNINGS], _NameWarning(found[decoded[MAX_NAME_WARNINGS][0]][1],
+               f"and {rest} more file name(s) that are not UTF-8, shown decoded like the above", "warning")]
+    return out
+
+
+def _walk(root: Path) -> tuple[list[Path], list[tuple[Path, str]], list[tuple[Path, str]]]:
+    """Files under ``root``, sorted; entries that are not regular files, with
+    why they are left out; folders that cannot be listed, with why. Like
+    ``rglob`` it does not follow links to folders (a link back up would loop)."""
     files: list[Path] = []
+    odd: list[tuple[Path, str]] = []
+    unlisted: list[tuple[Path, str]] = []
     todo = [root]
     while todo:
         folder = todo.pop()
@@ -234,20 +365,50 @@ def _walk(root: Path, skipped: list[SkippedFile]) -> list[Path]:
             with os.scandir(folder) as it:
                 entries = list(it)
         except OSError as exc:
-            shown = root.name if folder == root else f"{root.name}/{folder.relative_to(root).as_posix()}"
-            skipped.append(SkippedFile(shown, f"cannot list folder: {exc.strerror or exc}"))
+            unlisted.append((folder, exc.strerror or str(exc)))
             continue
         for entry in entries:
             if entry.name.startswith("."):
                 continue
             try:
-                if entry.is_dir(follow_symlinks=False):
-                    todo.append(folder / entry.name)
-                elif entry.is_file():
-                    files.append(folder / entry.name)
+                is_dir = entry.is_dir(follow_symlinks=False)
+                is_file = not is_dir and entry.is_file()
+            except OSError:  # a link loop, for one
+                is_dir = is_file = False
+            if is_dir:
+                todo.append(folder / entry.name)
+            elif is_file:
+                files.append(folder / entry.name)
+            elif (why := _not_a_file(entry)) is not None:
+                odd.append((folder / entry.name, why))
+    return sorted(files), sorted(odd), sorted(unlisted)
+
+
+def _not_a_file(entry: os.DirEntry) -> str | None:
+    """Why an entry that is neither a folder nor a regular file is left out;
+    None when it vanished since the folder was listed."""
+    try:
+        link = stat.S_ISLNK(os.lstat(entry.path).st_mode)
+    except OSError:
+        return None
+    if not link:
+        # Opening a named pipe would wait for a writer forever.
+        return "not a regular file (a pipe, socket or device)"
+    try:
+        st = os.stat(entry.path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "link loop (the link leads back to itself)"
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            try:
+                target = shown_name(os.readlink(entry.path))[0]
             except OSError:
-                continue  # vanished or unreadable entry: reading it would fail the same way
-    return sorted(files)
+                target = "?"
+            return f"broken link (its target {target} does not exist)"
+        return f"cannot follow link: {exc.strerror or exc}"
+    if stat.S_ISDIR(st.st_mode):
+        return "link to a folder, not followed (name the folder itself in [corpus] paths)"
+    return "link to something that is not a regular file"
 
 
 def read_file(path: Path, rel: str, problems: list[SkippedFile] | None = None) -> list[Article]:
@@ -269,6 +430,7 @@ def _read_located(path: Path, rel: str, problems: list[SkippedFile] | None,
             # A scanned page: OCR, then the PDF layout path (retrieval/ingest/ocrpage.py).
             found = read_image(path, rel, ocr_threads)  # ImageUnreadable is a CorpusError naming the file
         else:
+            _bound_pdf_streams()
             # Layout-aware: columns, reading order, headlines by size (retrieval/ingest/pdfpage.py).
             pdf = read_pdf(path, rel, ocr_threads=ocr_threads)  # PdfUnreadable is a CorpusError naming the file
             for reason in pdf.problems:
@@ -293,6 +455,60 @@ def _read_located(path: Path, rel: str, problems: list[SkippedFile] | None,
     if suffix in HTML_SUFFIXES:
         return [(a, None) for a in _read_html(text, rel)]
     return [(a, None) for a in _from_page_text(clean_text(text), rel, progress, layout)]
+
+
+class PdfStreamTooLarge(Exception):
+    """A compressed PDF stream inflates beyond MAX_PDF_STREAM_BYTES."""
+
+    def __init__(self) -> None:
+        super().__init__(f"a compressed stream inflates to over {MAX_PDF_STREAM_BYTES // 2**20} MB")
+
+
+class _BoundedZlib:
+    """What pdfminer sees as ``zlib``: the same, but ``decompress`` stops at
+    MAX_PDF_STREAM_BYTES instead of inflating a stream whole."""
+
+    error = zlib.error
+    decompressobj = staticmethod(zlib.decompressobj)
+
+    @staticmethod
+    def decompress(data: bytes, *args: object) -> bytes:
+        d = zlib.decompressobj()
+        out = d.decompress(data, MAX_PDF_STREAM_BYTES + 1)
+        if len(out) > MAX_PDF_STREAM_BYTES:
+            raise PdfStreamTooLarge()
+        if not d.eof:
+            # Cut short or damaged: zlib's own error, which pdfminer answers by
+            # inflating what it can (``_bounded_corrupted``). Under the bound whole.
+            return zlib.decompress(data)
+        return out
+
+
+def _bounded_corrupted(data: bytes) -> bytes:
+    """pdfminer's ``decompress_corrupted`` (inflate a stream with a damaged
+    checksum byte by byte), bounded like ``_BoundedZlib``."""
+    d = zlib.decompressobj()
+    out = bytearray()
+    i = 0
+    try:
+        for i in range(len(data)):
+            out += d.decompress(data[i : i + 1])
+            if len(out) > MAX_PDF_STREAM_BYTES:
+                raise PdfStreamTooLarge()
+    except zlib.error:
+        if i < len(data) - 3:  # not in the checksum: really damaged
+            raise
+    return bytes(out)
+
+
+@lru_cache(maxsize=1)
+def _bound_pdf_streams() -> None:
+    """Once per process, before the first PDF is read: pdfminer inflates every
+    compressed stream whole, with no limit of its own."""
+    from pdfminer import pdftypes
+
+    pdftypes.zlib = _BoundedZlib  # type: ignore[assignment]
+    pdftypes.decompress_corrupted = _bounded_corrupted
 
 
 def _article_id(rel: str, index: int) -> str:
@@ -363,44 +579,68 @@ def _paragraphs(text: str) -> tuple[str, ...]:
 _JSON_SPACE = re.compile(r"[ \t\n\r]*")
 
 
-def _json_records(text: str, rel: str, lines: bool) -> tuple[list[tuple[int, object]], list[SkippedFile]]:
-    """(line, record) pairs; for .jsonl each bad line is a warning, for .json a
-    syntax error anywhere makes the file unreadable (there is no telling where
-    the next record starts)."""
-    bad: list[SkippedFile] = []
+@dataclass(frozen=True)
+class _BadLine:
+    """A line of a .jsonl file that is not JSON."""
+
+    reason: str
+
+
+def _json_records(text: str, rel: str, lines: bool) -> Iterator[tuple[int, object, bool]]:
+    """(line, record, whether another record shares its line), one at a time:
+    a file of millions of tiny records must never be millions of objects at
+    once (3 MB of ``{},`` parsed whole is 300 MB). For .jsonl a line that is
+    not JSON comes as a _BadLine; for .json a syntax error anywhere makes the
+    file unreadable (there is no telling where the next record starts): it
+    raises when the walk reaches it."""
     if lines:
-        records: list[tuple[int, object]] = []
         # Only "\n" ends a JSON line: str.splitlines would also split at U+2028
         # and other separators that are legal inside a JSON string.
-        for n, line in enumerate(text.split("\n"), 1):
+        n, pos = 0, 0
+        while pos <= len(text):
+            end = text.find("\n", pos)
+            end = len(text) if end < 0 else end
+            n += 1
+            line = text[pos:end]
+            pos = end + 1
             if line.strip():
                 try:
-                    records.append((n, json.loads(line, strict=False)))
+                    yield n, json.loads(line, strict=False), False
                 except (ValueError, RecursionError) as exc:
-                    bad.append(SkippedFile(rel, f"invalid JSON ({_json_msg(exc)}); line left out", "warning", n))
-        return records, bad
+                    yield n, _BadLine(f"invalid JSON ({_json_msg(exc)})"), False
+        return
+    start = _JSON_SPACE.match(text).end()  # type: ignore[union-attr]
+    line = text.count("\n", 0, start) + 1
     try:
-        data = json.loads(text, strict=False)
+        if not text.startswith("[", start):
+            yield line, json.loads(text, strict=False), False
+            return
+        decoder = json.JSONDecoder(strict=False)
+        nxt = _JSON_SPACE.match(text, start + 1).end()  # type: ignore[union-attr]
+        line += text.count("\n", start, nxt)
+        prev: int | None = None
+        if text.startswith("]", nxt):
+            pos = nxt + 1
+        else:
+            while True:
+                item, end = decoder.raw_decode(text, nxt)
+                after = _JSON_SPACE.match(text, end).end()  # type: ignore[union-attr]
+                if text.startswith(",", after):
+                    following = _JSON_SPACE.match(text, after + 1).end()  # type: ignore[union-attr]
+                    next_line = line + text.count("\n", nxt, following)
+                    yield line, item, line in (prev, next_line)
+                    prev, line, nxt = line, next_line, following
+                elif text.startswith("]", after):
+                    yield line, item, line == prev
+                    pos = after + 1
+                    break
+                else:
+                    raise json.JSONDecodeError("Expecting ',' delimiter", text, after)
+        tail = _JSON_SPACE.match(text, pos).end()  # type: ignore[union-attr]
+        if tail != len(text):
+            raise json.JSONDecodeError("Extra data", text, tail)
     except (ValueError, RecursionError) as exc:
         raise FileProblem(rel, f"invalid JSON ({_json_msg(exc)})", getattr(exc, "lineno", None)) from exc
-    start = _JSON_SPACE.match(text).end()  # type: ignore[union-attr]
-    first_line = text.count("\n", 0, start) + 1
-    if not isinstance(data, list):
-        return [(first_line, data)], bad
-    # Walk the list once more to learn the line each record starts on.
-    decoder = json.JSONDecoder(strict=False)
-    records = []
-    pos, line = start + 1, first_line
-    for _ in data:
-        nxt = _JSON_SPACE.match(text, pos).end()  # type: ignore[union-attr]
-        line += text.count("\n", pos, nxt)
-        item, end = decoder.raw_decode(text, nxt)
-        records.append((line, item))
-        line += text.count("\n", nxt, end)
-        pos = _JSON_SPACE.match(text, end).end()  # type: ignore[union-attr]
-        line += text.count("\n", end, pos)
-        pos += 1  # the comma
-    return records, bad
 
 
 def _json_msg(exc: BaseException) -> str:
@@ -421,43 +661,80 @@ def _page_field(rec: dict) -> int | None:
     return (int(m.group()) or None) if m else None
 
 
+class _Bad:
+    """A file's bad lines and records: the first few as warnings, the rest
+    counted (a file of a million bad lines must not be a million objects)."""
+
+    def __init__(self, rel: str) -> None:
+        self.rel = rel
+        self.first: list[SkippedFile] = []
+        self.count = 0
+
+    def add(self, reason: str, line: int | None) -> None:
+        self.count += 1
+        if len(self.first) < MAX_WARNINGS_PER_FILE:
+            self.first.append(SkippedFile(self.rel, reason, "warning", line))
+
+
+class _MoreLeftOut(SkippedFile):
+    """Stands for ``count`` more warnings like those before it (see ``_capped``)."""
+
+    def __init__(self, rel: str, count: int) -> None:
+        super().__init__(rel, f"{count} more line(s) or record(s) left out like the above", "warning")
+        self.count = count
+
+
 def _read_json(text: str, rel: str, lines: bool,
                problems: list[SkippedFile] | None) -> list[tuple[Article, int | None]]:
-    records, bad = _json_records(text, rel, lines)
-    shared = {ln for ln, n in Counter(ln for ln, _ in records).items() if n > 1}
+    bad = _Bad(rel)
     articles: list[tuple[Article, int | None]] = []
-    for i, (line, rec) in enumerate(records):
-        what = f"record {i + 1}: " if line in shared else ""
+    beyond = 0  # records past MAX_ARTICLES_PER_FILE
+    i = -1  # the record's number among the records that are JSON (its id when it has none)
+    for line, rec, shared in _json_records(text, rel, lines):
+        if isinstance(rec, _BadLine):
+            bad.add(f"{rec.reason}; line left out", line)
+            if problems is None:
+                break
+            continue
+        i += 1
+        what = f"record {i + 1}: " if shared else ""
         if not isinstance(rec, dict):
-            bad.append(SkippedFile(rel, f"{what}expected an object with title and text; left out", "warning", line))
+            bad.add(f"{what}expected an object with title and text; left out", line)
+        elif not (title := clean_text(rec["title"]) if isinstance(rec.get("title"), str) else "").strip():
+            bad.add(f"{what}missing or empty field 'title'; left out", line)
+        elif not (body := clean_text(rec["text"]) if isinstance(rec.get("text"), str) else "").strip():
+            bad.add(f"{what}missing or empty field 'text'; left out", line)
+        elif len(articles) >= MAX_ARTICLES_PER_FILE:
+            beyond += 1
             continue
-        title = clean_text(rec["title"]) if isinstance(rec.get("title"), str) else ""
-        body = clean_text(rec["text"]) if isinstance(rec.get("text"), str) else ""
-        missing = next((k for k, v in (("title", title), ("text", body)) if not v.strip()), None)
-        if missing:
-            bad.append(SkippedFile(rel, f"{what}missing or empty field '{missing}'; left out", "warning", line))
+        else:
+            record_id = _field(rec, "id")
+            articles.append((Article(
+                id=record_id or _article_id(rel, i), title=squeeze_spaces(title.strip()),
+                paragraphs=_paragraphs(body), file=rel, author=_field(rec, "author"),
+                date=_field(rec, "date") or _date_from_name(rel), url=_field(rec, "url"),
+                kicker=_field(rec, "kicker"), subtitle=_field(rec, "subtitle"), section=_field(rec, "section"),
+                dateline=_field(rec, "dateline"), page=_page_field(rec) or name_info(rel).page,
+            ), line))
             continue
-        paragraphs = _paragraphs(body)
-        record_id = _field(rec, "id")
-        articles.append((Article(
-            id=record_id or _article_id(rel, i), title=squeeze_spaces(title.strip()), paragraphs=paragraphs,
-            file=rel, author=_field(rec, "author"), date=_field(rec, "date") or _date_from_name(rel),
-            url=_field(rec, "url"), kicker=_field(rec, "kicker"), subtitle=_field(rec, "subtitle"),
-            section=_field(rec, "section"), dateline=_field(rec, "dateline"),
-            page=_page_field(rec) or name_info(rel).page,
-        ), line))
-    bad.sort(key=lambda s: s.line or 0)
-    if bad and problems is None:
-        raise FileProblem(rel, bad[0].reason.removesuffix("; left out").removesuffix("; line left out"), bad[0].line)
-    if bad and not articles:
-        first = bad[0]
-        raise FileProblem(rel, f"no usable record ({len(bad)} bad, the first: "
+        if problems is None:
+            break
+    if bad.count and problems is None:
+        first = bad.first[0]
+        raise FileProblem(rel, first.reason.removesuffix("; left out").removesuffix("; line left out"), first.line)
+    if bad.count and not articles:
+        first = bad.first[0]
+        raise FileProblem(rel, f"no usable record ({bad.count} bad, the first: "
                                f"{first.reason.removesuffix('; left out').removesuffix('; line left out')})",
                           first.line)
     if problems is not None:
-        problems.extend(bad)
+        problems.extend(bad.first)
+        if bad.count > len(bad.first):
+            problems.append(_MoreLeftOut(rel, bad.count - len(bad.first)))
+        if beyond:
+            problems.append(SkippedFile(rel, f"{beyond} record(s) past the first {MAX_ARTICLES_PER_FILE:,} left out "
+                                             f"(split the file to index them)", "warning"))
     return articles
-
 
 
 class _HTMLText(HTMLParser):
@@ -556,22 +833,35 @@ def read_corpus(paths: Iterable[Path], strict: bool = False, progress: ProgressF
         except OSError as exc:
             skipped.append(SkippedFile(rel, f"cannot read: {exc.strerror or exc}"))
             continue
+        except MemoryError:
+            skipped.append(SkippedFile(rel, "not enough memory to read it"))
+            continue
+        except Exception as exc:  # noqa: BLE001 - a parser's own bug in one file must not end the rebuild
+            if strict:
+                raise
+            skipped.append(SkippedFile(rel, f"cannot be read ({type(exc).__name__}: {str(exc)[:160]})"))
+            continue
         warned = list(problems or ())
         kept: list[Article] = []
-        same: dict[str, list[tuple[Article, int | None, str]]] = {}  # first file → articles already read there
+        same: dict[str, tuple[tuple[Article, int | None, str], int]] = {}  # first file → (first already read there, how many)
         for a, line in located:
             if not a.paragraphs:
                 continue
+            if len(a.title) > MAX_TITLE_CHARS:
+                warned.append(SkippedFile(rel, f"a title of {len(a.title):,} characters cut to {MAX_TITLE_CHARS}",
+                                          "warning", line))
+                a = replace(a, title=a.title[:MAX_TITLE_CHARS] + "…")
             where = f"{rel}:{line}" if line is not None else rel
             earlier = first_text.get(a.content_hash)
             if earlier is not None:
                 their_list, i, their_where = earlier
                 if their_list[i].file != rel and rel not in their_list[i].also_in:
-                    first = their_list[i]
+                    original = their_list[i]
                     printed = ((a.date, a.page),) if a.page is not None else ()
-                    their_list[i] = replace(first, also_in=(*first.also_in, rel),
-                                            also_printed=(*first.also_printed, *printed))
-                same.setdefault(their_list[i].file, []).append((a, line, their_where))
+                    their_list[i] = replace(original, also_in=(*original.also_in, rel),
+                                            also_printed=(*original.also_printed, *printed))
+                first, n = same.get(their_list[i].file, ((a, line, their_where), 0))
+                same[their_list[i].file] = (first, n + 1)
                 continue
             if a.id in first_id:
                 warned.append(SkippedFile(rel, f"duplicate id '{a.id}' (first in {first_id[a.id]}); left out",
@@ -580,33 +870,43 @@ def read_corpus(paths: Iterable[Path], strict: bool = False, progress: ProgressF
             first_id[a.id] = where
             first_text[a.content_hash] = (kept, len(kept), where)
             kept.append(a)
-        warned.sort(key=lambda s: s.line or 0)
+        warned.sort(key=lambda s: (isinstance(s, _MoreLeftOut), s.line or 0))
         if strict and warned:
             raise FileProblem(rel, warned[0].reason, warned[0].line)
+        if not kept and not same and len(warned) == 1 and warned[0].line is None:
+            # Nothing of the file is indexed and one reason says why (a PDF whose
+            # only page is too large to render): that is the one skipped line.
+            skipped.append(SkippedFile(rel, warned[0].reason.removesuffix("; left out")))
+            continue
         skipped.extend(_capped(warned, rel))
         skipped.extend(_same_notes(rel, same))
         if kept:
             files.append(CorpusFile(path, rel, st.st_size, st.st_mtime_ns, kept))
         elif not same:
             skipped.append(SkippedFile(rel, "no article left to index" if warned else "no text found"))
-    return files, skipped
+    gone = {s.path for s in skipped if s.kind == "skipped"}
+    # A name warning is withdrawn for a file skipped anyway: its skipped line names it.
+    return files, [s for s in skipped if not (isinstance(s, _NameWarning) and s.path in gone)]
 
 
 def _capped(warned: list[SkippedFile], rel: str) -> list[SkippedFile]:
-    if len(warned) <= MAX_WARNINGS_PER_FILE:
+    """The first MAX_WARNINGS_PER_FILE warnings, then one line counting the rest
+    (those a reader already counted included)."""
+    more = sum(s.count for s in warned if isinstance(s, _MoreLeftOut))
+    warned = [s for s in warned if not isinstance(s, _MoreLeftOut)]
+    rest = max(0, len(warned) - MAX_WARNINGS_PER_FILE) + more
+    if not rest:
         return warned
-    rest = len(warned) - MAX_WARNINGS_PER_FILE
     return [*warned[:MAX_WARNINGS_PER_FILE],
             SkippedFile(rel, f"{rest} more line(s) or record(s) left out like the above", "warning")]
 
 
-def _same_notes(rel: str, same: dict[str, list[tuple[Article, int | None, str]]]) -> list[SkippedFile]:
+def _same_notes(rel: str, same: dict[str, tuple[tuple[Article, int | None, str], int]]) -> list[SkippedFile]:
     notes = []
-    for other, dups in same.items():
-        a, line, their_where = dups[0]
-        if len(dups) == 1:
+    for other, ((a, line, their_where), n) in same.items():
+        if n == 1:
             notes.append(SkippedFile(rel, f"same article as {their_where} (《{a.title}》); indexed once", "note", line))
         else:
-            notes.append(SkippedFile(rel, f"{len(dups)} articles are the same as in {other} (《{a.title}》, …); "
+            notes.append(SkippedFile(rel, f"{n} articles are the same as in {other} (《{a.title}》, …); "
                                           f"indexed once", "note"))
     return notes

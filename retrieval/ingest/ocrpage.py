@@ -3,14 +3,14 @@
 The text is read by RapidOCR (PP-OCRv4 detection and recognition, ONNX, the
 models ship inside the ``rapidocr-onnxruntime`` wheel, so it works offline),
 and the page then takes the same layout path as a PDF page with a text layer
-(``pdfpage.page_articles``): columns and reading order by the XY cut,
+(``pagelayout.page_articles``): columns and reading order by the XY cut,
 headlines told from body by size, articles assembled from headline runs,
 leads and bylines.
 
 What OCR gives is not quite what a PDF gives, and is brought into that form:
 
 * the detector joins text across a narrow gutter. Each detected line is cut
-  where its ink leaves a blank as wide as a gutter (``pdfpage.SEGMENT_GAP``
+  where its ink leaves a blank as wide as a gutter (``pagelayout.SEGMENT_GAP``
   × the body size), the parts are read, and joined again where the reading
   shows the blank was punctuation's own ("，" is inked at the left of its
   cell) or a word space in a headline (narrower than the page's gutter).
@@ -48,7 +48,7 @@ from typing import Any
 
 from retrieval.errors import CorpusError
 from retrieval.ingest.newspaper import PageArticle
-from retrieval.ingest.pdfpage import RULE_WIDTH, SEGMENT_GAP, TextLine, page_articles
+from retrieval.ingest.pagelayout import RULE_WIDTH, SEGMENT_GAP, TextLine, page_articles
 from retrieval.textnorm import CJK, clean_text
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
@@ -78,9 +78,14 @@ PUNCT_BLANK = 0.6
 SPACE_EXTRA = 0.15
 # Pixels darker than this (0–255) are ink.
 INK = 140
-# Images larger than this (pixels) are not a page (a broadsheet at 300 dpi
-# is 30 million) but a mistake or a decompression bomb.
-MAX_PIXELS = 80_000_000
+# Images and rendered PDF pages larger than this (pixels) are not a page (a
+# broadsheet at 300 dpi is 30 million) but a mistake or a decompression bomb.
+# Reading a page takes about 730 MB whatever its size (the detector's working
+# memory at DETECT_SIDE) and about 6 bytes a pixel more (the image, its
+# three-channel copy): a page at this limit peaked 950 MB over the process
+# before it, one of 47 million pixels 1,018 MB, of 80 million 1.4 GB
+# (bench/hostile.py reads a PDF page and an image at the limit).
+MAX_PIXELS = 36_000_000
 
 
 class ImageUnreadable(CorpusError):
@@ -529,18 +534,27 @@ def page_from_gray(gray: Any, threads: int = 0) -> list[PageArticle]:
 def load_gray(path: Path, rel: str) -> Any:
     """A page image as greyscale numpy pixels; a file that is not a whole
     image raises ImageUnreadable naming ``rel``."""
+    import warnings
+
     import numpy as np
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(path) as img:
+        with warnings.catch_warnings():
+            # PIL's bomb warning would reach the user's terminal; MAX_PIXELS, lower, refuses such an image in one line.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(path)
+        with img:
             if img.width * img.height > MAX_PIXELS:
                 raise ImageUnreadable(rel, f"{img.width}×{img.height} pixels is too large for a page")
             img.load()  # decodes now: a truncated file fails here, not half-read later
             return np.asarray(img.convert("L"))
     except UnidentifiedImageError as exc:
         raise ImageUnreadable(rel, "not an image PIL can read") from exc
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+    except Image.DecompressionBombError as exc:  # PIL refuses it before its size can be asked
+        raise ImageUnreadable(rel, f"over {2 * (Image.MAX_IMAGE_PIXELS or 0) // 1_000_000:,} million pixels "
+                                   f"is too large for a page") from exc
+    except (OSError, SyntaxError, ValueError) as exc:
         if isinstance(exc, (FileNotFoundError, PermissionError)):
             raise
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
@@ -556,20 +570,42 @@ def read_pdf_pages(path: Path, pages: list[int], dpi: int = PDF_DPI,
                    threads: int = 0) -> dict[int, list[PageArticle] | str]:
     """PDF pages without a text layer (1-based numbers), rendered and read by
     OCR: per page its articles, or a one-line reason it could not be read."""
-    import numpy as np
     import pypdfium2 as pdfium
 
     out: dict[int, list[PageArticle] | str] = {}
-    doc = pdfium.PdfDocument(str(path))
-    try:
-        for n in pages:
-            try:
-                bitmap = doc[n - 1].render(scale=dpi / 72, grayscale=True)
-                gray = np.asarray(bitmap.to_pil().convert("L"))
-            except Exception as exc:  # pdfium raises its own error types for a damaged page
-                out[n] = f"scanned page cannot be rendered ({str(exc)[:120] or type(exc).__name__})"
-                continue
-            out[n] = page_from_gray(gray, threads)
-    finally:
-        doc.close()
+    # Opened here, not by name: pdfium encodes a name as UTF-8, which a
+    # file name that is not UTF-8 (surrogate-escaped) cannot be.
+    with path.open("rb") as f:
+        try:
+            doc = pdfium.PdfDocument(f)
+        except Exception as exc:  # pdfplumber could parse what pdfium cannot
+            return {n: f"scanned page cannot be rendered ({str(exc)[:120] or type(exc).__name__})" for n in pages}
+        try:
+            for n in pages:
+                out[n] = _render_and_read(doc, n, dpi, threads)
+        finally:
+            doc.close()
     return out
+
+
+def _render_and_read(doc: Any, n: int, dpi: int, threads: int) -> list[PageArticle] | str:
+    """One page rendered and read by OCR, or why it cannot be. A page is
+    measured before it is rendered: the page size is the file's to choose
+    (a 450-byte PDF can ask for 30,000 × 30,000 pixels, 5 GB rendered), so
+    it gets the image files' limit."""
+    import numpy as np
+
+    try:
+        width, height = doc[n - 1].get_size()  # points
+    except Exception as exc:  # pdfium raises its own error types for a damaged page
+        return f"scanned page cannot be rendered ({str(exc)[:120] or type(exc).__name__})"
+    pixels = width * dpi / 72 * (height * dpi / 72)
+    if not pixels <= MAX_PIXELS:  # `not <=`: a NaN size is refused too
+        return (f"page too large to render for OCR ({width / 72 * 2.54:,.0f} × {height / 72 * 2.54:,.0f} cm, "
+                f"{pixels / 1e6:,.0f} million pixels at {dpi} dpi; the limit is {MAX_PIXELS // 1_000_000} million)")
+    try:
+        bitmap = doc[n - 1].render(scale=dpi / 72, grayscale=True)
+        gray = np.asarray(bitmap.to_pil().convert("L"))
+    except Exception as exc:  # pdfium raises its own error types for a damaged page
+        return f"scanned page cannot be rendered ({str(exc)[:120] or type(exc).__name__})"
+    return page_from_gray(gray, threads)

@@ -1,24 +1,29 @@
-"""Ranked chunks → an answer read by the trained reader.
+"""Ranked chunks → an answer read by the trained reader: the last steps of
+answering, each calling down, none back.
 
-The reader reads the top ``depth`` chunks in one batched pass. Each gets a
-"holds the answer" score; the chunks are re-ranked by that score mixed with
-the retrieval score, the answer is the best span of the best chunk, the quote
-is the sentence(s) around it, and other sources are the best spans of other
-articles. ``found`` is false when no chunk is likely enough to hold the answer.
+``answer_with_reader``:
+
+1. ``read_hits``: the reader reads the top ``depth`` chunks
+   (``Reader.read``: tokenize → forward pass → decode spans → re-score, in
+   retrieval/reader/model.py). Each gets a "holds the answer" score; the
+   chunks are re-ranked by that score mixed with the retrieval score;
+2. ``choose``: the answer comes from the best chunk, and ``found`` is false
+   when no chunk is likely enough to hold the answer;
+3. ``cite``: the answer is the best span of the best chunk, the quote is the
+   sentence(s) around it, and other sources are the best spans of other
+   articles.
 """
 
 from __future__ import annotations
 
 import math
-from functools import lru_cache
 from dataclasses import dataclass
 
 from retrieval.ingest.chunking import sentence_spans
 from retrieval.reader.decode import tidy_span as _tidy
+from retrieval.reader.features import reader_text
 from retrieval.reader.model import PassageReading, Reader
-from retrieval.textnorm import simplified_in_place
 from retrieval.types import Answer, Article, Hit, Source
-
 
 
 @dataclass(frozen=True)
@@ -35,18 +40,7 @@ class Reading:
     reading: PassageReading
     rank_score: float
     text_for_reader: str
-
-
-@lru_cache(maxsize=200_000)
-def reader_text(text: str) -> str:
-    """What the reader reads: traditional characters converted to simplified
-    (what it learnt from), every character in place so spans map back to the
-    original one to one (dev converted to zh-tw: F1 79.3 against 81.4 on the
-    chunks where a word of another length, 公尺 → 米, used to leave the whole
-    chunk unconverted). Nothing else changes: the reader is case- and
-    width-aware. Cached: each chunk is converted once per process, not once
-    per question."""
-    return simplified_in_place(text)
+    confidence: float = 0.0  # P(its span is right): the reader's calibrated score, taken when read
 
 
 def _sigmoid(x: float) -> float:
@@ -71,7 +65,7 @@ def read_hits(question: str, hits: list[Hit], reader: Reader, opts: ReadingOptio
         # a clear retrieval winner.
         share = h.score / top if top > 0 else 1.0
         score = r.has_logit + opts.rank_weight * math.log(max(share, 1e-6))
-        out.append(Reading(h, r, score, t))
+        out.append(Reading(h, r, score, t, reader.confidence(r)))
     out.sort(key=lambda x: -x.rank_score)
     return out
 
@@ -105,6 +99,7 @@ def threshold(reader: Reader, opts: ReadingOptions) -> float:
 
 
 def answer_with_reader(question: str, hits: list[Hit], reader: Reader, opts: ReadingOptions) -> Answer:
+    """Read → choose → cite (see the module's description)."""
     readings = read_hits(question, hits, reader, opts)
     if not readings:
         return Answer(question, "", False, 0.0, (), tuple(hits), tuple(hits))
@@ -113,23 +108,31 @@ def answer_with_reader(question: str, hits: list[Hit], reader: Reader, opts: Rea
     limit = threshold(reader, opts)
     assert best is not None
     if best.reading.span is None or has_prob < limit:
-        return Answer(question, "", False, reader.confidence(best.reading), (), ranked_hits, tuple(hits))
+        return Answer(question, "", False, best.confidence, (), ranked_hits, tuple(hits))
+    text, sources = cite(best, readings, limit, opts.max_sources)
+    return Answer(question, text, True, best.confidence, sources, ranked_hits, tuple(hits))
+
+
+def cite(best: Reading, readings: list[Reading], limit: float, max_sources: int) -> tuple[str, tuple[Source, ...]]:
+    """The answer's words (the best span, its edges tidied) and its sources:
+    the sentence(s) around it, then the best spans of other articles whose
+    chunk is likely enough (``limit``) to hold the answer."""
+    assert best.reading.span is not None
     span = best.reading.span
     chunk = best.hit.chunk
     a, b = _tidy(chunk.text, span.start, span.end)
     text = chunk.text[a:b]
-    sources = [_source(best.hit, chunk.start + a, chunk.start + b, reader.confidence(best.reading))]
+    sources = [_source(best.hit, chunk.start + a, chunk.start + b, best.confidence)]
     used = {best.hit.article.id}
     for r in readings:
-        if len(sources) >= opts.max_sources:
+        if len(sources) >= max_sources:
             break
         if r.hit.article.id in used or r.reading.span is None or _sigmoid(r.reading.has_logit) < limit:
             continue
         used.add(r.hit.article.id)
         ra, rb = _tidy(r.hit.chunk.text, r.reading.span.start, r.reading.span.end)
-        sources.append(_source(r.hit, r.hit.chunk.start + ra, r.hit.chunk.start + rb,
-                               reader.confidence(r.reading)))
-    return Answer(question, text, True, reader.confidence(best.reading), tuple(sources), ranked_hits, tuple(hits))
+        sources.append(_source(r.hit, r.hit.chunk.start + ra, r.hit.chunk.start + rb, r.confidence))
+    return text, tuple(sources)
 
 
 def _source(hit: Hit, start: int, end: int, score: float) -> Source:

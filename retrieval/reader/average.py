@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from retrieval.errors import ReaderError
-from retrieval.reader.format import WEIGHTS, add_onnx_graph, read_manifest, save_reader
+from retrieval.reader.format import WEIGHTS, read_manifest, save_reader
+from retrieval.reader.onnx_export import add_onnx_graph
 
 
 def average_readers(paths: list[Path], out: Path, base_dir: Path, weights: list[float] | None = None) -> Path:

@@ -19,11 +19,12 @@ from typing import Any, Callable
 import numpy as np
 
 from retrieval.config import Config, CorpusConfig, IndexConfig
-from retrieval.evaluate import f1_score
-from retrieval.reader.answering import ReadingOptions, _tidy, answerable, choose, read_hits
+from retrieval.reader.answering import ReadingOptions, answerable, choose, read_hits
+from retrieval.reader.decode import tidy_span
 from retrieval.reader.format import read_manifest, write_manifest
 from retrieval.reader.model import Reader
 from retrieval.reader.train import is_holdout, load_rows
+from retrieval.scoring import f1_score
 
 RIGHT_F1 = 80.0  # an answer counts as right at CMRC F1 ≥ 80 (exact, or off by a particle)
 ANSWERED_SHARE = 0.985
@@ -103,7 +104,7 @@ def calibrate(cfg: Config, reader: Reader, path: Path, data: Path, limit: int = 
         if r["context_id"] in indexed:
             if best is not None and best.reading.span is not None:
                 sp = best.reading.span
-                a, b = _tidy(best.hit.chunk.text, sp.start, sp.end)
+                a, b = tidy_span(best.hit.chunk.text, sp.start, sp.end)
                 pred = best.hit.chunk.text[a:b]
                 feats.append((best.reading.has_logit, sp.span_logprob))
                 right.append(1.0 if f1_score(pred, r["answers"]) >= RIGHT_F1 else 0.0)

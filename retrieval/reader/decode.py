@@ -1,5 +1,6 @@
-"""From the reader's per-token scores to character spans. numpy only: shared
-by training-time evaluation and the torch-free runtime."""
+"""From the reader's per-token scores to character spans (the step after the
+forward pass, before re-scoring). numpy only: shared by training-time
+evaluation and the torch-free runtime."""
 
 from __future__ import annotations
 
@@ -15,6 +16,18 @@ NEG = -1e4
 # them; trimming them is the one rule that measurably helps).
 _EDGE = " \t\n，。、；：！？,.;:!?“”\"'（）()《》〈〉「」『』【】…—·"
 _PAIRS = {"《": "》", "（": "）", "(": ")", "“": "”", "「": "」", "『": "』", "【": "】", "〈": "〉"}
+
+
+@dataclass(frozen=True)
+class WindowLogits:
+    """The network's scores for one window, its padding cut off: what decoding reads."""
+
+    window: Window
+    start: np.ndarray  # (tokens,)
+    end: np.ndarray  # (tokens,)
+    has: float  # "this window holds the answer" logit
+    trim_start: np.ndarray  # (tokens, trim classes)
+    trim_end: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -84,6 +97,14 @@ def best_spans(window: Window, start_logits: np.ndarray, end_logits: np.ndarray,
             a2, b2 = a, b
         out.append(SpanCandidate(window.passage, a2, b2, float(score[i, j]), float(ls[i] + le[j]), has_logit))
     return out
+
+
+def decode_window(logits: WindowLogits, text: str, max_tokens: int, top_n: int = 1) -> list[SpanCandidate]:
+    """The top ``top_n`` spans of one window over passage ``text``, each
+    inside one sentence."""
+    w = logits.window
+    return best_spans(w, logits.start, logits.end, logits.has, logits.trim_start, logits.trim_end, max_tokens,
+                      top_n=top_n, sentences=sentence_ids(w, text))
 
 
 def tidy_span(text: str, a: int, b: int) -> tuple[int, int]:

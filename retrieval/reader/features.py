@@ -1,5 +1,6 @@
 """Question + passage → model windows with character offsets, shared by
-training and inference so both see exactly the same inputs.
+training and inference so both see exactly the same inputs. The first step
+of reading (tokenize → forward pass → decode spans → re-score → choose → cite).
 
 A window is ``<s> question </s></s> passage-piece </s>`` (XLM-R pair layout).
 Offsets map every passage token back to characters of the passage, so a span
@@ -9,13 +10,28 @@ the model picks is always an exact substring of the text it read.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from retrieval.textnorm import simplified_in_place
+
 CLS_ID, PAD_ID, SEP_ID = 0, 1, 2
 MAX_QUESTION_TOKENS = 64
+
+
+@lru_cache(maxsize=200_000)
+def reader_text(text: str) -> str:
+    """What the reader reads: traditional characters converted to simplified
+    (what it learnt from), every character in place so spans map back to the
+    original one to one (dev converted to zh-tw: F1 79.3 against 81.4 on the
+    chunks where a word of another length, 公尺 → 米, used to leave the whole
+    chunk unconverted). Nothing else changes: the reader is case- and
+    width-aware. Cached: each chunk is converted once per process, not once
+    per question."""
+    return simplified_in_place(text)
 
 
 @dataclass(frozen=True)
@@ -63,6 +79,11 @@ class ReaderTokenizer:
         offs[ids == self._space_id] = -1
         offs[offs[:, 1] <= offs[:, 0]] = -1
         return ids, offs
+
+    def windows(self, question: str, passages: list[tuple[str, str]], max_len: int, stride: int) -> list[Window]:
+        """The question over each (title, text) passage, as model windows."""
+        q_ids = self.encode_batch_plain([question])[0]
+        return make_windows(q_ids, self.encode_passages(passages), max_len, stride)
 
     def encode_passages(self, items: list[tuple[str, str]]) -> list[tuple[np.ndarray, np.ndarray]]:
         """(title, text) pairs → tokens of ``title + "\n" + text``. The title is

@@ -99,17 +99,6 @@ def save_reader(out: Path, tensors: dict[str, np.ndarray], manifest: ReaderManif
     write_manifest(out, manifest)
 
 
-def add_onnx_graph(out: Path, base_dir: Path) -> None:
-    """Give a freshly written reader the int8 ONNX graph the runtime prefers,
-    when the tools to write it (onnx, onnxruntime) are installed."""
-    import importlib.util
-
-    if importlib.util.find_spec("onnx") and importlib.util.find_spec("onnxruntime"):
-        from retrieval.reader.onnx_export import export_onnx
-
-        export_onnx(out, base_dir)
-
-
 def write_manifest(out: Path, manifest: ReaderManifest) -> None:
     fd, tmp = tempfile.mkstemp(dir=out, prefix=".manifest-")
     with os.fdopen(fd, "w", encoding="utf-8") as f:

@@ -1,6 +1,19 @@
 """The trained reader at query time, in numpy (no torch import, so `newsqa ask`,
-`chat` and the bot stay light). Reads a question against several passages in
-one batched forward pass and returns the best spans with their scores."""
+`chat` and the bot stay light). Reads a question against several passages and
+returns the best span of each with its scores.
+
+``Reader.read`` is the reader's half of answering, each step a call down to
+the module that does it, none calling back:
+
+1. tokenize: the question over each passage, as windows (features.py);
+2. forward pass: the network's scores per window (``Reader.logits``, here:
+   the only network code);
+3. decode spans: each window's top spans (decode.py);
+4. re-score: the span re-scorer's choice among them (rescore.py);
+5. the best window of each passage, as a ``PassageReading``.
+
+Choosing between passages and citing the answer come after, in
+retrieval/reader/answering.py."""
 
 from __future__ import annotations
 
@@ -15,10 +28,10 @@ import numpy as np
 
 from embeddings.light import ACTS, layer_norm, load_layers, read_safetensors, run_layers
 from retrieval.errors import ReaderError
-from retrieval.reader.decode import SpanCandidate, best_spans, sentence_ids, tidy_span
-from retrieval.reader.features import ReaderTokenizer, Window, make_windows, pad_batch
+from retrieval.reader.decode import SpanCandidate, WindowLogits, decode_window
+from retrieval.reader.features import ReaderTokenizer, Window, pad_batch
 from retrieval.reader.format import WEIGHTS, ReaderManifest, base_fingerprint, read_manifest
-from retrieval.reader.rescore import CANDIDATES, SpanRescorer, neighbours
+from retrieval.reader.rescore import CANDIDATES, SpanRescorer
 
 
 # Stands for the log-probability of a span where there is none: added to any
@@ -135,14 +148,8 @@ class Reader:
         for w, has, spans in self.window_spans(question, passages, CANDIDATES if rescorer else 1, batch):
             span = spans[0] if spans else None
             top = span.span_logprob if span else NO_SPAN_LOGPROB
-            if rescorer is not None and spans:
-                text = passages[w.passage][1]
-
-                def value(c: SpanCandidate) -> float:
-                    a, b = tidy_span(text, c.start, c.end)
-                    return rescorer.score(asked, text[a:b], c.span_logprob, *neighbours(text, a, b))
-
-                span = max(spans, key=value)
+            if rescorer is not None and asked is not None and spans:
+                span = rescorer.choose(asked, passages[w.passage][1], spans)
             prev = best.get(w.passage)
             if prev is None or _better(span, has, top, prev):
                 best[w.passage] = PassageReading(w.passage, has, span, top)
@@ -150,10 +157,16 @@ class Reader:
 
     def window_spans(self, question: str, passages: list[tuple[str, str]], top_n: int,
                      batch: int = 16) -> Iterator[tuple[Window, float, list[SpanCandidate]]]:
-        """Each window read, with its has-answer logit and its ``top_n`` spans."""
-        q_ids = self.tokenizer.encode_batch_plain([question])[0]
-        encoded = self.tokenizer.encode_passages(passages)
-        windows = make_windows(q_ids, encoded, self.manifest.max_len, self.manifest.stride)
+        """Each window read, with its has-answer logit and its ``top_n`` spans
+        (steps 1 to 3: tokenize, forward pass, decode)."""
+        for lg in self.logits(question, passages, batch):
+            text = passages[lg.window.passage][1]
+            yield lg.window, lg.has, decode_window(lg, text, self.manifest.max_answer_tokens, top_n)
+
+    def logits(self, question: str, passages: list[tuple[str, str]], batch: int = 16) -> Iterator[WindowLogits]:
+        """The network's scores for each window of the question over the
+        passages (tokenized here), shortest windows first."""
+        windows = self.tokenizer.windows(question, passages, self.manifest.max_len, self.manifest.stride)
         if self._session is not None:
             # One window per pass: the int8 graph quantises activations with one scale over the
             # whole batch, so a chunk's scores moved (has-answer logit by up to 0.6) with whatever
@@ -167,10 +180,7 @@ class Reader:
             s, e, has, ts, te = self._forward(group)
             for k, w in enumerate(group):
                 n = len(w.ids)
-                sents = sentence_ids(w, passages[w.passage][1])
-                spans = best_spans(w, s[k, :n], e[k, :n], float(has[k]), ts[k, :n], te[k, :n],
-                                   self.manifest.max_answer_tokens, top_n=top_n, sentences=sents)
-                yield w, float(has[k]), spans
+                yield WindowLogits(w, s[k, :n], e[k, :n], float(has[k]), ts[k, :n], te[k, :n])
 
     def confidence(self, reading: PassageReading) -> float:
         """P(the span is right), from the passage's has-answer logit and the
@@ -194,7 +204,7 @@ def int8_needs_unsigned_weights(cpuinfo: str | None = None) -> bool:
     There ONNX Runtime's u8×s8 kernel adds pairs of products in 16 bits, which
     saturate: on such a machine the shipped graph lost 1 to 1.5 F1 on CMRC dev
     and moved one plainly answerable chunk below the not-found threshold
-    (README, "int8 on CPUs without VNNI"); u8×u8 weights do not saturate.
+    (docs/reader.md, "Backends: VNNI and the unsigned-weight graph"); u8×u8 weights do not saturate.
     False where the flags cannot be read or the CPU is not x86."""
     if cpuinfo is None:
         try:

@@ -98,6 +98,15 @@ def export_onnx(reader_dir: Path, base_dir: Path, int8: bool = True, per_channel
     return out
 
 
+def add_onnx_graph(out: Path, base_dir: Path) -> None:
+    """Give a freshly written reader the int8 ONNX graph the runtime prefers,
+    when the tools to write it (onnx, onnxruntime) are installed."""
+    import importlib.util
+
+    if importlib.util.find_spec("onnx") and importlib.util.find_spec("onnxruntime"):
+        export_onnx(out, base_dir)
+
+
 ONNX_U8 = "reader.u8.onnx"
 
 

@@ -13,7 +13,9 @@ punctuation, last character), plus how much of the question the span repeats
 from question/answer data (`newsqa reader rescorer`), never listed by hand;
 the objective is the expected F1 of the chosen span.
 
-numpy only: it runs in the torch-free query path.
+In the query path it comes after decoding (it scores the candidates
+retrieval/reader/decode.py made of one window) and before the choice between
+windows and passages. numpy only: it runs in the torch-free query path.
 """
 
 from __future__ import annotations
@@ -25,16 +27,12 @@ import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
 from retrieval.errors import ReaderError
-
-if TYPE_CHECKING:
-    from retrieval.config import ChunkingConfig
-    from retrieval.evaluate import EvalItem
-    from retrieval.reader.model import Reader
+from retrieval.reader.decode import SpanCandidate, tidy_span
 
 RESCORER_FILE = "span_rescorer.json"
 RESCORER_FORMAT = "newsqa-span-rescorer"
@@ -82,6 +80,16 @@ class SpanRescorer:
 
     def score(self, asked: Asked, text: str, span_logprob: float, before: str = "", after: str = "") -> float:
         return self.span_scale * span_logprob + float(self.span_features(text, asked, before, after) @ asked.weights)
+
+    def choose(self, asked: Asked, text: str, spans: Sequence[SpanCandidate]) -> SpanCandidate:
+        """The best of one window's ``spans`` over passage ``text`` (not empty),
+        each scored on its words as they would be quoted (edges tidied)."""
+
+        def value(c: SpanCandidate) -> float:
+            a, b = tidy_span(text, c.start, c.end)
+            return self.score(asked, text[a:b], c.span_logprob, *neighbours(text, a, b))
+
+        return max(spans, key=value)
 
     def save(self, path: Path) -> None:
         data = {"format": RESCORER_FORMAT, "question_bigrams": list(self.question_bigrams),
@@ -244,44 +252,6 @@ def fit(sets: list[CandidateSet], question_bigrams: tuple[str, ...], last_chars:
         if progress:
             progress(t)
     return SpanRescorer(question_bigrams, last_chars, w, float(a))
-
-
-def collect(reader: Reader, items: list[EvalItem], chunking: ChunkingConfig,
-            progress: Callable[[int, str], object] | None = None) -> list[CandidateSet]:
-    """Each question read against its own paragraph (chunked as the index
-    would), one candidate set per window: its top spans, deduplicated by text."""
-    from retrieval.evaluate import f1_score
-    from retrieval.ingest.chunking import chunk_article
-    from retrieval.reader.answering import reader_text
-    from retrieval.reader.decode import tidy_span
-    from retrieval.types import Article
-
-    sets: list[CandidateSet] = []
-    bar = progress(len(items), "questions") if progress else None
-    for it in items:
-        if it.question.strip() and it.answers:
-            art = Article(id=it.context_id, title=it.title, paragraphs=tuple(it.context.split("\n")), file="")
-            texts = [reader_text(c.text) for c in chunk_article(art, chunking)]
-            question = reader_text(it.question)
-            for w, _, spans in reader.window_spans(question, [(reader_text(it.title), t) for t in texts],
-                                                    CANDIDATES):
-                text = texts[w.passage]
-                seen: dict[str, tuple[float, tuple[str, str]]] = {}
-                for c in spans:
-                    a, b = tidy_span(text, c.start, c.end)
-                    t = text[a:b]
-                    if t not in seen or c.span_logprob > seen[t][0]:
-                        seen[t] = (c.span_logprob, neighbours(text, a, b))
-                if seen:
-                    keys = tuple(seen)
-                    sets.append(CandidateSet(question, keys, np.array([seen[k][0] for k in keys], np.float32),
-                                             np.array([f1_score(k, it.answers) for k in keys], np.float32),
-                                             tuple(seen[k][1] for k in keys)))
-        if bar:
-            bar.update(1)
-    if bar:
-        bar.close()
-    return sets
 
 
 def attach(reader_dir: Path, rescorer: SpanRescorer) -> Path:

@@ -28,8 +28,8 @@ import numpy as np
 from retrieval.config import ChunkingConfig
 from retrieval.reader.decode import best_spans
 from retrieval.reader.features import ReaderTokenizer, Window, make_windows, pad_batch
-from retrieval.reader.format import (TRIM_CLASSES, WEIGHTS, ReaderManifest, add_onnx_graph, base_fingerprint,
-                                     save_reader)
+from retrieval.reader.format import TRIM_CLASSES, WEIGHTS, ReaderManifest, base_fingerprint, save_reader
+from retrieval.reader.onnx_export import add_onnx_graph
 from retrieval.types import Article
 
 
@@ -381,7 +381,7 @@ def evaluate_heldout(model, prep: Prepared, tok: ReaderTokenizer, cfg: TrainConf
     how often the has-answer head ranks an answer-bearing chunk first."""
     import torch
 
-    from retrieval.evaluate import em_score, f1_score
+    from retrieval.scoring import em_score, f1_score
 
     model.eval()
     f1s, ems = [], []

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,18 +43,26 @@ print(f"{t1-t0:.3f} {t2-t1:.3f} {t3-t2:.3f} {t4-t3:.3f}")
 """
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--backend", choices=["auto", "numpy", "torch"], default="auto",
-                    help="[embedding] query_backend to measure (auto: numpy for the default model)")
-    args = ap.parse_args()
+@dataclass(frozen=True)
+class ColdStart:
+    runs: int
+    ask_s: list[float]  # sorted, one per fresh `newsqa ask`
+    help_s: list[float]  # sorted, `newsqa --help`
+    stages_s: list[float]  # medians: cli import, query encoder, index load, first question
+
+    @property
+    def ask_median_s(self) -> float:
+        return statistics.median(self.ask_s)
+
+
+def measure(runs: int = 5, backend: str = "auto") -> ColdStart:
+    """Time fresh `newsqa ask` processes over the bundled sample page."""
     work = Path(tempfile.mkdtemp(prefix="newsqa-cold-"))
     (work / "corpus").mkdir()
     shutil.copy(ROOT / "data" / "000_1248635c6257c13a.txt", work / "corpus")
     cfg = work / "config.toml"
     cfg.write_text(f'[corpus]\npaths = ["{work / "corpus"}"]\n[index]\npath = "{work / "index"}"\n'
-                   f'[embedding]\nquery_backend = "{args.backend}"\n')
+                   f'[embedding]\nquery_backend = "{backend}"\n')
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     newsqa = [sys.executable, "-m", "bot.cli"]
     subprocess.run(newsqa + ["--config", str(cfg), "ask", QUESTION], env=env, check=True, capture_output=True)
@@ -63,13 +72,24 @@ def main() -> None:
         subprocess.run(cmd, env=env, check=True, capture_output=True)
         return time.perf_counter() - t0
 
-    ask = sorted(timed(newsqa + ["--config", str(cfg), "ask", QUESTION]) for _ in range(args.runs))
-    helps = sorted(timed(newsqa + ["--help"]) for _ in range(args.runs))
+    ask = sorted(timed(newsqa + ["--config", str(cfg), "ask", QUESTION]) for _ in range(runs))
+    helps = sorted(timed(newsqa + ["--help"]) for _ in range(runs))
     stages = []
-    for _ in range(args.runs):
+    for _ in range(runs):
         out = subprocess.run([sys.executable, "-c", STAGES, str(cfg), QUESTION], env=env, check=True, capture_output=True, text=True)
         stages.append([float(x) for x in out.stdout.split()])
-    med = [statistics.median(col) for col in zip(*stages)]
+    shutil.rmtree(work, ignore_errors=True)
+    return ColdStart(runs, ask, helps, [statistics.median(col) for col in zip(*stages)])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--backend", choices=["auto", "numpy", "torch"], default="auto",
+                    help="[embedding] query_backend to measure (auto: numpy for the default model)")
+    args = ap.parse_args()
+    c = measure(args.runs, args.backend)
+    ask, helps, med = c.ask_s, c.help_s, c.stages_s
     print(f"query_backend = {args.backend}; cores: {os.cpu_count()}; {args.runs} runs each, fresh processes, model cache and index present")
     print(f"newsqa ask (first answer, whole process): median {statistics.median(ask):.2f} s "
           f"(min {ask[0]:.2f}, max {ask[-1]:.2f})")

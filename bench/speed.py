@@ -16,6 +16,7 @@ import shutil
 import statistics
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from _common import ROOT  # noqa: E402  (puts the repository on sys.path)
@@ -26,12 +27,21 @@ QUESTIONS = [
 ]
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--contexts", type=int, default=150)
-    ap.add_argument("--runs", type=int, default=3)
-    args = ap.parse_args()
+@dataclass(frozen=True)
+class Speed:
+    cores: int
+    model: str
+    articles: int
+    chunks: int
+    load_s: float
+    build_chunks_per_s: float  # median over the runs
+    noop_rebuild_s: float
+    ask_p50_ms: float
+    ask_p95_ms: float
 
+
+def measure(contexts: int = 150, runs: int = 3) -> Speed:
+    """Build and ask timings over the first ``contexts`` CMRC dev paragraphs."""
     from bot.cli import _quiet_libraries
 
     _quiet_libraries()
@@ -49,7 +59,7 @@ def main() -> None:
     if ctx_file.exists():
         with ctx_file.open(encoding="utf-8") as src, (corpus / "cmrc.jsonl").open("w", encoding="utf-8") as dst:
             for i, line in enumerate(src):
-                if i >= args.contexts:
+                if i >= contexts:
                     break
                 c = json.loads(line)
                 dst.write(json.dumps({"id": c["context_id"], "title": c["title"], "text": c["context"]},
@@ -64,7 +74,7 @@ def main() -> None:
     store = IndexStore(cfg.index_path)
 
     rates, chunks = [], 0
-    for _ in range(args.runs):
+    for _ in range(runs):
         r = store.build(cfg, encoder, tok, full=True)
         chunks = r.chunks
         rates.append(r.chunks / r.seconds)
@@ -76,21 +86,31 @@ def main() -> None:
     for q in QUESTIONS:
         qa.ask(q)  # warm-up
     lat = []
-    for _ in range(args.runs):
+    for _ in range(runs):
         for q in QUESTIONS:
             t = time.perf_counter()
             qa.ask(q)
             lat.append((time.perf_counter() - t) * 1000)
     lat.sort()
     p95 = lat[min(len(lat) - 1, int(round(0.95 * (len(lat) - 1))))]
-    print(f"machine: {os.cpu_count()} cores; model {cfg.embedding.model}; corpus {r.articles} articles, {chunks} chunks")
-    print(f"{'metric':32s} value")
-    print(f"{'model+tokenizer load (s)':32s} {load_s:.2f}")
-    print(f"{'build --full (chunks/s, median)':32s} {statistics.median(rates):.1f}")
-    print(f"{'rebuild, nothing changed (s)':32s} {noop_s:.3f}")
-    print(f"{'ask latency p50 (ms)':32s} {statistics.median(lat):.1f}")
-    print(f"{'ask latency p95 (ms)':32s} {p95:.1f}")
     shutil.rmtree(work, ignore_errors=True)
+    return Speed(os.cpu_count() or 0, cfg.embedding.model, r.articles, chunks, load_s, statistics.median(rates),
+                 noop_s, statistics.median(lat), p95)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--contexts", type=int, default=150)
+    ap.add_argument("--runs", type=int, default=3)
+    args = ap.parse_args()
+    s = measure(args.contexts, args.runs)
+    print(f"machine: {s.cores} cores; model {s.model}; corpus {s.articles} articles, {s.chunks} chunks")
+    print(f"{'metric':32s} value")
+    print(f"{'model+tokenizer load (s)':32s} {s.load_s:.2f}")
+    print(f"{'build --full (chunks/s, median)':32s} {s.build_chunks_per_s:.1f}")
+    print(f"{'rebuild, nothing changed (s)':32s} {s.noop_rebuild_s:.3f}")
+    print(f"{'ask latency p50 (ms)':32s} {s.ask_p50_ms:.1f}")
+    print(f"{'ask latency p95 (ms)':32s} {s.ask_p95_ms:.1f}")
 
 
 if __name__ == "__main__":

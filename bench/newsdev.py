@@ -1,0 +1,272 @@
+"""newsqa on our own news dev set: questions about a month of People's Daily.
+
+    .venv/bin/python bench/newsdev.py [--split all|even|odd] [--limit N] [--report OUT.jsonl]
+        [--work DIR] [--questions FILE] [--build-only]
+
+Archive: ../shared/archive/rmrb-2020-01 (never copied into the repository).
+Questions: ../shared/newsdev/rmrb-2020-01-questions.jsonl, one JSON a line
+(id, question, answers, answerable, file, kind, names_day, trap, split),
+written blind: the set is never tuned against.
+
+The index is built once with ./config.toml's settings, the corpus replaced
+by the archive, under ~/.cache/newsqa/bench/newsdev-index (or --work) and
+reused while the archive and the settings are unchanged (the index's own
+staleness check, as `newsqa ask` does).
+
+Printed, by split (even / odd / all), by kind, and names_day vs not:
+  right+art  answerable questions answered right with the right article:
+             the answer contains one expected answer and is at most 3× its
+             length, and the answer's first source is the question's file
+             (or a reprint of it indexed as the same article);
+  art@1      answerable questions whose top-ranked article (after reading)
+             is the question's file, answered or not;
+  declined   unanswerable questions (traps) answered "not found";
+  conf≥0.8   answers given with confidence ≥ 0.8 and the share right
+             (an answer to a trap is wrong);
+and a reliability table (confidence bins → answers, share right).
+Skips with a message (exit 0) when the archive or the questions are absent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from _common import SHARED, load_bench_config  # noqa: E402  (puts the repository on sys.path)
+
+ARCHIVE = SHARED / "archive" / "rmrb-2020-01"
+QUESTIONS = SHARED / "newsdev" / "rmrb-2020-01-questions.jsonl"
+BACKUP_QUESTIONS = Path("/root/newsqa-dev/rmrb-2020-01-questions.jsonl")
+HIGH_CONFIDENCE = 0.8
+
+
+@dataclass(frozen=True)
+class DevQuestion:
+    id: str
+    question: str
+    answers: tuple[str, ...]
+    answerable: bool
+    file: str  # relative to the archive folder, e.g. 20200109/20200109-04-02.txt
+    kind: str
+    names_day: bool
+    trap: str
+    split: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    question: DevQuestion
+    predicted: str
+    found: bool
+    confidence: float
+    files: tuple[str, ...]  # the answer's source files, else the ranked articles' files
+    alias_files: tuple[str, ...]  # the first article's other files (reprints indexed once)
+    right: bool  # the answer text is right (never for a trap)
+    right_article: bool  # the first source is the question's file
+    article_at_1: bool  # the top-ranked article is the question's file, answered or not
+
+    def to_dict(self) -> dict[str, Any]:
+        q = self.question
+        return {"id": q.id, "split": q.split, "kind": q.kind, "names_day": q.names_day,
+                "answerable": q.answerable, "predicted": self.predicted, "found": self.found,
+                "confidence": round(self.confidence, 4), "files": list(self.files), "right": self.right,
+                "right_article": self.right_article, "article_at_1": self.article_at_1}
+
+
+@dataclass(frozen=True)
+class Figures:
+    """One group's figures; shares are None when the group has no such question."""
+
+    answerable: int
+    right_with_article: float | None
+    right: float | None
+    article_at_1: float | None
+    traps: int
+    traps_declined: float | None
+    high_confidence: int
+    high_confidence_right: float | None
+
+
+def questions_file() -> Path | None:
+    for p in (QUESTIONS, BACKUP_QUESTIONS):
+        if p.is_file():
+            return p
+    return None
+
+
+def load_questions(path: Path) -> tuple[list[DevQuestion], int]:
+    """The questions, and how many lines could not be read (the file may be
+    growing while another process writes it: a half-written last line)."""
+    out, bad = [], 0
+    with path.open(encoding="utf-8") as f:
+        for line in f:
+            if not line.strip():
+                continue
+            try:
+                d = json.loads(line)
+                out.append(DevQuestion(str(d["id"]), d["question"], tuple(d.get("answers") or ()),
+                                       bool(d["answerable"]), d.get("file") or "", d.get("kind") or "",
+                                       bool(d.get("names_day")), d.get("trap") or "", d.get("split") or ""))
+            except (json.JSONDecodeError, KeyError, TypeError):
+                bad += 1
+    return out, bad
+
+
+def is_right(predicted: str, answers: Iterable[str]) -> bool:
+    """Contains an expected answer and is not much longer than it."""
+    return any(a and a in predicted and len(predicted) <= 3 * len(a) for a in answers)
+
+
+def same_file(indexed: str, wanted: str) -> bool:
+    """Indexed files are named from the corpus folder (rmrb-2020-01/2020…/…txt);
+    the set names them from inside it: compare the tails."""
+    return bool(wanted) and (indexed == wanted or indexed.endswith("/" + wanted))
+
+
+def archive_config(work: Path | None = None):  # type: ignore[no-untyped-def]
+    """./config.toml's settings with the archive as the corpus and an index of its own."""
+    from retrieval.config import CorpusConfig, IndexConfig
+
+    cfg = load_bench_config()
+    where = work or cfg.cache_dir / "bench" / "newsdev-index"
+    # Always the embedded backend: a configured Milvus collection is the user's archive.
+    index = IndexConfig(**{**cfg.index.__dict__, "path": str(Path(where).resolve()), "backend": "embedded"})
+    return cfg.replace(corpus=dataclasses.replace(cfg.corpus, paths=(str(ARCHIVE),)), index=index)
+
+
+def open_archive_qa(work: Path | None = None, note: Callable[[str], None] = print):  # type: ignore[no-untyped-def]
+    """The question answerer over the archive, built or refreshed first when needed."""
+    from retrieval.app import open_qa
+
+    return open_qa(archive_config(work), note)
+
+
+def ask(qa: Any, q: DevQuestion) -> Outcome:
+    ans = qa.ask(q.question)
+    ranked: list[Any] = []
+    for h in ans.hits:
+        if all(a.id != h.article.id for a in ranked):
+            ranked.append(h.article)
+    files = tuple(s.file for s in ans.sources) if ans.sources else tuple(a.file for a in ranked)
+    first = next((a for a in ranked if ans.sources and a.id == ans.sources[0].article_id),
+                 ranked[0] if ranked else None)
+    aliases = tuple(first.also_in) if first is not None else ()
+    top = (ranked[0].file,) + tuple(ranked[0].also_in) if ranked else ()
+    right = q.answerable and ans.found and is_right(ans.text, q.answers)
+    on_file = bool(ans.sources) and any(same_file(f, q.file) for f in (ans.sources[0].file,) + aliases)
+    return Outcome(q, ans.text if ans.found else "", ans.found, ans.confidence, files, aliases, right,
+                   right and on_file, any(same_file(f, q.file) for f in top))
+
+
+def _share(flags: list[bool]) -> float | None:
+    return sum(flags) / len(flags) if flags else None
+
+
+def figures(outcomes: list[Outcome]) -> Figures:
+    ans = [o for o in outcomes if o.question.answerable]
+    traps = [o for o in outcomes if not o.question.answerable]
+    hi = [o for o in outcomes if o.found and o.confidence >= HIGH_CONFIDENCE]
+    return Figures(len(ans), _share([o.right_article for o in ans]), _share([o.right for o in ans]),
+                   _share([o.article_at_1 for o in ans]), len(traps), _share([not o.found for o in traps]),
+                   len(hi), _share([o.right for o in hi]))
+
+
+def groups(outcomes: list[Outcome]) -> list[tuple[str, list[Outcome]]]:
+    out = [("all", outcomes)]
+    for split in ("even", "odd"):
+        out.append((f"split {split}", [o for o in outcomes if o.question.split == split]))
+    for kind in sorted({o.question.kind for o in outcomes}):
+        out.append((f"kind {kind or '?'}", [o for o in outcomes if o.question.kind == kind]))
+    out.append(("names the day", [o for o in outcomes if o.question.names_day]))
+    out.append(("no day named", [o for o in outcomes if not o.question.names_day]))
+    return [(name, rows) for name, rows in out if rows]
+
+
+def share_text(x: float | None) -> str:
+    return "–" if x is None else f"{x:.3f}"
+
+
+def print_report(outcomes: list[Outcome]) -> None:
+    import numpy as np
+
+    from retrieval.reader.calibration import reliability
+
+    print(f"{'group':24s} {'answerable':>10s} {'right+art':>9s} {'right':>6s} {'art@1':>6s} "
+          f"{'traps':>6s} {'declined':>8s} {'conf≥0.8':>8s} {'right':>6s}")
+    for name, rows in groups(outcomes):
+        f = figures(rows)
+        print(f"{name:24s} {f.answerable:10d} {share_text(f.right_with_article):>9s} {share_text(f.right):>6s} "
+              f"{share_text(f.article_at_1):>6s} {f.traps:6d} {share_text(f.traps_declined):>8s} "
+              f"{f.high_confidence:8d} "
+              f"{share_text(f.high_confidence_right):>6s}")
+    print("reliability (answers given; right = the answer text is right, traps answered count wrong):")
+    for split in ("all", "even", "odd"):
+        found = [o for o in outcomes if o.found and split in ("all", o.question.split)]
+        if not found:
+            continue
+        table = reliability(np.array([o.confidence for o in found]), np.array([o.right for o in found], dtype=float))
+        print(f"  {split:5s} " + "   ".join(f"{r['bin']} {r['answers']:4d} {r['share_right']:.3f}" for r in table))
+
+
+def select(questions: list[DevQuestion], split: str, limit: int) -> list[DevQuestion]:
+    if split != "all":
+        questions = [q for q in questions if q.split == split]
+    return questions[:limit] if limit else questions
+
+
+def run(split: str = "all", limit: int = 0, work: Path | None = None, report: Path | None = None,
+        note: Callable[[str], None] = print, questions_path: Path | None = None) -> list[Outcome] | None:
+    """Ask the set (None when the archive or the questions are absent)."""
+    path = questions_path or questions_file()
+    if not ARCHIVE.is_dir() or path is None:
+        return None
+    questions, bad = load_questions(path)
+    questions = select(questions, split, limit)
+    if bad:
+        note(f"{bad} unreadable line(s) in {path.name} left out")
+    qa = open_archive_qa(work, note)
+    qa.warm_up()
+    outcomes = [ask(qa, q) for q in questions]
+    if report is not None:
+        with report.open("w", encoding="utf-8") as f:
+            for o in outcomes:
+                f.write(json.dumps(o.to_dict(), ensure_ascii=False) + "\n")
+    return outcomes
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--split", choices=["all", "even", "odd"], default="all")
+    ap.add_argument("--limit", type=int, default=0, help="only the first N questions (after --split)")
+    ap.add_argument("--report", default="", help="write one JSON row per question here")
+    ap.add_argument("--work", default="", help="index folder (default: ~/.cache/newsqa/bench/newsdev-index)")
+    ap.add_argument("--questions", default="", help="another questions file in the same format")
+    ap.add_argument("--build-only", action="store_true", help="build or refresh the archive index, ask nothing")
+    args = ap.parse_args()
+    if not ARCHIVE.is_dir():
+        print(f"skipped: needs {ARCHIVE} (the People's Daily archive)")
+        return
+    work = Path(args.work) if args.work else None
+    if args.build_only:
+        open_archive_qa(work)
+        print("archive index ready")
+        return
+    path = Path(args.questions) if args.questions else questions_file()
+    if path is None or not path.is_file():
+        print(f"skipped: needs {path or QUESTIONS} (the news dev set)")
+        return
+    outcomes = run(args.split, args.limit, work, Path(args.report) if args.report else None,
+                   note=lambda s: print(s, file=sys.stderr), questions_path=path)
+    assert outcomes is not None
+    print(f"{len(outcomes)} questions ({sum(o.question.answerable for o in outcomes)} answerable)")
+    print_report(outcomes)
+
+
+if __name__ == "__main__":
+    main()

@@ -93,7 +93,7 @@ def _report_line(r: BuildReport) -> str:
 # ------------------------------------------------------------------ output
 
 def format_answer(ans: Answer) -> str:
-    from bot.render import closest_titles
+    from bot.render import closest_titles, printed_at
 
     if not ans.found:
         lines = ["没有找到答案：已收录的文章中没有提到这个问题。"]
@@ -103,7 +103,8 @@ def format_answer(ans: Answer) -> str:
         return "\n".join(lines)
     lines = [f"答：{ans.text}", "", "出处："]
     for i, s in enumerate(ans.sources, 1):
-        meta = " · ".join(x for x in (s.author, s.date, f"第{s.paragraph}段", s.file) if x)
+        meta = " · ".join(x for x in (s.author, s.date, printed_at(s.date, s.page, s.also_printed),
+                                      f"第{s.paragraph}段", s.file) if x)
         lines.append(f" [{i}] 《{s.title}》 {meta}")
         lines.append(f"     “{s.quote}”")
     lines.append(f"(置信度 {ans.confidence:.2f})")
@@ -255,7 +256,8 @@ def cmd_index(args: argparse.Namespace) -> int:
     }
     if manifest:
         info.update({k: manifest.get(k) for k in ("model", "dim", "tokenizer", "index_kind", "built_at",
-                                                    "counts", "date_range", "corpus_hash", "format_version")})
+                                                    "counts", "date_range", "issues", "corpus_hash",
+                                                    "format_version")})
         info["skipped"] = manifest.get("skipped", [])
     if args.json:
         print(json.dumps(info, ensure_ascii=False, indent=2))
@@ -268,6 +270,11 @@ def cmd_index(args: argparse.Namespace) -> int:
     c = manifest["counts"]
     print(f"model:   {manifest['model']} ({manifest['dim']}-d, {manifest['index_kind']})")
     print(f"counts:  {c['files']} files, {c['articles']} articles, {c['chunks']} chunks")
+    if manifest.get("date_range"):
+        dates = manifest["date_range"]
+        n = manifest.get("issues") or 0
+        issues = f" ({n} issue{'s' if n != 1 else ''})" if n else ""
+        print(f"dates:   {dates[0]} to {dates[1]}{issues}")
     print(f"built:   {manifest['built_at']}")
     print(f"status:  {'stale: ' + why if stale else 'up to date'}")
     return 0
@@ -301,26 +308,44 @@ def cmd_articles(args: argparse.Namespace) -> int:
     from retrieval.errors import CorpusError
     from retrieval.ingest.corpus import read_corpus
 
+    if args.page is not None and not args.date:
+        _err("--page lists one page of a day: give --date too")
+        return 2
     cfg = load_cfg(args)
     # Files named here are read instead of the corpus: check a new paper's
     # layout before indexing it.
     paths = [Path(p) for p in args.files] if args.files else cfg.corpus_paths
-    files, skipped = read_corpus(paths, progress=tqdm_progress, ocr_threads=cfg.corpus.ocr_threads)
+    files, skipped = read_corpus(paths, progress=tqdm_progress, ocr_threads=cfg.corpus.ocr_threads,
+                                 layout=cfg.corpus.layout)
     articles = [a for f in files for a in f.articles]
     if not articles:
         raise CorpusError(f"no articles found in {', '.join(map(str, paths))}")
+    if args.date:
+        return _print_day(articles, args)
     if args.json:
         print(json.dumps([a.to_dict() for a in articles], ensure_ascii=False, indent=1))
         return 0
     for a in articles:
         meta = " · ".join(x for x in (a.author and f"记者 {a.author}", a.photographer and f"摄影 {a.photographer}",
-                                        a.date, a.file) if x)
+                                        a.date, a.page and f"第{a.page}版", a.file) if x)
         print(f"{a.id}  《{a.title}》  {meta}  ({len(a.paragraphs)} 段)")
         if args.files:
             body = a.text.replace("\n", " ")
             print(f"    {body[:60]}{'…' if len(body) > 60 else ''}")
     for s in skipped:
         print(s.message, file=sys.stderr)
+    return 0
+
+
+def _print_day(articles: list, args: argparse.Namespace) -> int:
+    from bot.render import day_lines
+    from retrieval.archive import Catalog, parse_day
+
+    day = Catalog(articles).day(parse_day(args.date), args.page)
+    if args.json:
+        print(json.dumps(day.to_dict(), ensure_ascii=False, indent=1))
+    else:
+        print("\n".join(day_lines(day)))
     return 0
 
 
@@ -573,6 +598,8 @@ def build_parser() -> argparse.ArgumentParser:
     arts.add_argument("files", nargs="*", help="read these files or folders instead of the corpus, and show "
                                                "the first words of each article")
     arts.add_argument("--json", action="store_true")
+    arts.add_argument("--date", metavar="DAY", help="the headlines of one day's paper by page (2020-01-09)")
+    arts.add_argument("--page", type=int, metavar="N", help="with --date: page N only")
     arts.set_defaults(func=cmd_articles)
 
     ev = sub.add_parser("eval", help="retrieval and answer metrics on a CMRC-2018-style JSONL file")

@@ -11,9 +11,12 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 from retrieval.types import Answer, Article, Hit, Source
+
+if TYPE_CHECKING:
+    from retrieval.archive import Day, DayPage, Headline
 
 # Telegram's limit is 4096 UTF-16 code units of message text. The HTML source is
 # never shorter than the text Telegram shows, so keeping the source under the
@@ -129,12 +132,27 @@ def pack(blocks: Sequence[Block], as_html: bool = True, limit: int = MAX_MESSAGE
 
 # ------------------------------------------------------------------ content
 
+def printed_at(date: str | None, page: int | None,
+               also: Iterable[tuple[str | None, int | None]] = ()) -> str | None:
+    """Where a newspaper printed it: "第1版", "第1、4版" (the same text on two
+    pages), "第1版，又见2020-01-10第4版" (on another day); None when the page is unknown."""
+    if page is None:
+        return None
+    same = [p for d, p in also if p is not None and (d == date or d is None) and p != page]
+    other = [f"{d}第{p}版" for d, p in also if p is not None and d is not None and d != date]
+    text = f"第{'、'.join(str(p) for p in [page, *dict.fromkeys(same)])}版"
+    return text + (f"，又见{'、'.join(other)}" if other else "")
+
+
 def citation(source: Source | None = None, *, title: str = "", author: str | None = None,
-             date: str | None = None, paragraph: int | None = None) -> str:
-    """《标题》 作者 · 日期 · 第N段 — the parts that are known."""
+             date: str | None = None, paragraph: int | None = None, page: int | None = None,
+             also_printed: Iterable[tuple[str | None, int | None]] = ()) -> str:
+    """《标题》 作者 · 日期 · 第N版 · 第N段 — the parts that are known."""
     if source is not None:
         title, author, date, paragraph = source.title, source.author, source.date, source.paragraph
-    meta = " · ".join(x for x in (author, date, f"第{paragraph}段" if paragraph else None) if x)
+        page, also_printed = source.page, source.also_printed
+    meta = " · ".join(x for x in (author, date, printed_at(date, page, also_printed),
+                                  f"第{paragraph}段" if paragraph else None) if x)
     return f"《{title}》 {meta}".rstrip()
 
 
@@ -182,7 +200,7 @@ def more_blocks(hits: Iterable[Hit]) -> list[Block]:
     blocks = [Block((Run("更多相关段落："),))]
     for h in hits:
         cite = citation(title=h.article.title, author=h.article.author, date=h.article.date,
-                        paragraph=h.chunk.paragraph)
+                        paragraph=h.chunk.paragraph, page=h.article.page, also_printed=h.article.also_printed)
         blocks.append(Block((Run(h.chunk.text + "\n"), Run(cite, "i")), quote=True))
     return blocks
 
@@ -199,3 +217,47 @@ def extra_hits(answer: Answer, n: int = 5) -> list[Hit]:
         if len(out) >= n:
             break
     return out
+
+
+# ------------------------------------------------------------------ a day's paper
+
+def day_heading(day: Day) -> str:
+    y, m, d = day.date.split("-")
+    return f"{y}年{int(m)}月{int(d)}日 · {len(day.pages)} 个版面 · {day.articles} 篇文章"
+
+
+def page_name(page: DayPage) -> str:
+    name = f"第{page.page}版" if page.page is not None else "版次不详"
+    return f"{name} · {page.section}" if page.section else name
+
+
+# A subtitle can be a whole summary; a day's list shows its start.
+SUBTITLE_SHOWN = 40
+
+
+def headline_text(h: Headline) -> str:
+    """《标题》——副题 with the kicker before it, as the paper printed them."""
+    sub = (h.subtitle or "").lstrip("—-― ")
+    if len(sub) > SUBTITLE_SHOWN:
+        sub = sub[:SUBTITLE_SHOWN] + "…"
+    text = (f"{h.kicker} " if h.kicker else "") + f"《{h.title}》" + (f"——{sub}" if sub else "")
+    return text + (f"（同第{h.repeat_of}版）" if h.repeat_of is not None else "")
+
+
+def day_lines(day: Day) -> list[str]:
+    """The day for a terminal: a heading, then each page's headlines."""
+    lines = [day_heading(day)]
+    for page in day.pages:
+        lines.append(page_name(page))
+        lines.extend(f"  {i}. {headline_text(h)}" for i, h in enumerate(page.headlines, 1))
+    return lines
+
+
+def day_blocks(day: Day) -> list[Block]:
+    """The day for Telegram: one block a page, so a long day splits between pages."""
+    blocks = [Block((Run(day_heading(day), "b"),))]
+    for page in day.pages:
+        runs = [Run(page_name(page), "b")]
+        runs.extend(Run(f"\n{i}. {headline_text(h)}") for i, h in enumerate(page.headlines, 1))
+        blocks.append(Block(tuple(runs)))
+    return blocks

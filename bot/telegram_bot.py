@@ -29,8 +29,9 @@ from telegram.ext import (AIORateLimiter, Application, ApplicationBuilder, Appli
                           CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, TypeHandler,
                           filters)
 
-from bot.render import (Block, Run, answer_blocks, extra_hits, more_blocks, pack, pack_groups, paragraph_blocks,
-                        render_group)
+from bot.render import (Block, Run, answer_blocks, day_blocks, extra_hits, more_blocks, pack, pack_groups,
+                        paragraph_blocks, render_group)
+from retrieval.archive import DayError, index_catalog, parse_day
 from retrieval.config import Config
 from retrieval.errors import ConfigError, NewsQAError, QuestionError
 from retrieval.answer.qa import QA
@@ -55,6 +56,7 @@ COMMANDS = [
     ("ask", "提问，例如 /ask 谁获得了表彰？"),
     ("help", "用法说明"),
     ("about", "已收录的文章和索引信息"),
+    ("day", "某一天的报纸：各版标题，例如 /day 2020-01-09"),
     ("start", "介绍"),
 ]
 
@@ -229,6 +231,7 @@ class NewsBot:
         app.add_handler(CommandHandler("help", self.cmd_help))
         app.add_handler(CommandHandler("about", self.cmd_about))
         app.add_handler(CommandHandler("ask", self.cmd_ask))
+        app.add_handler(CommandHandler("day", self.cmd_day))
         app.add_handler(MessageHandler(filters.COMMAND & filters.UpdateType.MESSAGE, self.cmd_unknown))
         app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND & filters.UpdateType.MESSAGE, self.on_text))
         app.add_handler(CallbackQueryHandler(self.on_button))
@@ -319,6 +322,7 @@ class NewsBot:
             Run("\n• 私聊：直接发送问题"
                 f"\n• 群组：@{username} 问题，回复我的消息，或 /ask 问题"
                 "\n• 答案下方的按钮：「查看原文」展开引用的整段，「更多来源」列出其他相关段落"
+                "\n• /day 日期［版次］：那一天报纸各版的标题，例如 /day 2020-01-09 1"
                 "\n• /about 已收录的文章和索引信息"),
         ))]
 
@@ -332,8 +336,9 @@ class NewsBot:
         m = self.qa.index.manifest
         c = m["counts"]
         dates = m.get("date_range")
+        issues = f"，{m['issues']} 期" if dates and m.get("issues") else ""
         text = (f"\n已收录：{c['articles']} 篇文章，{c['chunks']} 个文本块（来自 {c['files']} 个文件）"
-                f"\n日期范围：{' 至 '.join(dates) if dates else '未知（文章未注明日期）'}"
+                f"\n日期范围：{' 至 '.join(dates) + issues if dates else '未知（文章未注明日期）'}"
                 f"\n嵌入模型：{m['model']}（{m['dim']} 维）"
                 f"\n检索方式：{self.cfg.retrieval.mode}（向量 + BM25）"
                 f"\n索引构建时间：{m['built_at']}")
@@ -349,6 +354,32 @@ class NewsBot:
             await self._send(update, context, [Block((Run("用法：/ask 问题，例如 /ask 谁获得了表彰？"),))])
             return
         await self._answer(update, context, question)
+
+    async def cmd_day(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        args = context.args or []
+        dates = self.qa.index.manifest.get("date_range")
+        held = f"已收录 {dates[0]} 至 {dates[1]}。" if dates else "已收录的文章都没有日期。"
+        usage = f"用法：/day 日期［版次］，例如 /day 2020-01-09 或 /day 2020-01-09 1。{held}"
+        if not args or len(args) > 2 or (len(args) == 2 and not args[1].isdigit()):
+            await self._send(update, context, [Block((Run(usage),))])
+            return
+        page = int(args[1]) if len(args) == 2 else None
+        try:
+            date = parse_day(args[0])
+            # The catalog is built once per index build, in a worker: a Milvus index fetches its articles.
+            catalog = await asyncio.get_running_loop().run_in_executor(self.executor, index_catalog, self.qa.index)
+            day = catalog.day(date, page)
+        except DayError as exc:
+            if exc.reason == "invalid":
+                text = f"看不懂日期「{args[0]}」。{usage}"
+            elif page is not None and date in catalog.dates:
+                pages = "、".join(f"第{p.page}版" for p in catalog.day(date).pages if p.page is not None)
+                text = f"{date} 没有第{page}版的文章（有：{pages or '版次不详'}）。"
+            else:
+                text = f"{date} 没有收录的文章。{held}"
+            await self._send(update, context, [Block((Run(text),))])
+            return
+        await self._send(update, context, day_blocks(day))
 
     async def cmd_unknown(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message

@@ -30,6 +30,10 @@ def default_cache_dir() -> Path:
 class CorpusConfig:
     paths: tuple[str, ...] = ("data",)
     ocr_threads: int = 0  # threads for reading scanned pages; 0: 2 (never more than the cores)
+    # Plain-text files: "page" (a printed page's text, segmented into articles),
+    # "article" (one article a file: kicker / headline / subtitle lines, then
+    # the body) or "auto" (article files recognised by shape, retrieval/ingest/epaper.py).
+    layout: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -167,6 +171,7 @@ class Config:
 
 
 _CHOICES = {
+    ("corpus", "layout"): {"auto", "page", "article"},
     ("index", "kind"): {"flat", "hnsw", "ivf"},
     ("index", "backend"): {"embedded", "milvus"},
     ("retrieval", "mode"): {"hybrid", "bm25", "dense"},

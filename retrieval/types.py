@@ -56,6 +56,13 @@ class Article:
     kicker: str | None = None
     continued_from: str | None = None
     also_in: tuple[str, ...] = ()  # other files with the same title and text, indexed once
+    page: int | None = None  # the printed page (版次)
+    section: str | None = None  # the page's name (要闻, 国际), where known
+    subtitle: str | None = None  # 副题
+    dateline: str | None = None  # "本报北京1月8日电", "新华社北京1月8日电"
+    # (date, page) of each other place the same text was printed (a page-1
+    # story printed again whole on its continuation page), as in ``also_in``
+    also_printed: tuple[tuple[str | None, int | None], ...] = ()
 
     @property
     def text(self) -> str:
@@ -77,11 +84,19 @@ class Article:
         d = asdict(self)
         d["paragraphs"] = list(self.paragraphs)
         d["also_in"] = list(self.also_in)
+        d["also_printed"] = [list(p) for p in self.also_printed]
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Article:
-        return cls(**{**d, "paragraphs": tuple(d["paragraphs"]), "also_in": tuple(d.get("also_in", ()))})
+        return cls(**{**d, "paragraphs": tuple(d["paragraphs"]), "also_in": tuple(d.get("also_in", ())),
+                      "also_printed": tuple((p[0], p[1]) for p in d.get("also_printed", ()))})
+
+    def source(self, quote: str, paragraph: int, score: float) -> Source:
+        """A quote of this article with everything a citation shows."""
+        return Source(quote=quote, title=self.title, article_id=self.id, file=self.file, paragraph=paragraph,
+                      score=score, author=self.author, date=self.date, page=self.page,
+                      also_printed=self.also_printed)
 
 
 @dataclass(frozen=True)
@@ -126,10 +141,13 @@ class Source:
     score: float
     author: str | None = None
     date: str | None = None
+    page: int | None = None  # the printed page (版次)
+    also_printed: tuple[tuple[str | None, int | None], ...] = ()  # (date, page) of its other printings
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "title": self.title, "quote": self.quote, "author": self.author, "date": self.date,
+            "page": self.page, "also_printed": [{"date": d, "page": p} for d, p in self.also_printed],
             "paragraph": self.paragraph, "file": self.file, "article_id": self.article_id,
             "score": round(self.score, 4),
         }

@@ -554,5 +554,4 @@ def answer_question(question: str, hits: list[Hit], tokenizer: Tokenizer, scorer
 def _source(s: _Sentence) -> Source:
     art: Article = s.hit.article
     quote = art.text[s.span.start : s.span.end].strip()
-    return Source(quote=quote, title=art.title, article_id=art.id, file=art.file,
-                  paragraph=s.span.paragraph, score=s.score, author=art.author, date=art.date)
+    return art.source(quote, s.span.paragraph, s.score)

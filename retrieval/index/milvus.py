@@ -694,7 +694,7 @@ class _Build:
             "corpus_hash": sha1("\n".join(sorted(a.content_hash for a in articles))),
             "corpus_paths": [str(p) for p in self.cfg.corpus_paths],
             "counts": {"files": len(files), "articles": len(articles), "chunks": n_chunks, "vectors": n_chunks},
-            "date_range": [dates[0], dates[-1]] if dates else None,
+            "date_range": [dates[0], dates[-1]] if dates else None, "issues": len(set(dates)),
             "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "files": listing,
             "skipped": [{"path": s.path, "reason": s.reason, "kind": s.kind, "line": s.line} for s in skipped],

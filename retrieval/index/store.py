@@ -43,7 +43,9 @@ from retrieval.ingest.corpus import CorpusFile, SkippedFile, iter_corpus_files, 
 from retrieval.index.lexical import TOKENIZER_ID, BM25Index, Tokenizer
 from retrieval.types import Article, Chunk, ProgressFactory, no_progress, sha1
 
-FORMAT_VERSION = 1
+# 2: articles carry page, section, subtitle, dateline and also_printed, and
+# kicker and subtitle are embedded with the title (an index of 1 lacks them).
+FORMAT_VERSION = 2
 REBUILD_HINT = "run 'newsqa index rebuild --full'"
 LOCK_NAME = ".rebuild.lock"
 WAITING = "a rebuild is already running; waiting…"
@@ -184,7 +186,7 @@ def _config_fingerprint(cfg: Config, model_name: str) -> dict:
     return {
         "format_version": FORMAT_VERSION, "model": model_name, "tokenizer": TOKENIZER_ID,
         "passage_prompt": cfg.embedding.passage_prompt, "index_kind": cfg.index.kind,
-        "passage_precision": cfg.embedding.passage_precision,
+        "passage_precision": cfg.embedding.passage_precision, "layout": cfg.corpus.layout,
         "chunking": {"min_chars": cfg.chunking.min_chars, "max_chars": cfg.chunking.max_chars,
                      "overlap_sentences": cfg.chunking.overlap_sentences},
     }
@@ -624,7 +626,7 @@ class IndexStore:
                 "corpus_paths": [str(p) for p in cfg.corpus_paths],
                 "counts": {"files": len(files), "articles": len(articles), "chunks": len(chunks),
                            "vectors": len(vectors)},
-                "date_range": [dates[0], dates[-1]] if dates else None,
+                "date_range": [dates[0], dates[-1]] if dates else None, "issues": len(set(dates)),
                 "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 "files": listing,
                 "skipped": [{"path": s.path, "reason": s.reason, "kind": s.kind, "line": s.line} for s in skipped],
@@ -669,7 +671,8 @@ def read_chunks(cfg: Config, encoder: PassageEncoder, progress: ProgressFactory 
                 ) -> tuple[list[CorpusFile], list[SkippedFile], list[Article], list[Chunk], list[str], list[str]]:
     """The corpus as chunks, with the text each is embedded from and its
     content hash (what vector reuse is keyed by, in every backend)."""
-    files, skipped = read_corpus(cfg.corpus_paths, progress=progress, ocr_threads=cfg.corpus.ocr_threads)
+    files, skipped = read_corpus(cfg.corpus_paths, progress=progress, ocr_threads=cfg.corpus.ocr_threads,
+                                 layout=cfg.corpus.layout)
     articles = [a for f in files for a in f.articles]
     if not articles:
         where = ", ".join(str(p) for p in cfg.corpus_paths)

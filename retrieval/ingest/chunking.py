@@ -69,5 +69,8 @@ def chunk_article(article: Article, cfg: ChunkingConfig, first_id: int = 0) -> l
 
 
 def embed_text(article: Article, chunk: Chunk) -> str:
-    """What the encoder and BM25 see: the title gives context the chunk may lack."""
-    return f"{article.title}\n{chunk.text}"
+    """What the encoder and BM25 see: the headline, with its kicker and
+    subtitle where the paper printed them, gives context the chunk may lack
+    (and makes them searchable)."""
+    head = "\n".join(x for x in (article.kicker, article.title, article.subtitle) if x)
+    return f"{head}\n{chunk.text}"

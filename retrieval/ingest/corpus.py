@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Iterable, Iterator, Literal
 
 from retrieval.errors import CorpusError
+from retrieval.ingest.epaper import looks_like_article, name_info, read_article
 from retrieval.ingest.ocrpage import IMAGE_SUFFIXES, read_image
 from retrieval.ingest.pdfpage import read_pdf
 from retrieval.ingest.newspaper import PageArticle, segment_page
@@ -52,7 +53,6 @@ PDF_SUFFIXES = {".pdf"}
 SUPPORTED = TEXT_SUFFIXES | HTML_SUFFIXES | JSON_SUFFIXES | PDF_SUFFIXES | IMAGE_SUFFIXES
 # Page text this long (about 1 MB of UTF-8 Chinese) gets a progress bar when asked for.
 PAGE_PROGRESS_CHARS = 350_000
-DATE_IN_NAME = re.compile(r"(?<!\d)((?:19|20)\d{2})[-_.]?(0[1-9]|1[0-2])[-_.]?(0[1-9]|[12]\d|3[01])(?!\d)")
 
 # UTF-8 with this few undecodable bytes is damaged UTF-8 (a stray byte, a cut
 # tail), not another encoding: a GBK or Big5 text fails on nearly every
@@ -418,10 +418,12 @@ def read_file(path: Path, rel: str, problems: list[SkippedFile] | None = None) -
 
 
 def _read_located(path: Path, rel: str, problems: list[SkippedFile] | None,
-                  progress: ProgressFactory | None = None, ocr_threads: int = 0) -> list[tuple[Article, int | None]]:
+                  progress: ProgressFactory | None = None, ocr_threads: int = 0,
+                  layout: str = "auto") -> list[tuple[Article, int | None]]:
     """Articles with the line each starts on, where the format has one (JSON).
     ``progress``: a bar for segmenting a big page-text file; ``ocr_threads``:
-    threads for reading scanned pages (0: the default)."""
+    threads for reading scanned pages (0: the default); ``layout``: plain text
+    as "page", "article" (one a file) or "auto" (``[corpus] layout``)."""
     suffix = path.suffix.lower()
     if suffix in PDF_SUFFIXES or suffix in IMAGE_SUFFIXES:
         if suffix in IMAGE_SUFFIXES:
@@ -452,7 +454,7 @@ def _read_located(path: Path, rel: str, problems: list[SkippedFile] | None,
         return _read_json(text, rel, suffix == ".jsonl", problems)
     if suffix in HTML_SUFFIXES:
         return [(a, None) for a in _read_html(text, rel)]
-    return [(a, None) for a in _from_page_text(clean_text(text), rel, progress)]
+    return [(a, None) for a in _from_page_text(clean_text(text), rel, progress, layout)]
 
 
 class PdfStreamTooLarge(Exception):
@@ -514,15 +516,18 @@ def _article_id(rel: str, index: int) -> str:
 
 
 def _date_from_name(rel: str) -> str | None:
-    m = DATE_IN_NAME.search(Path(rel).name)
-    return f"{m.group(1)}-{m.group(2)}-{m.group(3)}" if m else None
+    # the file name, else a dated folder ("2020-01-09/04-02.txt")
+    return name_info(rel).date
 
 
 def _stem(rel: str) -> str:
     return clean_text(Path(rel).stem)
 
 
-def _from_page_text(text: str, rel: str, progress: ProgressFactory | None = None) -> list[Article]:
+def _from_page_text(text: str, rel: str, progress: ProgressFactory | None = None,
+                    layout: str = "auto") -> list[Article]:
+    if layout == "article" or (layout == "auto" and looks_like_article(text)):
+        return _from_article_text(text, rel)
     date = _date_from_name(rel)
     if progress is None or len(text) < PAGE_PROGRESS_CHARS:
         return [_finish(a, rel, i, date) for i, a in enumerate(segment_page(text))]
@@ -545,8 +550,21 @@ def _finish(a: PageArticle, rel: str, index: int, date: str | None) -> Article:
     return Article(
         id=_article_id(rel, index), title=a.title or _stem(rel), paragraphs=tuple(a.paragraphs),
         file=rel, author=a.author, date=date, photographer=a.photographer,
-        kicker=" / ".join(a.kicker) or None, continued_from=a.continued_from,
+        kicker=" / ".join(a.kicker) or None, continued_from=a.continued_from, page=name_info(rel).page,
     )
+
+
+def _from_article_text(text: str, rel: str) -> list[Article]:
+    """One e-paper article file (retrieval/ingest/epaper.py)."""
+    art = read_article(text)
+    if art is None or not art.paragraphs:
+        return []
+    where = name_info(rel)
+    return [Article(
+        id=_article_id(rel, 0), title=art.title, paragraphs=tuple(art.paragraphs), file=rel, author=art.author,
+        date=where.date, photographer=art.photographer, kicker=art.kicker, page=where.page,
+        subtitle=art.subtitle, dateline=art.dateline,
+    )]
 
 
 def _paragraphs(text: str) -> tuple[str, ...]:
@@ -636,6 +654,13 @@ def _field(rec: dict, key: str) -> str | None:
     return clean_text(str(value)).strip() or None
 
 
+def _page_field(rec: dict) -> int | None:
+    """``page`` as a number: 4, "4", "04", "第4版", "A4" all say page 4."""
+    value = _field(rec, "page")
+    m = re.search(r"\d{1,4}", value or "")
+    return (int(m.group()) or None) if m else None
+
+
 class _Bad:
     """A file's bad lines and records: the first few as warnings, the rest
     counted (a file of a million bad lines must not be a million objects)."""
@@ -688,6 +713,8 @@ def _read_json(text: str, rel: str, lines: bool,
                 id=record_id or _article_id(rel, i), title=squeeze_spaces(title.strip()),
                 paragraphs=_paragraphs(body), file=rel, author=_field(rec, "author"),
                 date=_field(rec, "date") or _date_from_name(rel), url=_field(rec, "url"),
+                kicker=_field(rec, "kicker"), subtitle=_field(rec, "subtitle"), section=_field(rec, "section"),
+                dateline=_field(rec, "dateline"), page=_page_field(rec) or name_info(rel).page,
             ), line))
             continue
         if problems is None:
@@ -774,14 +801,15 @@ def _read_html(text: str, rel: str) -> list[Article]:
 
 
 def read_corpus(paths: Iterable[Path], strict: bool = False, progress: ProgressFactory | None = None,
-                ocr_threads: int = 0) -> tuple[list[CorpusFile], list[SkippedFile]]:
+                ocr_threads: int = 0, layout: str = "auto") -> tuple[list[CorpusFile], list[SkippedFile]]:
     """Read every supported file. Unreadable files are skipped with a reason,
     bad lines and records of a file are left out with a warning, and an article
     that was already read (same title and text) is kept once, remembering the
     other files in ``Article.also_in``. ``strict`` makes any skip or warning an
     error; the caller decides whether an empty result is an error. ``progress``
     makes a bar (characters) for each page-text file over ~1 MB while it is segmented;
-    ``ocr_threads``: threads for OCR of scanned pages (``[corpus] ocr_threads``)."""
+    ``ocr_threads``: threads for OCR of scanned pages (``[corpus] ocr_threads``);
+    ``layout``: how plain text is read (``[corpus] layout``)."""
     found, skipped = iter_corpus_files(paths)
     files: list[CorpusFile] = []
     first_id: dict[str, str] = {}  # article id → where it was first read
@@ -790,7 +818,7 @@ def read_corpus(paths: Iterable[Path], strict: bool = False, progress: ProgressF
         problems: list[SkippedFile] | None = None if strict else []
         try:
             st = path.stat()
-            located = _read_located(path, rel, problems, progress, ocr_threads)
+            located = _read_located(path, rel, problems, progress, ocr_threads, layout)
         except FileProblem as exc:
             if strict:
                 raise
@@ -828,7 +856,10 @@ def read_corpus(paths: Iterable[Path], strict: bool = False, progress: ProgressF
             if earlier is not None:
                 their_list, i, their_where = earlier
                 if their_list[i].file != rel and rel not in their_list[i].also_in:
-                    their_list[i] = replace(their_list[i], also_in=(*their_list[i].also_in, rel))
+                    original = their_list[i]
+                    printed = ((a.date, a.page),) if a.page is not None else ()
+                    their_list[i] = replace(original, also_in=(*original.also_in, rel),
+                                            also_printed=(*original.also_printed, *printed))
                 first, n = same.get(their_list[i].file, ((a, line, their_where), 0))
                 same[their_list[i].file] = (first, n + 1)
                 continue

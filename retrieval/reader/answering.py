@@ -145,6 +145,5 @@ def _source(hit: Hit, start: int, end: int, score: float) -> Source:
     else:
         q0, q1, para = inside[0].start, inside[-1].end, inside[0].paragraph
     quote = art.text[q0:q1].strip()
-    return Source(quote=quote, title=art.title, article_id=art.id, file=art.file, paragraph=para,
-                  score=score, author=art.author, date=art.date)
+    return art.source(quote, para, score)
 

@@ -30,10 +30,8 @@ import json
 import os
 import re
 import stat
-import zlib
 from collections import Counter
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Iterable, Iterator, Literal
@@ -71,10 +69,6 @@ MAX_TEXT_BYTES = 64 * 1024 * 1024
 # JSON grows most when parsed: one record, or one line, of ``[{},{},…]`` is
 # 24 bytes of Python objects for each byte of file.
 MAX_JSON_BYTES = 32 * 1024 * 1024
-# A compressed stream of a PDF inflated beyond this is refused: 100 KB of file
-# can be 100 MB of stream (a "flate bomb"; pdfminer took 670 MB to read one).
-# A page's content stream is rarely more than a megabyte.
-MAX_PDF_STREAM_BYTES = 32 * 1024 * 1024
 # A title longer than this is cut: every chunk of the article is embedded with
 # its title, so a title of a megabyte would be embedded once per chunk.
 MAX_TITLE_CHARS = 200
@@ -430,7 +424,6 @@ def _read_located(path: Path, rel: str, problems: list[SkippedFile] | None,
             # A scanned page: OCR, then the PDF layout path (retrieval/ingest/ocrpage.py).
             found = read_image(path, rel, ocr_threads)  # ImageUnreadable is a CorpusError naming the file
         else:
-            _bound_pdf_streams()
             # Layout-aware: columns, reading order, headlines by size (retrieval/ingest/pdfpage.py).
             pdf = read_pdf(path, rel, ocr_threads=ocr_threads)  # PdfUnreadable is a CorpusError naming the file
             for reason in pdf.problems:
@@ -455,60 +448,6 @@ def _read_located(path: Path, rel: str, problems: list[SkippedFile] | None,
     if suffix in HTML_SUFFIXES:
         return [(a, None) for a in _read_html(text, rel)]
     return [(a, None) for a in _from_page_text(clean_text(text), rel, progress, layout)]
-
-
-class PdfStreamTooLarge(Exception):
-    """A compressed PDF stream inflates beyond MAX_PDF_STREAM_BYTES."""
-
-    def __init__(self) -> None:
-        super().__init__(f"a compressed stream inflates to over {MAX_PDF_STREAM_BYTES // 2**20} MB")
-
-
-class _BoundedZlib:
-    """What pdfminer sees as ``zlib``: the same, but ``decompress`` stops at
-    MAX_PDF_STREAM_BYTES instead of inflating a stream whole."""
-
-    error = zlib.error
-    decompressobj = staticmethod(zlib.decompressobj)
-
-    @staticmethod
-    def decompress(data: bytes, *args: object) -> bytes:
-        d = zlib.decompressobj()
-        out = d.decompress(data, MAX_PDF_STREAM_BYTES + 1)
-        if len(out) > MAX_PDF_STREAM_BYTES:
-            raise PdfStreamTooLarge()
-        if not d.eof:
-            # Cut short or damaged: zlib's own error, which pdfminer answers by
-            # inflating what it can (``_bounded_corrupted``). Under the bound whole.
-            return zlib.decompress(data)
-        return out
-
-
-def _bounded_corrupted(data: bytes) -> bytes:
-    """pdfminer's ``decompress_corrupted`` (inflate a stream with a damaged
-    checksum byte by byte), bounded like ``_BoundedZlib``."""
-    d = zlib.decompressobj()
-    out = bytearray()
-    i = 0
-    try:
-        for i in range(len(data)):
-            out += d.decompress(data[i : i + 1])
-            if len(out) > MAX_PDF_STREAM_BYTES:
-                raise PdfStreamTooLarge()
-    except zlib.error:
-        if i < len(data) - 3:  # not in the checksum: really damaged
-            raise
-    return bytes(out)
-
-
-@lru_cache(maxsize=1)
-def _bound_pdf_streams() -> None:
-    """Once per process, before the first PDF is read: pdfminer inflates every
-    compressed stream whole, with no limit of its own."""
-    from pdfminer import pdftypes
-
-    pdftypes.zlib = _BoundedZlib  # type: ignore[assignment]
-    pdftypes.decompress_corrupted = _bounded_corrupted
 
 
 def _article_id(rel: str, index: int) -> str:

@@ -50,10 +50,12 @@ import logging
 import re
 import unicodedata
 import warnings
+import zlib
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from retrieval.errors import CorpusError
@@ -120,6 +122,66 @@ def _why(exc: BaseException, complaints: list[str]) -> str:
     return "; ".join(s.replace("\n", " ") for s in said)[:200]
 
 
+# A compressed stream of a PDF inflated beyond this is refused: 100 KB of file
+# can be 100 MB of stream (a "flate bomb"; pdfminer took 670 MB to read one).
+# A page's content stream is rarely more than a megabyte.
+MAX_PDF_STREAM_BYTES = 32 * 1024 * 1024
+
+
+class PdfStreamTooLarge(Exception):
+    """A compressed PDF stream inflates beyond MAX_PDF_STREAM_BYTES."""
+
+    def __init__(self) -> None:
+        super().__init__(f"a compressed stream inflates to over {MAX_PDF_STREAM_BYTES // 2**20} MB")
+
+
+class _BoundedZlib:
+    """What pdfminer sees as ``zlib``: the same, but ``decompress`` stops at
+    MAX_PDF_STREAM_BYTES instead of inflating a stream whole."""
+
+    error = zlib.error
+    decompressobj = staticmethod(zlib.decompressobj)
+
+    @staticmethod
+    def decompress(data: bytes, *args: object) -> bytes:
+        d = zlib.decompressobj()
+        out = d.decompress(data, MAX_PDF_STREAM_BYTES + 1)
+        if len(out) > MAX_PDF_STREAM_BYTES:
+            raise PdfStreamTooLarge()
+        if not d.eof:
+            # Cut short or damaged: zlib's own error, which pdfminer answers by
+            # inflating what it can (``_bounded_corrupted``). Under the bound whole.
+            return zlib.decompress(data)
+        return out
+
+
+def _bounded_corrupted(data: bytes) -> bytes:
+    """pdfminer's ``decompress_corrupted`` (inflate a stream with a damaged
+    checksum byte by byte), bounded like ``_BoundedZlib``."""
+    d = zlib.decompressobj()
+    out = bytearray()
+    i = 0
+    try:
+        for i in range(len(data)):
+            out += d.decompress(data[i : i + 1])
+            if len(out) > MAX_PDF_STREAM_BYTES:
+                raise PdfStreamTooLarge()
+    except zlib.error:
+        if i < len(data) - 3:  # not in the checksum: really damaged
+            raise
+    return bytes(out)
+
+
+@lru_cache(maxsize=1)
+def _bound_pdf_streams() -> None:
+    """Once per process, before the first PDF is read: pdfminer inflates every
+    compressed stream whole, with no limit of its own."""
+    from pdfminer import pdftypes
+
+    pdftypes.zlib = _BoundedZlib  # type: ignore[assignment]
+    pdftypes.decompress_corrupted = _bounded_corrupted
+
+
 def read_pdf(path: Path, rel: str, ocr: bool = True, ocr_threads: int = 0) -> PdfRead:
     """The articles of every page of a PDF, in page order. A file that cannot
     be parsed raises PdfUnreadable (a CorpusError naming ``rel``); a page that
@@ -130,6 +192,7 @@ def read_pdf(path: Path, rel: str, ocr: bool = True, ocr_threads: int = 0) -> Pd
         import pdfplumber
     except ImportError as exc:  # pragma: no cover
         raise PdfUnreadable(rel, "reading PDF needs the 'pdfplumber' package") from exc
+    _bound_pdf_streams()
     out = PdfRead()
     with _quiet() as complaints:
         try:

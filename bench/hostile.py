@@ -67,6 +67,12 @@ def pdf_bytes(width: float = 612, height: float = 792, content: bytes = b"", com
                b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 %s %s] /Contents 4 0 R >>"
                % (str(width).encode(), str(height).encode()),
                b"<< /Length %d%s >>\nstream\n" % (len(stream), extra) + stream + b"\nendstream"]
+    return pdf_from_objects(objects)
+
+
+def pdf_from_objects(objects: list[bytes]) -> bytes:
+    """A PDF file of ``objects`` (numbered from 1; the first is the catalog),
+    with its cross-reference table and trailer."""
     out = b"%PDF-1.4\n"
     offsets = []
     for n, body in enumerate(objects, 1):

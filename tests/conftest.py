@@ -29,6 +29,22 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
+def _have_milvus_server() -> bool:
+    from retrieval.errors import NewsQAError
+    from retrieval.index.milvus_server import binary
+
+    try:
+        binary()
+    except NewsQAError:
+        return False
+    return True
+
+
+# Tests that start a real Milvus server (milvus-lite's binary) skip where it is not installed.
+needs_milvus = pytest.mark.skipif(not _have_milvus_server(),
+                                  reason="milvus-lite 2.5.1 not installed (pip install -e '.[milvus]')")
+
+
 class HashEncoder:
     """Deterministic bag-of-character-bigrams vectors; counts what it embeds."""
 

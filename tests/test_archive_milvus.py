@@ -12,20 +12,14 @@ import pytest
 pytest.importorskip("pymilvus")
 
 from archive_fixture import write_archive  # noqa: E402
-from conftest import HashEncoder, write_config  # noqa: E402
+from conftest import HashEncoder, needs_milvus, write_config  # noqa: E402
 from retrieval.answer.qa import QA  # noqa: E402
 from retrieval.archive import index_catalog  # noqa: E402
 from retrieval.config import load_config  # noqa: E402
-from retrieval.errors import NewsQAError  # noqa: E402
 from retrieval.index.backend import open_backend  # noqa: E402
-from retrieval.index.milvus_server import MilvusServer, binary, free_port  # noqa: E402
+from retrieval.index.milvus_server import MilvusServer, free_port  # noqa: E402
 
-try:
-    binary()
-    HAVE_SERVER = True
-except NewsQAError:
-    HAVE_SERVER = False
-pytestmark = pytest.mark.skipif(not HAVE_SERVER, reason="milvus-lite 2.5.1 not installed (pip install -e '.[milvus]')")
+pytestmark = needs_milvus
 
 
 def test_archive_metadata_survives_milvus(tmp_path, tokenizer):

@@ -20,13 +20,13 @@ pytest.importorskip("pymilvus")
 
 from retrieval.index.backend import open_backend  # noqa: E402
 from retrieval.index.milvus import CRASH_STAGES, MilvusStore  # noqa: E402
-from retrieval.index.milvus_server import MilvusServer, binary, free_port  # noqa: E402
+from retrieval.index.milvus_server import MilvusServer, free_port  # noqa: E402
 from retrieval.config import load_config  # noqa: E402
-from retrieval.errors import ConfigError, IndexMismatchError, IndexUnavailableError, NewsQAError  # noqa: E402
+from retrieval.errors import ConfigError, IndexMismatchError, IndexUnavailableError  # noqa: E402
 from retrieval.answer.qa import QA  # noqa: E402
 from retrieval.index.store import IndexStore  # noqa: E402
 
-from conftest import ROOT, HashEncoder, write_config  # noqa: E402
+from conftest import ROOT, HashEncoder, needs_milvus, write_config  # noqa: E402
 
 QUESTION = "谁获得了岗位标兵？"
 NEEDLE = "王院淼"
@@ -36,12 +36,7 @@ EXTRA = ("海淀区图书馆昨天举办冬季读书节\n\n本报讯（记者 �
 EXTRA_Q = "海淀区图书馆举办了什么活动？"
 HASH_MODEL = '[embedding]\nmodel = "test-hash"\n[reader]\nenabled = false\n'
 
-try:
-    binary()
-    HAVE_SERVER = True
-except NewsQAError:
-    HAVE_SERVER = False
-pytestmark = pytest.mark.skipif(not HAVE_SERVER, reason="milvus-lite 2.5.1 not installed (pip install -e '.[milvus]')")
+pytestmark = needs_milvus
 
 
 @pytest.fixture(scope="module")

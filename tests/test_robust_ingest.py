@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,9 @@ from retrieval.textnorm import clean_text
 from retrieval.types import Article
 
 from conftest import NEWSQA, ROOT, write_config
+
+sys.path.insert(0, str(ROOT / "bench"))
+from hostile import pdf_from_objects  # noqa: E402
 
 BODY = "浦东新区今天开通了三条新公交线路，方便居民出行。新线路全长四十公里，沿途设站二十个。"
 LEAD = "本报讯（记者 张三）"  # a news lead, so the page reader sees an article whatever else it does
@@ -258,16 +262,7 @@ def _pdf(lines: list[str]) -> bytes:
         b"/CIDSystemInfo << /Registry (Adobe) /Ordering (Identity) /Supplement 0 >> /DW 1000 >>",
         b"<< /Length %d >>\nstream\n%s\nendstream" % (len(cmap), cmap.encode("ascii")),
     ]
-    out = b"%PDF-1.4\n"
-    offsets = []
-    for n, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n%s\nendobj\n" % (n, body)
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return out
+    return pdf_from_objects(objects)
 
 
 def test_pdf_text_is_cleaned_too(tmp_path):

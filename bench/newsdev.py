@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -41,8 +42,19 @@ from typing import Any
 from _common import SHARED, load_bench_config  # noqa: E402  (puts the repository on sys.path)
 
 ARCHIVE = SHARED / "archive" / "rmrb-2020-01"
+# The dev set is kept outside the repository (it quotes the archive): ../shared/newsdev, or
+# ../newsqa-dev beside the checkout, or $NEWSQA_DEVSET.
+DEVSET_DIRS = tuple(
+    Path(d)
+    for d in (
+        os.environ.get("NEWSQA_DEVSET", ""),
+        SHARED / "newsdev",
+        Path(__file__).resolve().parents[1].parent / "newsqa-dev",
+        "/root/newsqa-dev",
+    )
+    if str(d)
+)
 QUESTIONS = SHARED / "newsdev" / "rmrb-2020-01-questions.jsonl"
-BACKUP_QUESTIONS = Path("/root/newsqa-dev/rmrb-2020-01-questions.jsonl")
 HIGH_CONFIDENCE = 0.8
 
 
@@ -94,7 +106,7 @@ class Figures:
 
 
 def questions_file() -> Path | None:
-    for p in (QUESTIONS, BACKUP_QUESTIONS):
+    for p in (d / QUESTIONS.name for d in DEVSET_DIRS):
         if p.is_file():
             return p
     return None

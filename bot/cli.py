@@ -328,7 +328,10 @@ def cmd_articles(args: argparse.Namespace) -> int:
     for a in articles:
         meta = " · ".join(x for x in (a.author and f"记者 {a.author}", a.photographer and f"摄影 {a.photographer}",
                                         a.date, a.page and f"第{a.page}版", a.file) if x)
-        print(f"{a.id}  《{a.title}》  {meta}  ({len(a.paragraphs)} 段)")
+        # kicker and subtitle as the paper prints them around the headline: 引题 《标题》 ——副题
+        head = (f"{a.kicker} " if a.kicker else "") + f"《{a.title}》" + \
+            (f" {a.subtitle}" if (a.subtitle or "").startswith(("—", "-")) else f" ——{a.subtitle}" if a.subtitle else "")
+        print(f"{a.id}  {head}  {meta}  ({len(a.paragraphs)} 段)")
         if args.files:
             body = a.text.replace("\n", " ")
             print(f"    {body[:60]}{'…' if len(body) > 60 else ''}")

@@ -51,3 +51,7 @@ class IndexWriteError(NewsQAError):
 class IndexUnavailableError(NewsQAError):
     """The index server (Milvus) cannot be reached or failed a request; the
     message names the server and what to do, never a credential."""
+
+
+class ModelError(NewsQAError):
+    """A model file shipped with newsqa (the page-line model) is missing, damaged or made for other code."""

@@ -7,14 +7,15 @@ headline, or page furniture) is one example; its label comes from the
 generator (title, kicker or section line = 1; body text = 0). Pass 1 reads a
 line alone; pass 2 adds pass 1's verdict on the neighbouring lines and weighs
 the features again for lines after a blank line or a headline. The
-weights are printed as Python arrays (--write puts them over HEADLINE_WEIGHTS_1/2
-in newspaper.py); only "tune" pages are used, the held-out pages stay unseen.
+weights are printed as Python arrays (--write saves them as the
+page-line model, retrieval/ingest/pagemodel/); only "tune" pages are used, the held-out pages stay unseen.
 --errors N prints the tune lines the current weights misread.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
 from collections.abc import Iterator
@@ -26,16 +27,19 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import rmrbgen  # noqa: E402
 from generate import make_page  # noqa: E402
 
 from retrieval.ingest import newspaper as nw  # noqa: E402
 
-HEADLINE_LABELS = {"title", "kicker", "section"}
+HEADLINE_LABELS = {"title", "kicker", "section", "subtitle"}
 BODY_LABELS = {"body", "body_first"}
 # The headline models learn from some ten thousand candidate lines: a light
 # penalty (1e-3 flattened their weights into more errors on unseen tune pages).
 # The boundary model's two thousand examples keep fit()'s default.
 HEADLINE_L2 = 1e-4
+# boosted trees for pass 2 (--trees)
+TREES = 150
 
 
 def _pages(pages: int) -> Iterator[tuple[list, list[int], list[tuple[int, bool, float]]]]:
@@ -43,9 +47,18 @@ def _pages(pages: int) -> Iterator[tuple[list, list[int], list[tuple[int, bool, 
         yield lines, colws, cands
 
 
-def _labelled(pages: int) -> Iterator[tuple[list, list[int], list[tuple[int, bool, float]], list[str]]]:
+def train_pages(pages: int) -> Iterator:
+    """Generator A's tune pages 0..pages-1, then generator B's train pages (days 1-20; all of them
+    when ``pages`` reaches their number), when the archive is there. Never a held-out page."""
     for n in range(pages):
-        page = make_page("tune", n)
+        yield make_page("tune", n)
+    if rmrbgen.available():
+        for n in range(min(pages, rmrbgen.page_count("train"))):
+            yield rmrbgen.make_page("train", n)
+
+
+def _labelled(pages: int) -> Iterator[tuple[list, list[int], list[tuple[int, bool, float]], list[str]]]:
+    for page in train_pages(pages):
         lines = nw._split_lines(page.text)
         nw._mark_certain(lines)
         colws = nw._column_widths(lines)
@@ -90,7 +103,8 @@ def examples(pages: int, w1: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]
                 xs.append(nw.line_features(lines, i, colws[i], False))
                 ys.append(y)
             continue
-        nw.HEADLINE_WEIGHTS_1 = w1
+        nw.use_line_model({"headline_1": w1, "headline_2": np.zeros(len(nw._FEATURES_2)),
+                           "boundary": np.zeros(len(nw._BOUNDARY_FEATURES))})
         p1 = nw.first_pass(lines, colws)
         for i, prev_headline, y in cands:
             xs.append(nw.second_features(lines, i, colws[i], prev_headline, p1))
@@ -111,12 +125,40 @@ def fit(x: np.ndarray, y: np.ndarray, l2: float = 1e-3, steps: int = 30) -> np.n
     return w
 
 
+def fit_trees(x: np.ndarray, y: np.ndarray) -> dict:
+    """Gradient-boosted trees for pass 2, flattened into lists that newspaper._forest walks."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    clf = HistGradientBoostingClassifier(max_iter=TREES, max_leaf_nodes=12, learning_rate=0.1,
+                                         l2_regularization=1.0, min_samples_leaf=20, early_stopping=False,
+                                         random_state=0)
+    clf.fit(x, y)
+    out: dict = {"feature": [], "threshold": [], "left": [], "right": [], "value": [], "roots": [],
+                 "base": float(np.ravel(clf._baseline_prediction)[0])}
+    for (predictor,) in clf._predictors:
+        nodes = predictor.nodes
+        off = len(out["feature"])
+        out["roots"].append(off)
+        for nd in nodes:
+            leaf = bool(nd["is_leaf"])
+            out["feature"].append(0 if leaf else int(nd["feature_idx"]))
+            out["threshold"].append(0.0 if leaf else round(float(nd["num_threshold"]), 6))
+            out["left"].append(-1 if leaf else off + int(nd["left"]))
+            out["right"].append(-1 if leaf else off + int(nd["right"]))
+            out["value"].append(round(float(nd["value"]), 6) if leaf else 0.0)
+    probe = np.array([nw._forest(row, out) for row in x[:2000]])
+    assert np.allclose(probe, clf.decision_function(x[:2000]), atol=1e-3), "tree export disagrees"
+    pred = clf.decision_function(x) > 0
+    print(f"pass 2 trees: {TREES} trees; train accuracy {np.mean(pred == y):.4f}, missed headlines "
+          f"{int(np.sum(~pred & (y == 1)))}, false headlines {int(np.sum(pred & (y == 0)))}")
+    return out
+
+
 def boundary_examples(pages: int) -> tuple[np.ndarray, np.ndarray]:
     """Paragraphs after a blank line inside a found article: 1 when the
     generator laid it out for another article than the paragraph before."""
     xs, ys = [], []
-    for n in range(pages):
-        page = make_page("tune", n)
+    for page in train_pages(pages):
         log: list = []
         nw._segment_chunk(page.text, boundary_log=log)
         for raw_b, raw_prev, x in log:
@@ -139,31 +181,63 @@ def main() -> None:
     ap.add_argument("--pages", type=int, default=300)
     ap.add_argument("--write", action="store_true", help="write the weights into newspaper.py")
     ap.add_argument("--errors", type=int, default=0, help="only print the first N misread tune lines")
+    ap.add_argument("--trees", action="store_true",
+                    help="pass 2 by gradient-boosted trees (scikit-learn at fit time only) instead of the weights")
+    ap.add_argument("--boundary-only", action="store_true",
+                    help="keep the shipped headline models, refit the boundary model")
     args = ap.parse_args()
     if args.errors:
         show_errors(args.pages, args.errors)
         return
-    x1, y1 = examples(args.pages, None)
-    w1 = fit(x1, y1, l2=HEADLINE_L2)
-    _report("pass 1", x1, y1, w1, nw._FEATURES)
-    x2, y2 = examples(args.pages, w1)
-    w2 = fit(x2, y2, l2=HEADLINE_L2)
-    _report("pass 2", x2, y2, w2, nw._FEATURES_2)
-    nw.HEADLINE_WEIGHTS_2 = w2
+    if args.boundary_only:
+        shipped = json.loads((nw.LINE_MODEL_DIR / "weights.json").read_text(encoding="utf-8"))
+        w1, w2 = np.array(shipped["headline_1"]), np.array(shipped["headline_2"])
+        y1 = y2 = np.zeros(json.loads((nw.LINE_MODEL_DIR / "manifest.json").read_text(
+            encoding="utf-8"))["training"]["examples"]["headline_1"])
+    else:
+        x1, y1 = examples(args.pages, None)
+        w1 = fit(x1, y1, l2=HEADLINE_L2)
+        _report("pass 1", x1, y1, w1, nw._FEATURES)
+        x2, y2 = examples(args.pages, w1)
+        w2 = fit(x2, y2, l2=HEADLINE_L2)
+        _report("pass 2", x2, y2, w2, nw._FEATURES_2)
+    trees = None
+    if args.trees:
+        if args.boundary_only:
+            x2, y2 = examples(args.pages, w1)
+        trees = fit_trees(x2, y2)
+    model = {"headline_1": w1, "headline_2": w2, "boundary": np.zeros(len(nw._BOUNDARY_FEATURES))}
+    if trees is not None:
+        model["headline_2_trees"] = trees
+    nw.use_line_model(model)
     xb, yb = boundary_examples(args.pages)
     wb = fit(xb, yb)
     _report("boundary", xb, yb, wb, nw._BOUNDARY_FEATURES)
-    source = Path(nw.__file__).read_text(encoding="utf-8")
-    for name, w in (("HEADLINE_WEIGHTS_1", w1), ("HEADLINE_WEIGHTS_2", w2), ("BOUNDARY_WEIGHTS", wb)):
-        vals = [f"{v:.2f}" for v in w]
-        rows = [", ".join(vals[k : k + 12]) for k in range(0, len(vals), 12)]
-        block = f"{name} = np.array([\n" + "".join(f"    {r},\n" for r in rows) + "])"
-        print(block)
-        source = re.sub(rf"{name} = np\.array\(\[.*?\]\)", lambda _: block, source, count=1, flags=re.S)
+    n_b = min(args.pages, rmrbgen.page_count("train")) if rmrbgen.available() else 0
     if args.write:
-        Path(nw.__file__).write_text(source, encoding="utf-8")
-        print(f"written to {nw.__file__}")
+        save_line_model(nw.LINE_MODEL_DIR, {"headline_1": w1, "headline_2": w2, "boundary": wb}, trees, {
+            "command": f"bench/pages/fit.py --pages {args.pages} --write",
+            "pages": f"generator A tune pages 0-{args.pages - 1}; generator B (rmrbgen) train pages "
+                     f"(days 1-20), {n_b} pages",
+            "examples": {"headline_1": len(y1), "headline_2": len(y2), "boundary": len(yb)},
+            "l2": {"headline": HEADLINE_L2, "boundary": 1e-3},
+        })
+        print(f"written to {nw.LINE_MODEL_DIR}")
 
+
+def save_line_model(path: Path, weights: dict[str, np.ndarray], trees: dict | None, training: dict) -> None:
+    """weights.json, then manifest.json last: a half-written model is refused on load."""
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "manifest.json").unlink(missing_ok=True)
+    data: dict = {k: [round(float(v), 4) for v in w] for k, w in weights.items()}
+    features = {k: list(v) for k, v in nw.LINE_MODEL_PARTS.items()}
+    if trees is not None:
+        data["headline_2_trees"] = trees
+        features["headline_2_trees"] = list(nw._FEATURES_2)
+    (path / "weights.json").write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
+    manifest = {"format": nw.LINE_MODEL_FORMAT, "format_version": nw.LINE_MODEL_VERSION,
+                "features": features, "training": training}
+    (path / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
 
 if __name__ == "__main__":
     main()

@@ -35,16 +35,19 @@ Authors are the names of the byline joined by one space, roles (记者,
 from __future__ import annotations
 
 import functools
+import json
 import math
 import re
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from retrieval.errors import ModelError
 from retrieval.textnorm import CJK, CLOSERS, SENTENCE_END, join_lines, simplified_in_place, squeeze_spaces
 
 if TYPE_CHECKING:
@@ -86,6 +89,7 @@ HALF_PUNCT = frozenset("，。、；：“”‘’（）《》「」")
 MD_HEADING_RE = re.compile(r"^#{1,6}\s+")
 PARA_END = tuple(SENTENCE_END)
 SOFT_END = tuple("，、：；:,—")
+SUBTITLE_DASHES = ("—", "－－", "--", "―")
 INNER_PUNCT_RE = re.compile(r"[，。；！？：、,;!?]")
 
 # A photo story is a headline, a short caption and a credit.
@@ -126,6 +130,7 @@ _FEATURES = (
     "blank_before", "blank_after", "ascii_share", "width", "inner_space", "next_headlike", "very_short", "echo",
     "joins_next", "misfit", "misfit_x_next_ends", "indent_x_next_cont", "page_top", "no_punct",
     "next_para_start", "next_repeats", "run_unfinished", "credit_soon", "next_indented", "credit_x_indented",
+    "topic_shift", "echo_below", "shift_x_misfit",
 )
 _OWN_2 = _FEATURES + ("p1_prev", "p1_next", "p1_self_x_next")
 _CONTEXTS_2 = ("blank_before", "prev_headline")
@@ -135,26 +140,9 @@ _CONTEXT_PAIRS_2 = np.array([(_OWN_2.index(c), j) for c in _CONTEXTS_2 for j in 
                              if _OWN_2[j] not in _CONTEXTS_2])
 _FEATURES_2 = _OWN_2 + tuple(f"{_OWN_2[c]}*{_OWN_2[j]}" for c, j in _CONTEXT_PAIRS_2)
 # "Another article starts here" at a paragraph after a blank line (features in
-# _boundaries), fitted the same way on the same tune pages.
-BOUNDARY_WEIGHTS = np.array([
-    -4.67, -2.22, -2.77, -0.68, 1.99, 0.18, 2.21, 1.43, -0.45, 1.23, 1.87, 1.77,
-])
-HEADLINE_WEIGHTS_1 = np.array([
-    -5.93, -0.52, 0.00, 1.59, -3.21, -0.44, 0.01, -0.49, 0.97, 0.38, 2.57, -0.16,
-    -0.85, -1.85, 3.38, 2.41, -1.68, 0.21, 0.74, -0.54, 1.69, 1.40, -2.27, 0.72,
-    0.18, -2.01, 2.88, 1.59, 1.26, 3.71, 3.90, 0.74, 1.12, -0.34,
-])
-HEADLINE_WEIGHTS_2 = np.array([
-    -6.61, -0.08, 1.88, 0.59, -1.45, -0.26, 0.00, -0.52, 0.65, -0.06, 2.29, 0.10,
-    -0.99, -1.31, 0.83, 0.95, -1.24, -0.03, 0.26, -0.78, 1.13, 0.38, -1.16, 0.07,
-    0.07, -1.03, 1.37, 0.85, 0.55, 2.49, 1.42, 0.02, 0.94, 0.30, 0.79, 2.17,
-    -0.62, 2.21, 0.26, -1.06, 0.31, 0.31, -0.15, 0.96, 0.05, 2.40, -0.14, -0.43,
-    -0.74, 1.44, -0.72, 0.39, 0.59, -0.80, 1.49, 0.55, -0.55, 0.97, 0.33, -0.36,
-    1.40, 0.88, 0.30, 2.42, 1.02, 1.06, 0.59, 0.43, -1.18, 2.32, -0.29, -1.01,
-    0.82, -0.25, -0.16, 0.26, -0.74, 0.37, 1.58, 0.89, 0.25, 0.11, -0.21, 1.38,
-    -0.08, 1.00, -0.02, 0.66, 0.16, 0.65, -0.34, 1.26, 0.02, -0.55, 0.00, 0.23,
-    0.37, 0.42, 1.89, -1.38, 0.37, -0.03, 0.14, 0.74, 0.16,
-])
+# _boundaries), fitted the same way on the same pages. The three weight vectors
+# are the page-line model shipped in retrieval/ingest/pagemodel/ (read once, on
+# first use, by line_model() at the end of this module).
 
 
 @dataclass
@@ -166,6 +154,7 @@ class PageArticle:
     author: str | None = None
     photographer: str | None = None
     kicker: list[str] = field(default_factory=list)
+    subtitle: str | None = None
     continued_from: str | None = None
     byline: str | None = None
 
@@ -487,6 +476,7 @@ def line_features(lines: list[_Line], i: int, colw: int, prev_headline: bool) ->
     next_indented = next_body and after is not None and after.kind == "body" and 3 <= after.width - nw <= 5
     run_unfinished = _run_unfinished(lines, i)
     credit_soon = _credit_soon(lines, i)
+    shift, echo_below = _topic_shift(lines, i)
     return np.array([
         1.0,
         float(prev_clean),
@@ -522,7 +512,25 @@ def line_features(lines: list[_Line], i: int, colw: int, prev_headline: bool) ->
         credit_soon,
         float(next_indented),
         float(credit_soon and next_indented),
+        shift,
+        echo_below,
+        shift * float(misfit),
     ])
+
+
+def _topic_shift(lines: list[_Line], i: int) -> tuple[float, float]:
+    """(share of the character pairs of the text below the line that the text above does not use,
+    share of the line's pairs used below minus the share used above). An article printed without a
+    lead starts where the topic changes, and its headline names what the text below is about."""
+    above = "".join(ln.key for ln in lines[max(0, i - 8) : i] if ln.kind == "body")
+    below = "".join(ln.key for ln in lines[i + 1 : i + 9] if ln.kind == "body")
+    ga, gb = _bigrams(above), _bigrams(below)
+    if not ga or not gb:
+        return 0.0, 0.0
+    shift = 1.0 - len(ga & gb) / len(gb)
+    gl = _bigrams(lines[i].key)
+    side = (len(gl & gb) - len(gl & ga)) / len(gl) if gl else 0.0
+    return shift, side
 
 
 def _run_unfinished(lines: list[_Line], i: int) -> float:
@@ -613,7 +621,7 @@ def first_pass(lines: list[_Line], colws: list[int]) -> list[float]:
         if ln.kind == "headline" or ln.doubled:
             p1.append(1.0)
         elif ln.kind == "body" and may_be_headline(lines, i, bool(p1) and p1[-1] > FIRST_PASS_CHAIN, colws):
-            p1.append(_sigmoid(float(line_features(lines, i, colws[i], False) @ HEADLINE_WEIGHTS_1)))
+            p1.append(_sigmoid(float(line_features(lines, i, colws[i], False) @ line_model()["headline_1"])))
         else:
             p1.append(0.0)
     return p1
@@ -626,6 +634,27 @@ def second_features(lines: list[_Line], i: int, colw: int, prev_headline: bool, 
     prev = p1[i - 1] if i else 0.0
     own = np.concatenate([line_features(lines, i, colw, prev_headline), [prev, nxt, p1[i] * nxt]])
     return np.concatenate([own, own[_CONTEXT_PAIRS_2[:, 0]] * own[_CONTEXT_PAIRS_2[:, 1]]])
+
+
+def _second_score(x: np.ndarray) -> float:
+    """Pass 2's log-odds that the line is a headline: the boosted trees when the model has them,
+    else the logistic weights."""
+    model = line_model()
+    trees = model.get("headline_2_trees")
+    if trees is None:
+        return float(x @ model["headline_2"])
+    return _forest(x, trees)
+
+
+def _forest(x: np.ndarray, t: dict) -> float:
+    feature, threshold, left, right, value = t["feature"], t["threshold"], t["left"], t["right"], t["value"]
+    xl = x.tolist()
+    total = t["base"]
+    for k in t["roots"]:
+        while left[k] >= 0:
+            k = left[k] if xl[feature[k]] <= threshold[k] else right[k]
+        total += value[k]
+    return total
 
 
 def _classify(lines: list[_Line]) -> None:
@@ -641,8 +670,8 @@ def _classify(lines: list[_Line]) -> None:
             prev_headline = False
             continue
         # a bold (doubled) line is a headline wherever it stands
-        if ln.doubled or (may_be_headline(lines, i, prev_headline, colws) and _sigmoid(float(
-                second_features(lines, i, colws[i], prev_headline, p1) @ HEADLINE_WEIGHTS_2)) > 0.5):
+        if ln.doubled or (may_be_headline(lines, i, prev_headline, colws) and _second_score(
+                second_features(lines, i, colws[i], prev_headline, p1)) > 0.0):
             ln.kind = "headline"
             prev_headline = True
         else:
@@ -658,6 +687,8 @@ class _Floating:
     after_article: int | None  # index of the article right before it
     last_in_run: bool  # printed right above the article that follows
     bold: bool = False  # printed with doubled characters: one headline, never two run together
+    run: int = -1  # which run of consecutive headline lines it was printed in
+    pos: int = 0  # its place in that run
 
 
 def _chunks(text: str) -> Iterator[str]:
@@ -729,10 +760,12 @@ def _segment_chunk(text: str, boundary_log: list[tuple[int, int, np.ndarray]] | 
         opened_by.append(how)
         starts.append([])
         groups = _group_run(pending)
+        # the headline printed right above the text: the last of the run that is no subtitle
+        last = max((g for g, group in enumerate(groups) if not _is_subtitle(group[0], g)), default=len(groups) - 1)
         for g, group in enumerate(groups):
             floating.append(_Floating(group[0], len(articles) - 1,
-                                      len(articles) - 2 if len(articles) > 1 else None, g == len(groups) - 1,
-                                      group[1]))
+                                      len(articles) - 2 if len(articles) > 1 else None, g == last,
+                                      group[1], run=len(articles), pos=g))
         pending = []
         current = art
         return art
@@ -813,8 +846,9 @@ def _segment_chunk(text: str, boundary_log: list[tuple[int, int, np.ndarray]] | 
         if para and _ends_paragraph(para):
             close_para()
     close_para()
-    for text_g, bold in _group_run(pending):
-        floating.append(_Floating(text_g, None, len(articles) - 1 if articles else None, False, bold))
+    for g, (text_g, bold) in enumerate(_group_run(pending)):
+        floating.append(_Floating(text_g, None, len(articles) - 1 if articles else None, False, bold,
+                                  run=len(articles) + 1, pos=g))
     if boundary_log is not None:
         boundary_log.extend((lines[b].raw, lines[starts[k][j - 1]].raw, x)
                             for k, j, b, x in _boundaries(lines, articles, starts, floating))
@@ -874,9 +908,11 @@ def _boundaries(lines: list[_Line], articles: list[PageArticle], starts: list[li
         for j in range(1, len(art.paragraphs)):
             b = starts[k][j]
             if not lines[b].blank_before:
+                # (fitted on every paragraph start as well, the model found no article start
+                # without a blank line: 605 of 23,210 places, none told apart)
                 continue
-            before = "".join(art.paragraphs[:j])[-1500:]
-            after = "".join(art.paragraphs[j:])
+            before = _joined(art.paragraphs, j, -1, 1500)
+            after = _joined(art.paragraphs, j, 1, 1500)
             ga, gb = _bigrams(before), _bigrams(after[:300])
             total = sum(idf(g) for g in gb) or 1.0
             cohesion = sum(idf(g) for g in gb & ga) / total
@@ -916,6 +952,22 @@ def _boundaries(lines: list[_Line], articles: list[PageArticle], starts: list[li
     return out
 
 
+def _joined(paras: list[str], j: int, way: int, limit: int) -> str:
+    """The text of paragraphs j, j+1, … (way 1) or j-1, j-2, … (way -1), at most ``limit`` characters
+    next to paragraph j: long articles cost no more per place than short ones."""
+    got: list[str] = []
+    size = 0
+    idx = range(j, len(paras)) if way > 0 else range(j - 1, -1, -1)
+    for q in idx:
+        got.append(paras[q])
+        size += len(paras[q])
+        if size >= limit:
+            break
+    if way > 0:
+        return "".join(got)[:limit]
+    return "".join(reversed(got))[-limit:]
+
+
 _BOUNDARY_FEATURES = ("bias", "cohesion", "back", "min_cohesion", "width_change", "width_unknown",
                       "after_len", "before_len", "one_line_para", "headline_gain", "caption",
                       "headline_opens")
@@ -926,8 +978,9 @@ def _split_articles(lines: list[_Line], articles: list[PageArticle], opened_by: 
                     ) -> tuple[list[PageArticle], list[str], list[_Floating]]:
     """Cut articles where the boundary model sees another article begin."""
     cuts: dict[int, list[int]] = {}
+    wb = line_model()["boundary"]
     for k, j, _, x in _boundaries(lines, articles, starts, floating):
-        if float(x @ BOUNDARY_WEIGHTS) > 0:
+        if float(x @ wb) > 0:
             cuts.setdefault(k, []).append(j)
     if not cuts:
         return articles, opened_by, floating
@@ -966,19 +1019,31 @@ def _read_byline(art: PageArticle, lead: str, key: str) -> None:
         art.author = parse_names(lead[m.start(1) : m.end(1)], m.group(1)) or None
 
 
+def _is_subtitle(text: str, pos: int) -> bool:
+    """A line opening with a dash under another headline line is a subtitle (副题), never a title."""
+    return pos > 0 and text.lstrip().startswith(SUBTITLE_DASHES)
+
+
 def _group_run(run: list[_Line]) -> list[tuple[str, bool]]:
     """(headline, bold) of a run: doubled lines printed on consecutive lines
     are one bold headline broken over lines; other lines stand alone."""
     groups: list[tuple[str, bool]] = []
     prev_doubled = False
+    prev: _Line | None = None
     for ln in run:
         doubled = ln.doubled or undouble(ln.text)
         text = doubled or ln.spaced or ln.text
         if doubled and prev_doubled and not ln.blank_before and groups:
             groups[-1] = (groups[-1][0] + text, True)
+        elif (not doubled and prev is not None and not prev_doubled and prev.joins_next and not ln.blank_before
+              and groups and re.match(rf"[{CJK}]", text) and re.search(rf"[{CJK}]$", groups[-1][0])):
+            # a headline broken over two lines inside a word ("…部分全|国人大…"): the two
+            # characters across the break are printed together in the text
+            groups[-1] = (groups[-1][0] + text, False)
         else:
             groups.append((text, bool(doubled)))
         prev_doubled = bool(doubled)
+        prev = ln
     return groups
 
 
@@ -1112,6 +1177,8 @@ def _assign_titles(articles: list[PageArticle], floating: list[_Floating], opene
                 heads.append((part, fl))
         scores = np.zeros((len(heads), top - base))
         for h, (text, fl) in enumerate(heads):
+            if _is_subtitle(text, fl.pos):
+                continue
             for k in _window(fl, n):
                 if not (base <= k < top) or not articles[k].paragraphs or articles[k].title:
                     continue
@@ -1128,6 +1195,7 @@ def _assign_titles(articles: list[PageArticle], floating: list[_Floating], opene
                     s -= 0.3
                 scores[h, k - base] = s
         used: set[int] = set()
+        title_of: dict[int, int] = {}  # head → the article it is the title of
         for threshold in (MIN_TITLE_SCORE, LEFTOVER_TITLE_SCORE):
             free = np.maximum(scores - threshold, 0.0)
             free[sorted(used), :] = 0.0
@@ -1137,7 +1205,99 @@ def _assign_titles(articles: list[PageArticle], floating: list[_Floating], opene
                 if free[h, c] > 0:
                     articles[base + c].title = heads[h][0]
                     used.add(h)
-        # Unused headlines printed right above an article are its kicker lines.
-        for h, (text, fl) in enumerate(heads):
-            if h not in used and fl.before_article is not None and articles[fl.before_article].paragraphs:
+                    title_of[h] = base + c
+        _kickers_and_subtitles(articles, heads, title_of, m, base)
+
+
+def _kickers_and_subtitles(articles: list[PageArticle], heads: list[tuple[str, _Floating]],
+                           title_of: dict[int, int], m: _Matcher, base: int) -> None:
+    """Headline lines no article took as its title are the kicker (引题, printed before a title) or
+    the subtitle (副题, after it) of a title printed in the same run: of the titles before and after the
+    line in its run, the one whose article the line matches better (a subtitle opens with a dash).
+    A line with no title in its run is the kicker of the article printed right below it."""
+    for h, (text, fl) in enumerate(heads):
+        if h in title_of:
+            continue
+        same_run = [g for g in title_of if heads[g][1].run == fl.run and fl.run >= 0]
+        before = max((g for g in same_run if heads[g][1].pos < fl.pos or (heads[g][1].pos == fl.pos and g < h)),
+                     key=lambda g: (heads[g][1].pos, g), default=None)
+        after = min((g for g in same_run if heads[g][1].pos > fl.pos or (heads[g][1].pos == fl.pos and g > h)),
+                    key=lambda g: (heads[g][1].pos, g), default=None)
+        dash = text.lstrip().startswith(SUBTITLE_DASHES)
+        if before is not None and (dash or after is None):
+            target, as_sub = before, True
+        elif after is not None and before is None:
+            target, as_sub = after, False
+        elif after is not None and before is not None:
+            kb, ka = title_of[before] - base, title_of[after] - base
+            sb = m.score(text, kb) if 0 <= kb < len(m.grams) else 0.0
+            sa = m.score(text, ka) if 0 <= ka < len(m.grams) else 0.0
+            target, as_sub = (before, True) if sb > sa else (after, False)
+        else:
+            if fl.before_article is not None and articles[fl.before_article].paragraphs:
                 articles[fl.before_article].kicker.append(text)
+            continue
+        art = articles[title_of[target]]
+        if as_sub:
+            art.subtitle = f"{art.subtitle} {text}" if art.subtitle else text
+        else:
+            art.kicker.append(text)
+
+
+# ------------------------------------------------------------ the line model
+
+LINE_MODEL_DIR = Path(__file__).with_name("pagemodel")
+LINE_MODEL_FORMAT = "newsqa-pagelines"
+LINE_MODEL_VERSION = 1
+# which weight vector reads which features
+LINE_MODEL_PARTS = {"headline_1": _FEATURES, "headline_2": _FEATURES_2, "boundary": _BOUNDARY_FEATURES}
+
+
+def load_line_model(path: Path = LINE_MODEL_DIR) -> dict[str, np.ndarray]:
+    """The weight vectors of the page-line model in ``path`` (weights.json, manifest.json written last by
+    bench/pages/fit.py --write). A model made for other features is refused: the code and the file
+    must come from the same checkout."""
+    fix = "refit it with `bench/pages/fit.py --write` or restore retrieval/ingest/pagemodel from git"
+    try:
+        manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+        weights = json.loads((path / "weights.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise ModelError(f"page-line model {path} unreadable ({e}); {fix}") from e
+    if manifest.get("format") != LINE_MODEL_FORMAT or manifest.get("format_version") != LINE_MODEL_VERSION:
+        raise ModelError(f"page-line model {path} has format {manifest.get('format')!r} "
+                         f"v{manifest.get('format_version')}, this code reads {LINE_MODEL_FORMAT} "
+                         f"v{LINE_MODEL_VERSION}; {fix}")
+    out = {}
+    for part, names in LINE_MODEL_PARTS.items():
+        if manifest.get("features", {}).get(part) != list(names) or len(weights.get(part, [])) != len(names):
+            raise ModelError(f"page-line model {path}: the {part} weights were fitted on other features "
+                             f"than this code computes; {fix}")
+        out[part] = np.array(weights[part], dtype=float)
+    trees = weights.get("headline_2_trees")
+    if trees is not None:
+        # gradient-boosted trees over pass 2's features, flattened: node k splits on
+        # feature[k] <= threshold[k] into left[k] / right[k]; left[k] == -1 marks a leaf
+        if manifest.get("features", {}).get("headline_2_trees") != list(_FEATURES_2) or \
+                max(trees["feature"], default=0) >= len(_FEATURES_2):
+            raise ModelError(f"page-line model {path}: the headline trees were fitted on other features "
+                             f"than this code computes; {fix}")
+        out["headline_2_trees"] = {k: trees[k] for k in ("feature", "threshold", "left", "right", "value",
+                                                          "roots")} | {"base": float(trees["base"])}
+    return out
+
+
+_LINE_MODEL: dict[str, np.ndarray] | None = None
+
+
+def line_model() -> dict[str, np.ndarray]:
+    """The shipped page-line model, read on first use and kept."""
+    global _LINE_MODEL
+    if _LINE_MODEL is None:
+        _LINE_MODEL = load_line_model()
+    return _LINE_MODEL
+
+
+def use_line_model(weights: dict[str, np.ndarray]) -> None:
+    """Segment with these weights instead (bench/pages/fit.py, while it fits them)."""
+    global _LINE_MODEL
+    _LINE_MODEL = dict(weights)

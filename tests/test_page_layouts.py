@@ -1,0 +1,74 @@
+"""Page layouts the segmenter was not written against (issue 31): hand-written page fixtures in
+tests/data/pages (no archive text), read through the path ingest uses for a .txt file."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+
+from retrieval.errors import ModelError
+from retrieval.ingest.corpus import read_file
+from retrieval.ingest.newspaper import LINE_MODEL_DIR, load_line_model
+
+PAGES = Path(__file__).parent / "data" / "pages"
+
+
+def articles(name: str):
+    return read_file(PAGES / name, name)
+
+
+def test_an_article_without_lead_between_two_with_leads_is_its_own_article():
+    arts = articles("noleadbetween.txt")
+    assert [a.title for a in arts] == ["社区食堂开进老旧小区", "冬季长跑比赛鸣枪开赛", "图书馆延长开放时间"]
+    assert [a.author for a in arts] == ["王晓", None, "李明"]
+    race = arts[1]
+    assert race.text.startswith("两千多名跑步爱好者") and "赵刚" in race.text
+    assert "赵刚" not in arts[0].text and "食堂" not in race.text
+
+
+def test_a_headline_printed_at_the_page_top_goes_to_the_article_it_describes():
+    arts = articles("toptitles.txt")
+    by_author = {a.author: a for a in arts}
+    assert set(by_author) == {"孙丽", "周强"}
+    # printed first, the river headline sits right above the bus story: it is not its title
+    assert by_author["周强"].title == "河道治理让小河重现清澈"
+    assert by_author["孙丽"].title == "新能源公交车投入运营"
+
+
+def test_kicker_and_subtitle_are_kept_apart_from_the_headline():
+    (art,) = articles("kicker.txt")
+    assert art.title == "本市蔬菜供应充足"
+    assert art.kicker == "寒潮过后菜价平稳"
+    assert art.subtitle == "——多家批发市场日均上市量超过两万吨"
+    assert art.author == "赵云"
+    assert art.text.startswith("本报讯")
+
+
+def test_newsqa_articles_shows_kicker_and_subtitle():
+    out = subprocess.run([sys.executable, "-m", "bot.cli", "articles", str(PAGES / "kicker.txt")], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    line = out.stdout.splitlines()[0]
+    assert "寒潮过后菜价平稳 《本市蔬菜供应充足》 ——多家批发市场日均上市量超过两万吨" in line
+
+
+def test_the_shipped_line_model_loads_and_a_mismatched_one_is_refused(tmp_path):
+    model = load_line_model()
+    assert set(model) == {"headline_1", "headline_2", "boundary"}
+    bad = tmp_path / "model"
+    shutil.copytree(LINE_MODEL_DIR, bad)
+    manifest = json.loads((bad / "manifest.json").read_text(encoding="utf-8"))
+    manifest["features"]["boundary"] = manifest["features"]["boundary"][:-1]
+    (bad / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(ModelError, match="fit.py --write"):
+        load_line_model(bad)
+    (bad / "manifest.json").unlink()
+    with pytest.raises(ModelError, match="unreadable"):
+        load_line_model(bad)

@@ -64,7 +64,7 @@ ROLE_END_RE = re.compile(rf"(?:{ROLE})$")
 ROLE_FRAGMENT_RE = re.compile(r"(?:特约|见习|本报|通讯|实习|记|摄影)$")
 LEAD_RE = re.compile(
     rf"^(?:本报讯|本报[{CJK}]{{0,8}}\d{{1,2}}月\d{{1,2}}日电|(?:新华社|中新社)[{CJK}]{{0,8}}"
-    rf"(?:\d{{1,2}}月\d{{1,2}}日)?电|本报记者\s*{NAME}(?:\s*{NAME})*[，,]|据[^，。]{{1,30}}?(?:报道|消息)[，,：:])"
+    rf"(?:\d{{1,2}}月\d{{1,2}}日)?电|据(?:新华社|中新社)[{CJK}]{{0,8}}(?:\d{{1,2}}月\d{{1,2}}日)?电|本报记者\s*{NAME}(?:\s*{NAME})*[，,]|据[^，。]{{1,30}}?(?:报道|消息)[，,：:])"
 )
 CONT_RE = re.compile(r"^[（(]\s*(上接|下转)第\s*([0-9０-９一二三四五六七八九十]+)\s*版\s*[)）]\s*")
 CREDIT_CORE = rf"(?:本报|新华社|中新社)?(?:记者|通讯员|实习生)?\s*{NAME}(?:\s+{NAME}){{0,3}}\s*(?:摄影报道|摄影报导|摄)"
@@ -72,7 +72,8 @@ CREDIT_LINE_RE = re.compile(rf"^{CREDIT_CORE}$")
 TRAILING_CREDIT_RE = re.compile(rf"(?<=[。！？!?{CLOSERS}])\s*({CREDIT_CORE})$")
 BYLINE_IN_LEAD_RE = re.compile(rf"[（(]\s*((?:{ROLE})[^）)]{{2,60}}?)\s*[）)]")
 # a bracket opening a byline, possibly at the very end of the line
-BYLINE_OPEN_RE = re.compile(rf"[（(]\s*(?:{ROLE}|$)")
+# or cut inside its role by a narrow column ("本报邢台1月1日电（记|者马晨）")
+BYLINE_OPEN_RE = re.compile(rf"[（(]\s*(?:{ROLE}|(?:{ROLE_FRAGMENT_RE.pattern[:-1]}|[{CJK}])?$)")
 LEAD_REPORTER_RE = re.compile(rf"^本报记者\s*({NAME}(?:\s+{NAME})*)")
 # Page furniture: editors' credits, or a short line with two of date / weekday /
 # page number / paper name.
@@ -85,6 +86,7 @@ FURNITURE_SIGNS = [re.compile(p) for p in (
 )]
 # "第9版 国际", "A3版 要闻": a page number with at most a section name
 PAGE_NO_LINE_RE = re.compile(rf"^(?:第\s*\d{{1,3}}\s*版|[A-Z]?\d{{1,2}}\s*版)\s*[{CJK}]{{0,8}}$")
+LEAD_STARTS = ("本报", "新华社", "中新社", "据")
 HALF_PUNCT = frozenset("，。、；：“”‘’（）《》「」")
 MD_HEADING_RE = re.compile(r"^#{1,6}\s+")
 PARA_END = tuple(SENTENCE_END)
@@ -352,14 +354,17 @@ def _join_byline(a: str, b: str) -> str:
 
 def _mark_certain(lines: list[_Line]) -> None:
     """Kinds known from the words alone."""
-    for ln in lines:
+    for i, ln in enumerate(lines):
         if ln.kind != "body":
             continue
         if CONT_RE.match(ln.key):
             ln.kind = "cont"
         elif CREDIT_LINE_RE.match(ln.skey) or CREDIT_LINE_RE.match(ln.key):
             ln.kind = "credit"
-        elif LEAD_RE.match(ln.key):
+        elif LEAD_RE.match(ln.key) or (
+                # a dateline longer than a narrow column runs on to the next line
+                ln.key.startswith(LEAD_STARTS) and i + 1 < len(lines) and not lines[i + 1].blank_before
+                and LEAD_RE.match(ln.key + lines[i + 1].key) and not LEAD_RE.match(lines[i + 1].key)):
             ln.kind = "lead"
         elif _is_furniture(ln):
             ln.kind = "header"
@@ -829,7 +834,9 @@ def _segment_chunk(text: str, boundary_log: list[tuple[int, int, np.ndarray]] | 
                               and opened_by[-1] == "byline") else open_article("lead")
             spaced, skey = ln.spaced, ln.skey
             j = i
-            while j < min(len(lines), i + 3) and lines[j].kind == "body" and _byline_open(skey):
+            while j < min(len(lines), i + 3) and lines[j].kind == "body" and (
+                    _byline_open(skey) or not LEAD_RE.match(skey)
+                    or (j == i and BYLINE_OPEN_RE.match(lines[j].skey.lstrip()))):
                 # the bracketed byline goes on to the next line(s)
                 spaced = _join_byline(spaced, lines[j].spaced)
                 skey = _join_byline(skey, lines[j].skey)

@@ -67,7 +67,12 @@ def main() -> None:
     ap.add_argument("--train", action="store_true", help="also score the pages the models are fitted on")
     ap.add_argument("--show", type=int, default=0, help="print the errors of the first N pages of each")
     ap.add_argument("--why", action="store_true", help="count errors by kind, placement and lead")
+    ap.add_argument("--model", type=Path, help="a page-line model folder other than the shipped one")
     args = ap.parse_args()
+    if args.model:
+        from retrieval.ingest import newspaper as nw
+
+        nw.use_line_model(nw.load_line_model(args.model))
     _from_page_text(generate.make_page("tune", 0).text, "warm-up.txt")
     runs = [("A held-out", lambda n: generate.make_page("held-out", n), args.pages)]
     if args.train:

@@ -142,10 +142,10 @@ def fit_trees(x: np.ndarray, y: np.ndarray) -> dict:
         for nd in nodes:
             leaf = bool(nd["is_leaf"])
             out["feature"].append(0 if leaf else int(nd["feature_idx"]))
-            out["threshold"].append(0.0 if leaf else round(float(nd["num_threshold"]), 6))
+            out["threshold"].append(0.0 if leaf else float(nd["num_threshold"]))
             out["left"].append(-1 if leaf else off + int(nd["left"]))
             out["right"].append(-1 if leaf else off + int(nd["right"]))
-            out["value"].append(round(float(nd["value"]), 6) if leaf else 0.0)
+            out["value"].append(float(nd["value"]) if leaf else 0.0)
     probe = np.array([nw._forest(row, out) for row in x[:2000]])
     assert np.allclose(probe, clf.decision_function(x[:2000]), atol=1e-3), "tree export disagrees"
     pred = clf.decision_function(x) > 0

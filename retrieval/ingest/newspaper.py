@@ -766,7 +766,8 @@ def _segment_chunk(text: str, boundary_log: list[tuple[int, int, np.ndarray]] | 
         starts.append([])
         groups = _group_run(pending)
         # the headline printed right above the text: the last of the run that is no subtitle
-        last = max((g for g, group in enumerate(groups) if not _is_subtitle(group[0], g)), default=len(groups) - 1)
+        last = max((g for g, group in enumerate(groups) if not _is_subtitle(group[0], g)
+                    and not _is_kicker(group[0])), default=len(groups) - 1)
         for g, group in enumerate(groups):
             floating.append(_Floating(group[0], len(articles) - 1,
                                       len(articles) - 2 if len(articles) > 1 else None, g == last,
@@ -1031,6 +1032,37 @@ def _is_subtitle(text: str, pos: int) -> bool:
     return pos > 0 and text.lstrip().startswith(SUBTITLE_DASHES)
 
 
+def _is_kicker(text: str) -> bool:
+    """A line ending in a dash leads into the title under it: a kicker (引题), never a title."""
+    return text.rstrip().endswith(SUBTITLE_DASHES)
+
+
+_PART_RE = re.compile(rf"^[{CJK}0-9A-Za-z“”《》·]{{2,12}}(?:[（(][^）)]{{1,14}}[）)])?$")
+
+
+def _join_two_part(heads: list[tuple[str, _Floating]], m: _Matcher, base: int, n: int
+                   ) -> list[tuple[str, _Floating]]:
+    """A two-part headline ("全面小康 冲锋号已经吹响") printed as two short lines of one run: both
+    lines short phrases, and both best match the same article, which the two together match at
+    least as well. Two articles' short headlines printed together match different articles."""
+    out: list[tuple[str, _Floating]] = []
+    for text, fl in heads:
+        if out:
+            prev_text, prev_fl = out[-1]
+            if (prev_fl.run == fl.run and fl.run >= 0 and fl.pos == prev_fl.pos + 1 and not fl.bold
+                    and not prev_fl.bold and _PART_RE.match(prev_text) and _PART_RE.match(text)
+                    and not re.search(r"[（(]", prev_text)):
+                ks = range(max(0, _window(fl, n).start - base), min(len(m.grams), _window(fl, n).stop - base))
+                (sa, ka), (sb, kb) = m.best(prev_text, ks), m.best(text, ks)
+                joined = f"{prev_text} {text}"
+                sj, kj = m.best(joined, ks)
+                if ka == kb == kj and min(sa, sb) >= LEFTOVER_TITLE_SCORE and sj >= max(sa, sb):
+                    out[-1] = (joined, prev_fl)
+                    continue
+        out.append((text, fl))
+    return out
+
+
 def _group_run(run: list[_Line]) -> list[tuple[str, bool]]:
     """(headline, bold) of a run: doubled lines printed on consecutive lines
     are one bold headline broken over lines; other lines stand alone."""
@@ -1182,9 +1214,10 @@ def _assign_titles(articles: list[PageArticle], floating: list[_Floating], opene
             ks = range(max(0, _window(fl, n).start - base), min(top, _window(fl, n).stop) - base)
             for part in ([fl.text] if fl.bold else _split_run_together(fl.text, m, ks)):
                 heads.append((part, fl))
+        heads = _join_two_part(heads, m, base, n)
         scores = np.zeros((len(heads), top - base))
         for h, (text, fl) in enumerate(heads):
-            if _is_subtitle(text, fl.pos):
+            if _is_subtitle(text, fl.pos) or (_is_kicker(text) and not fl.last_in_run):
                 continue
             for k in _window(fl, n):
                 if not (base <= k < top) or not articles[k].paragraphs or articles[k].title:
@@ -1231,7 +1264,9 @@ def _kickers_and_subtitles(articles: list[PageArticle], heads: list[tuple[str, _
         after = min((g for g in same_run if heads[g][1].pos > fl.pos or (heads[g][1].pos == fl.pos and g > h)),
                     key=lambda g: (heads[g][1].pos, g), default=None)
         dash = text.lstrip().startswith(SUBTITLE_DASHES)
-        if before is not None and (dash or after is None):
+        if after is not None and _is_kicker(text):
+            target, as_sub = after, False
+        elif before is not None and (dash or after is None):
             target, as_sub = before, True
         elif after is not None and before is None:
             target, as_sub = after, False

@@ -61,9 +61,11 @@ def test_the_same_story_on_two_pages_is_one_article_that_knows_both_files(tmp_pa
 def test_layout_page_forces_the_old_reading(tmp_path):
     root = write_archive(tmp_path / "paper")
     arts = by_title(root, layout="page")
-    # read as a printed page, the kicker line is not kept apart as a kicker of this title
-    assert "全市新建二十座社区养老驿站" not in arts or arts["全市新建二十座社区养老驿站"].subtitle is None
-    assert all(a.subtitle is None for a in arts.values())
+    # read as a printed page: the page segmenter (which keeps kicker and subtitle lines too, since
+    # issue 31) reads no dateline; the e-paper reader would take "本报北京1月8日电" as one
+    assert "全市新建二十座社区养老驿站" in arts
+    assert all(a.dateline is None for a in arts.values())
+    assert by_title(root)["全市新建二十座社区养老驿站"].dateline is not None
 
 
 def test_layout_article_forces_one_article_a_file(tmp_path):

@@ -190,20 +190,52 @@ def _read_lines(prompt: str, history: Path) -> Iterator[str]:
                 pass
 
 
+NEW_CONVERSATION = ":new"
+
+
 def cmd_chat(args: argparse.Namespace) -> int:
-    cfg = load_cfg(args)
-    qa = open_qa(cfg)
-    n = qa.index.manifest["counts"]
-    print(f"newsqa：已载入 {n['articles']} 篇文章。输入问题，Ctrl-D 退出。例如：{EXAMPLE}")
+    from retrieval.conversation import Chat, Conversation
     from retrieval.errors import QuestionError
 
+    cfg = load_cfg(args)
+    qa = open_qa(cfg)
+    chat = Chat(qa, cfg.conversation)
+    conv = Conversation(cfg.conversation.max_turns)
+    if args.json and not sys.stdin.isatty():
+        # A script's conversation: every line a question of the same conversation.
+        status = 0
+        for n, raw in enumerate(sys.stdin.buffer, 1):
+            try:
+                line = decode_question(raw, f"stdin line {n}").strip()
+                if not line:
+                    continue
+                if line == NEW_CONVERSATION:
+                    conv.reset()
+                    continue
+                print(json.dumps(chat.ask(conv, line, args.retriever).to_dict(), ensure_ascii=False), flush=True)
+            except (QuestionError, UsageError) as exc:
+                _err(f"stdin line {n}: {exc}" if isinstance(exc, QuestionError) else str(exc))
+                status = 2
+        return status
+    n = qa.index.manifest["counts"]
+    print(f"newsqa：已载入 {n['articles']} 篇文章。输入问题，可以接着追问（如「他担任什么职务？」）；"
+          f"空行或 {NEW_CONVERSATION} 开始新对话，Ctrl-D 退出。例如：{EXAMPLE}")
     for line in _read_lines("问> ", cfg.cache_dir / "chat_history"):
-        if not line.strip():
+        if not line.strip() or line.strip() == NEW_CONVERSATION:
+            if conv.turns:
+                conv.reset()
+                print("（新对话）")
             continue
         try:
             # input() hands back undecodable terminal bytes as surrogates.
             line = decode_question(os.fsencode(line), "question")
-            print(format_answer(qa.ask(line)))
+            reply = chat.ask(conv, line, args.retriever)
+            if args.json:
+                print(json.dumps(reply.to_dict(), ensure_ascii=False))
+            else:
+                if reply.follow_up:
+                    print(f"（接着上文追问，检索：{reply.search_question}）")
+                print(format_answer(reply.answer))
         except (QuestionError, UsageError) as exc:
             _err(str(exc))  # the session goes on: ask again
         print()
@@ -569,7 +601,15 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--retriever", choices=["hybrid", "bm25", "dense"], help="override the configured retriever")
     ask.set_defaults(func=cmd_ask)
 
-    chat = sub.add_parser("chat", help="interactive question loop (Ctrl-D to quit)")
+    chat = sub.add_parser("chat", help="a conversation: follow-up questions lean on the previous answer "
+                                       "(empty line or :new starts over; Ctrl-D quits)",
+                          description="Ask questions one after another; a follow-up (他/它/这个/还有呢/为什么…) is "
+                                      "answered from the previous answer's article first. An empty line or :new "
+                                      "starts a new conversation. With --json and a pipe on stdin: one question a "
+                                      "line, all one conversation, one JSON result a line.")
+    chat.add_argument("--json", action="store_true", help="print one JSON object per answer (ask --json's, plus "
+                                                          "search_question and follow_up)")
+    chat.add_argument("--retriever", choices=["hybrid", "bm25", "dense"], help="override the configured retriever")
     chat.set_defaults(func=cmd_chat)
 
     idx = sub.add_parser("index", help="build or inspect the index")

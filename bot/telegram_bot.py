@@ -35,6 +35,7 @@ from retrieval.archive import DayError, index_catalog, parse_day
 from retrieval.config import Config
 from retrieval.errors import ConfigError, NewsQAError, QuestionError
 from retrieval.answer.qa import QA
+from retrieval.conversation import Chat, ConversationStore
 from retrieval.types import Answer
 
 log = logging.getLogger("newsqa.bot")
@@ -57,6 +58,7 @@ COMMANDS = [
     ("help", "用法说明"),
     ("about", "已收录的文章和索引信息"),
     ("day", "某一天的报纸：各版标题，例如 /day 2020-01-09"),
+    ("new", "开始新的对话：之后的问题不再接着之前的问题"),
     ("start", "介绍"),
 ]
 
@@ -214,7 +216,14 @@ class NewsBot:
         self.executor = ThreadPoolExecutor(max_workers=self.tg.workers or os.cpu_count() or 2,
                                            thread_name_prefix="newsqa-qa")
         self._refused: set[int] = set()
+        # Conversations (in memory only): a private chat is one; in a group, each
+        # thread of replies to the bot's answers is one. ``_threads`` maps the
+        # bot's answer messages to the thread they belong to.
+        self.chat = Chat(qa, cfg.conversation)
+        self.conversations = ConversationStore(cfg.conversation)
+        self._threads: OrderedDict[tuple[int, int], tuple] = OrderedDict()
         self._reload_task: asyncio.Task[None] | None = None
+        self._bot_id = 0
 
     # ------------------------------------------------------------ wiring
     def build_application(self, settings: BotSettings) -> Application:
@@ -232,6 +241,7 @@ class NewsBot:
         app.add_handler(CommandHandler("about", self.cmd_about))
         app.add_handler(CommandHandler("ask", self.cmd_ask))
         app.add_handler(CommandHandler("day", self.cmd_day))
+        app.add_handler(CommandHandler("new", self.cmd_new))
         app.add_handler(MessageHandler(filters.COMMAND & filters.UpdateType.MESSAGE, self.cmd_unknown))
         app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND & filters.UpdateType.MESSAGE, self.on_text))
         app.add_handler(CallbackQueryHandler(self.on_button))
@@ -321,6 +331,7 @@ class NewsBot:
             Run("用法", "b"),
             Run("\n• 私聊：直接发送问题"
                 f"\n• 群组：@{username} 问题，回复我的消息，或 /ask 问题"
+                "\n• 可以接着追问，例如「他担任什么职务？」「还有呢？」（群组里回复我的回答）；/new 开始新的对话"
                 "\n• 答案下方的按钮：「查看原文」展开引用的整段，「更多来源」列出其他相关段落"
                 "\n• /day 日期［版次］：那一天报纸各版的标题，例如 /day 2020-01-09 1"
                 "\n• /about 已收录的文章和索引信息"),
@@ -381,6 +392,30 @@ class NewsBot:
             return
         await self._send(update, context, day_blocks(day))
 
+    def _conversation_key(self, message: Message) -> tuple:
+        """Private chat: the chat. Group: the thread of the bot's answer replied
+        to, or a new thread for a question that replies to none."""
+        chat_id = message.chat.id
+        if message.chat.type == ChatType.PRIVATE:
+            return ("chat", chat_id)
+        reply = message.reply_to_message
+        if reply is not None and reply.from_user is not None and reply.from_user.id == self._bot_id:
+            return self._threads.get((chat_id, reply.message_id), ("thread", chat_id, reply.message_id))
+        return ("thread", chat_id, message.message_id)
+
+    def _remember_thread(self, chat_id: int, message_ids: list[int], key: tuple) -> None:
+        for mid in message_ids:
+            self._threads[(chat_id, mid)] = key
+        while len(self._threads) > 4 * self.cfg.conversation.max_conversations:
+            self._threads.popitem(last=False)
+
+    async def cmd_new(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        assert message is not None
+        self._bot_id = context.bot.id
+        self.conversations.reset(self._conversation_key(message))
+        await self._send(update, context, [Block((Run("好的，开始新的对话。接下来的问题不再接着之前的问题。"),))])
+
     async def cmd_unknown(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
         assert message is not None
@@ -415,9 +450,13 @@ class NewsBot:
             return
         started = time.perf_counter()
         loop = asyncio.get_running_loop()
+        self._bot_id = context.bot.id
+        key = self._conversation_key(message)
+        conv = self.conversations.get(key)
         try:
             async with self._typing(context, chat.id):
-                answer = await loop.run_in_executor(self.executor, self.qa.ask, question)
+                reply = await loop.run_in_executor(self.executor, self.chat.ask, conv, question)
+                answer = reply.answer
         except QuestionError as exc:
             text = (f"问题太长了，请控制在 {exc.limit} 字以内。" if exc.reason == "too_long"
                     else "请发送一个问题，例如：谁获得了表彰？")
@@ -425,8 +464,8 @@ class NewsBot:
             return
         latency = (time.perf_counter() - started) * 1000
         # Never the text itself: questions can be personal.
-        log.info("question chat=%s user=%s chars=%d found=%s confidence=%.2f latency_ms=%.0f",
-                 chat.id, who, len(question), answer.found, answer.confidence, latency)
+        log.info("question chat=%s user=%s chars=%d found=%s confidence=%.2f follow_up=%s latency_ms=%.0f",
+                 chat.id, who, len(question), answer.found, answer.confidence, reply.follow_up, latency)
         keyboard = None
         if answer.found:
             key = self.answers.put(answer)
@@ -434,7 +473,9 @@ class NewsBot:
             if extra_hits(answer):
                 buttons.append(InlineKeyboardButton("更多来源", callback_data=f"m:{key}"))
             keyboard = InlineKeyboardMarkup([buttons])
-        await self._send(update, context, answer_blocks(answer), keyboard)
+        sent = await self._send(update, context, answer_blocks(answer), keyboard)
+        if chat.type != ChatType.PRIVATE:
+            self._remember_thread(chat.id, sent, key)
 
     @contextlib.asynccontextmanager
     async def _typing(self, context: ContextTypes.DEFAULT_TYPE, chat_id: int) -> AsyncIterator[None]:
@@ -485,17 +526,19 @@ class NewsBot:
 
     # ------------------------------------------------------------ sending
     async def _send(self, update: Update, context: ContextTypes.DEFAULT_TYPE, blocks: list[Block],
-                    keyboard: InlineKeyboardMarkup | None = None) -> None:
+                    keyboard: InlineKeyboardMarkup | None = None) -> list[int]:
         message, chat = update.effective_message, update.effective_chat
         assert chat is not None
         # In groups the reply quotes the question, so it is clear whom it answers.
         reply_to = message.message_id if message is not None and chat.type != ChatType.PRIVATE else None
-        await self._deliver(context, chat.id, blocks, reply_to, keyboard)
+        return await self._deliver(context, chat.id, blocks, reply_to, keyboard)
 
     async def _deliver(self, context: ContextTypes.DEFAULT_TYPE, chat_id: int, blocks: list[Block],
-                       reply_to: int | None = None, keyboard: InlineKeyboardMarkup | None = None) -> None:
+                       reply_to: int | None = None, keyboard: InlineKeyboardMarkup | None = None) -> list[int]:
         """Send ``blocks`` as one or more HTML messages (the keyboard under the
-        last); a message Telegram cannot parse goes again as plain text."""
+        last); a message Telegram cannot parse goes again as plain text.
+        Returns the ids of the messages sent."""
+        sent: list[int] = []
         groups = pack_groups(blocks)
         for i, group in enumerate(groups):
             last = i == len(groups) - 1
@@ -506,17 +549,20 @@ class NewsBot:
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
             )
             try:
-                await self._send_message(context, chat_id, render_group(group), parse_mode=ParseMode.HTML,
-                                         **kwargs)
+                msg = await self._send_message(context, chat_id, render_group(group), parse_mode=ParseMode.HTML,
+                                               **kwargs)
+                sent.append(msg.message_id)
             except BadRequest as exc:
                 if "entit" not in str(exc).lower() and "parse" not in str(exc).lower():
                     raise
                 log.warning("HTML rejected (%s); sending as plain text", exc)
                 plain = pack(group, as_html=False)
                 for j, text in enumerate(plain):
-                    await self._send_message(context, chat_id, text, **{
+                    msg = await self._send_message(context, chat_id, text, **{
                         **kwargs, "reply_markup": kwargs["reply_markup"] if j == len(plain) - 1 else None,
                         "reply_parameters": kwargs["reply_parameters"] if j == 0 else None})
+                    sent.append(msg.message_id)
+        return sent
 
     async def _send_message(self, context: ContextTypes.DEFAULT_TYPE, chat_id: int, text: str,
                             **kwargs: object) -> Message:

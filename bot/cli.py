@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from retrieval.config import Config
     from retrieval.answer.qa import QA
     from retrieval.index.store import BuildReport
+    from retrieval.conversation import ChatAnswer
     from retrieval.types import Answer
 
 PROG = "newsqa"
@@ -111,6 +112,25 @@ def format_answer(ans: Answer) -> str:
     return "\n".join(lines)
 
 
+def format_chat_answer(reply: ChatAnswer) -> str:
+    """An answer in a conversation: the language model's checked sentences
+    when there are any (the quotes as always), else the extractive answer,
+    after a one-line warning when the model was asked and failed."""
+    g = reply.grounded
+    if g is None:
+        return format_answer(reply.answer)
+    if not g.used:
+        return f"注意：{g.warning}\n" + format_answer(reply.answer)
+    dropped = len(g.sentences) - len(g.supported)
+    lines = [f"答：{g.text}"]
+    if dropped:
+        lines.append(f"（删去了 {dropped} 句原文中核实不了的话）")
+    passages = "；".join(f"[{i}]《{h.article.title}》第{h.chunk.paragraph}段" for i, h in enumerate(g.passages, 1))
+    lines.append(f"段落：{passages}")
+    extractive = format_answer(reply.answer).split("\n")
+    return "\n".join(lines + ["摘出的答案：" + extractive[0].removeprefix("答：")] + extractive[1:])
+
+
 def _emit(ans: Answer, as_json: bool) -> None:
     if as_json:
         print(json.dumps(ans.to_dict(), ensure_ascii=False), flush=True)
@@ -194,12 +214,13 @@ NEW_CONVERSATION = ":new"
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
-    from retrieval.conversation import Chat, Conversation
+    from retrieval.app import open_chat
+    from retrieval.conversation import Conversation
     from retrieval.errors import QuestionError
 
     cfg = load_cfg(args)
     qa = open_qa(cfg)
-    chat = Chat(qa, cfg.conversation)
+    chat = open_chat(cfg, qa)
     conv = Conversation(cfg.conversation.max_turns)
     if args.json and not sys.stdin.isatty():
         # A script's conversation: every line a question of the same conversation.
@@ -229,13 +250,23 @@ def cmd_chat(args: argparse.Namespace) -> int:
         try:
             # input() hands back undecodable terminal bytes as surrogates.
             line = decode_question(os.fsencode(line), "question")
-            reply = chat.ask(conv, line, args.retriever)
+            streaming = chat.llm is not None and not args.json
+
+            def show(piece: str, started: list[bool] = []) -> None:
+                if not started:
+                    started.append(True)
+                    print("模型回答（逐句核对中）：", flush=True)
+                print(piece, end="", flush=True)
+
+            reply = chat.ask(conv, line, args.retriever, on_text=show if streaming else None)
             if args.json:
                 print(json.dumps(reply.to_dict(), ensure_ascii=False))
             else:
+                if reply.grounded is not None and reply.grounded.raw:
+                    print()
                 if reply.follow_up:
                     print(f"（接着上文追问，检索：{reply.search_question}）")
-                print(format_answer(reply.answer))
+                print(format_chat_answer(reply))
         except (QuestionError, UsageError) as exc:
             _err(str(exc))  # the session goes on: ask again
         print()

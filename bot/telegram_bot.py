@@ -29,13 +29,14 @@ from telegram.ext import (AIORateLimiter, Application, ApplicationBuilder, Appli
                           CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, TypeHandler,
                           filters)
 
-from bot.render import (Block, Run, answer_blocks, day_blocks, extra_hits, more_blocks, pack, pack_groups,
+from bot.render import (Block, Run, answer_blocks, chat_answer_blocks, day_blocks, extra_hits, more_blocks, pack, pack_groups,
                         paragraph_blocks, render_group)
+from retrieval.app import open_chat
 from retrieval.archive import DayError, index_catalog, parse_day
 from retrieval.config import Config
 from retrieval.errors import ConfigError, NewsQAError, QuestionError
 from retrieval.answer.qa import QA
-from retrieval.conversation import Chat, ConversationStore
+from retrieval.conversation import Conversation, ConversationStore
 from retrieval.types import Answer
 
 log = logging.getLogger("newsqa.bot")
@@ -47,6 +48,7 @@ SECRET_ENV = "TELEGRAM_WEBHOOK_SECRET"
 _TOKEN_RE = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{30,}$")
 _SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 _TYPING_EVERY = 4.0  # Telegram shows a chat action for about 5 s
+_EDIT_EVERY = 1.0  # how often a streamed answer's draft is edited (Telegram allows about one edit a second)
 # While the Bot API is down (5xx, timeouts, flood limits) a reply keeps being
 # retried this long, with these pauses between tries: an outage of a few
 # minutes delays answers but loses none.
@@ -219,9 +221,10 @@ class NewsBot:
         # Conversations (in memory only): a private chat is one; in a group, each
         # thread of replies to the bot's answers is one. ``_threads`` maps the
         # bot's answer messages to the thread they belong to.
-        self.chat = Chat(qa, cfg.conversation)
+        self.chat = open_chat(cfg, qa)
         self.conversations = ConversationStore(cfg.conversation)
         self._threads: OrderedDict[tuple[int, int], tuple] = OrderedDict()
+        self._sending: dict[int, set[asyncio.Event]] = {}  # chat → answers being sent there now
         self._reload_task: asyncio.Task[None] | None = None
         self._bot_id = 0
 
@@ -392,7 +395,7 @@ class NewsBot:
             return
         await self._send(update, context, day_blocks(day))
 
-    def _conversation_key(self, message: Message) -> tuple:
+    async def _conversation_key(self, message: Message) -> tuple:
         """Private chat: the chat. Group: the thread of the bot's answer replied
         to, or a new thread for a question that replies to none."""
         chat_id = message.chat.id
@@ -400,7 +403,14 @@ class NewsBot:
             return ("chat", chat_id)
         reply = message.reply_to_message
         if reply is not None and reply.from_user is not None and reply.from_user.id == self._bot_id:
-            return self._threads.get((chat_id, reply.message_id), ("thread", chat_id, reply.message_id))
+            where = (chat_id, reply.message_id)
+            pending = [e.wait() for e in self._sending.get(chat_id, ())]
+            if where not in self._threads and pending:
+                # A reply can arrive before the answer it replies to has been
+                # filed under its thread (the send has not returned yet).
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(asyncio.gather(*pending), 30)
+            return self._threads.get(where, ("thread", chat_id, reply.message_id))
         return ("thread", chat_id, message.message_id)
 
     def _remember_thread(self, chat_id: int, message_ids: list[int], key: tuple) -> None:
@@ -413,7 +423,7 @@ class NewsBot:
         message = update.effective_message
         assert message is not None
         self._bot_id = context.bot.id
-        self.conversations.reset(self._conversation_key(message))
+        self.conversations.reset(await self._conversation_key(message))
         await self._send(update, context, [Block((Run("好的，开始新的对话。接下来的问题不再接着之前的问题。"),))])
 
     async def cmd_unknown(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -449,13 +459,38 @@ class NewsBot:
                 f"（每人每分钟最多 {self.tg.rate_limit_per_minute} 个问题）"),))])
             return
         started = time.perf_counter()
-        loop = asyncio.get_running_loop()
         self._bot_id = context.bot.id
-        key = self._conversation_key(message)
+        key = await self._conversation_key(message)
         conv = self.conversations.get(key)
+        done = asyncio.Event()
+        self._sending.setdefault(chat.id, set()).add(done)
+        try:
+            await self._answer_in(update, context, question, key, conv, started)
+        finally:
+            done.set()
+            waiting = self._sending.get(chat.id, set())
+            waiting.discard(done)
+            if not waiting:
+                self._sending.pop(chat.id, None)
+
+    async def _answer_in(self, update: Update, context: ContextTypes.DEFAULT_TYPE, question: str, key: tuple,
+                         conv: Conversation, started: float) -> None:
+        message, chat = update.effective_message, update.effective_chat
+        assert message is not None and chat is not None
+        who = update.effective_user.id if update.effective_user else chat.id
+        loop = asyncio.get_running_loop()
+        stream = _DraftStream(self, context, chat.id, message.message_id if chat.type != ChatType.PRIVATE else None,
+                              loop) if self.chat.llm is not None else None
         try:
             async with self._typing(context, chat.id):
-                reply = await loop.run_in_executor(self.executor, self.chat.ask, conv, question)
+                if stream is not None:
+                    stream.start()
+                try:
+                    reply = await loop.run_in_executor(self.executor, self.chat.ask, conv, question, None,
+                                                       stream.push if stream is not None else None)
+                finally:
+                    if stream is not None:
+                        await stream.stop()
                 answer = reply.answer
         except QuestionError as exc:
             text = (f"问题太长了，请控制在 {exc.limit} 字以内。" if exc.reason == "too_long"
@@ -468,12 +503,16 @@ class NewsBot:
                  chat.id, who, len(question), answer.found, answer.confidence, reply.follow_up, latency)
         keyboard = None
         if answer.found:
-            key = self.answers.put(answer)
-            buttons = [InlineKeyboardButton("查看原文", callback_data=f"p:{key}:0")]
+            akey = self.answers.put(answer)
+            buttons = [InlineKeyboardButton("查看原文", callback_data=f"p:{akey}:0")]
             if extra_hits(answer):
-                buttons.append(InlineKeyboardButton("更多来源", callback_data=f"m:{key}"))
+                buttons.append(InlineKeyboardButton("更多来源", callback_data=f"m:{akey}"))
             keyboard = InlineKeyboardMarkup([buttons])
-        sent = await self._send(update, context, answer_blocks(answer), keyboard)
+        blocks = chat_answer_blocks(reply)
+        if stream is not None and stream.message_id is not None:
+            sent = await stream.finish(blocks, keyboard)
+        else:
+            sent = await self._send(update, context, blocks, keyboard)
         if chat.type != ChatType.PRIVATE:
             self._remember_thread(chat.id, sent, key)
 
@@ -610,6 +649,77 @@ class NewsBot:
         if isinstance(update, Update) and update.effective_chat is not None:
             with contextlib.suppress(TelegramError):
                 await context.bot.send_message(update.effective_chat.id, "抱歉，处理这条消息时出了点问题，请稍后再试。")
+
+
+class _DraftStream:
+    """A language model's answer shown as it is written: one message, edited
+    with the text so far at most every ``_EDIT_EVERY`` seconds (Telegram limits
+    edits), and at the end replaced by the checked answer."""
+
+    def __init__(self, bot: NewsBot, context: ContextTypes.DEFAULT_TYPE, chat_id: int, reply_to: int | None,
+                 loop: asyncio.AbstractEventLoop) -> None:
+        self.bot, self.context, self.chat_id, self.reply_to, self.loop = bot, context, chat_id, reply_to, loop
+        self.text = ""
+        self.shown = ""
+        self.message_id: int | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._closed = False
+
+    def push(self, piece: str) -> None:
+        """From the worker thread the model streams in."""
+        self.loop.call_soon_threadsafe(self._add, piece)
+
+    def _add(self, piece: str) -> None:
+        self.text += piece
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        while not self._closed:
+            await asyncio.sleep(_EDIT_EVERY)
+            await self._show()
+
+    async def _show(self) -> None:
+        draft = ("✍️ " + self.text.strip() + " …")[:3500]
+        if not self.text.strip() or draft == self.shown:
+            return
+        try:
+            if self.message_id is None:
+                msg = await self.context.bot.send_message(
+                    self.chat_id, draft, reply_parameters=ReplyParameters(self.reply_to, allow_sending_without_reply=True)
+                    if self.reply_to else None)
+                self.message_id = msg.message_id
+            else:
+                await self.context.bot.edit_message_text(draft, chat_id=self.chat_id, message_id=self.message_id)
+            self.shown = draft
+        except TelegramError as exc:  # a draft is cosmetic; the checked answer is sent regardless
+            log.debug("draft not shown: %s", exc)
+
+    async def stop(self) -> None:
+        self._closed = True
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def finish(self, blocks: list[Block], keyboard: InlineKeyboardMarkup | None) -> list[int]:
+        """The draft message becomes the first part of the checked answer."""
+        assert self.message_id is not None
+        groups = pack_groups(blocks)
+        try:
+            await self.context.bot.edit_message_text(
+                render_group(groups[0]), chat_id=self.chat_id, message_id=self.message_id, parse_mode=ParseMode.HTML,
+                reply_markup=keyboard if len(groups) == 1 else None,
+                link_preview_options=LinkPreviewOptions(is_disabled=True))
+        except TelegramError as exc:
+            log.warning("could not replace the draft (%s); sending the answer anew", exc)
+            return await self.bot._deliver(self.context, self.chat_id, blocks, self.reply_to, keyboard)
+        rest = [b for g in groups[1:] for b in g]
+        sent = [self.message_id]
+        if rest:
+            sent += await self.bot._deliver(self.context, self.chat_id, rest, None, keyboard)
+        return sent
 
 
 def run(cfg: Config, qa: QA, settings: BotSettings) -> None:

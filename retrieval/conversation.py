@@ -36,7 +36,10 @@ from retrieval.types import Answer, Article
 
 if TYPE_CHECKING:
     from retrieval.answer.qa import QA
+    from retrieval.config import LLMConfig
     from retrieval.index.lexical import Tokenizer
+    from retrieval.llm.client import LLMClient
+    from retrieval.llm.grounded import GroundedAnswer
 
 # Words that point back at something said before. 这/那 alone also start
 # "这次"/"那天"; they point back as well.
@@ -79,9 +82,13 @@ class ChatAnswer:
     answer: Answer
     search_question: str
     follow_up: bool
+    grounded: GroundedAnswer | None = None  # the language model's checked answer, when [llm] is on
 
     def to_dict(self) -> dict[str, Any]:
-        return {**self.answer.to_dict(), "search_question": self.search_question, "follow_up": self.follow_up}
+        d = {**self.answer.to_dict(), "search_question": self.search_question, "follow_up": self.follow_up}
+        if self.grounded is not None:
+            d["llm"] = self.grounded.to_dict()
+        return d
 
 
 @dataclass
@@ -196,9 +203,12 @@ def key_terms(text: str, tokenizer: Tokenizer, doc_freq: Mapping[str, int], limi
 class Chat:
     """Answers questions within conversations, over one ``QA``."""
 
-    def __init__(self, qa: QA, cfg: ConversationConfig, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, qa: QA, cfg: ConversationConfig, llm: LLMClient | None = None,
+                 llm_cfg: LLMConfig | None = None, clock: Callable[[], float] = time.monotonic) -> None:
         self.qa = qa
         self.cfg = cfg
+        self.llm = llm if llm_cfg is not None else None
+        self.llm_cfg = llm_cfg
         self.clock = clock
 
     def rewrite(self, conv: Conversation, question: str) -> tuple[str, bool]:
@@ -208,21 +218,40 @@ class Chat:
             return question, False
         if not leans_on_context(question, self.qa.tokenizer, self.qa.index.doc_freq):
             return question, False
+        if self.llm is not None and self.llm_cfg is not None and self.llm_cfg.rewrite_follow_ups:
+            from retrieval.llm.grounded import rewrite_follow_up
+
+            rewritten = rewrite_follow_up(self.llm, self.llm_cfg, question, self.history(conv))
+            if rewritten:
+                return rewritten, True
         own = set(self.qa.tokenizer(question))
         extra = [t for t in prev.terms if t not in own and t not in question]
         if prev.answer and prev.answer not in question and len(prev.answer) <= 20:
             extra.insert(0, prev.answer)
         return " ".join(extra + [question]), True
 
-    def ask(self, conv: Conversation, question: str, mode: str | None = None) -> ChatAnswer:
+    @staticmethod
+    def history(conv: Conversation) -> list[tuple[str, str]]:
+        return [(t.question, t.answer) for t in conv.turns]
+
+    def ask(self, conv: Conversation, question: str, mode: str | None = None,
+            on_text: Callable[[str], None] | None = None) -> ChatAnswer:
+        """Answer ``question`` in ``conv`` and remember the turn. With a
+        language model configured, ``on_text`` gets its answer as it arrives."""
         search, leaning = self.rewrite(conv, question)
         prev = conv.previous
         if leaning and prev is not None:
             ans = self.qa.ask(question, mode, search=search, prefer=prev.article)
         else:
             ans = self.qa.ask(question, mode)
+        grounded = None
+        if self.llm is not None and self.llm_cfg is not None and ans.found:
+            from retrieval.llm.grounded import grounded_answer
+
+            grounded = grounded_answer(self.llm, self.llm_cfg, question, self.history(conv), ans,
+                                       self.qa.tokenizer, on_text)
         self.remember(conv, question, search, ans, prev if leaning else None)
-        return ChatAnswer(ans, search, leaning)
+        return ChatAnswer(ans, search, leaning, grounded)
 
     def remember(self, conv: Conversation, question: str, search: str, ans: Answer, prev: Turn | None) -> None:
         doc_freq = self.qa.index.doc_freq

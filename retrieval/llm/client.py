@@ -76,10 +76,10 @@ class OpenAIClient:
             # A stream that is not chat-completion JSON ends up here (the openai package's
             # own parsing errors, or a chunk without the fields we read).
             raise self._fail(f"sent something that is not a chat completion ({type(exc).__name__})") from None
-        except Exception as exc:  # httpx errors mid-stream (the server went away)
-            import httpx
-
-            if isinstance(exc, httpx.HTTPError):
+        except Exception as exc:
+            # The HTTP library's own errors mid-stream (the server went away): which
+            # library the openai package uses (httpx, httpx2) is its business.
+            if type(exc).__module__.split(".")[0] in ("httpx", "httpx2", "httpcore", "h11"):
                 raise self._fail(f"stopped answering ({type(exc).__name__})") from None
             raise
 

@@ -151,6 +151,7 @@ def conversations(qa, fus: list[FollowUp]) -> None:  # type: ignore[no-untyped-d
 
     chat = Chat(qa, ConversationConfig())
     first_ok, lean_ok, lean_alone, stand_ok, stand_pulled, taken = [], [], [], [], [], []
+    lean_given_first: list[bool] = []
     overhead: list[float] = []
     by_kind: dict[str, list[bool]] = {}
     for f in fus:
@@ -170,6 +171,8 @@ def conversations(qa, fus: list[FollowUp]) -> None:  # type: ignore[no-untyped-d
         if f.leans:
             ok = right_with(a2, f.followup_answers, f.file)
             lean_ok.append(ok)
+            if first_ok[-1]:
+                lean_given_first.append(ok)
             by_kind.setdefault(f.kind, []).append(ok)
             lean_alone.append(right_with(qa.ask(f.followup), f.followup_answers, f.file))
         else:
@@ -179,6 +182,7 @@ def conversations(qa, fus: list[FollowUp]) -> None:  # type: ignore[no-untyped-d
           f"{sum(not f.leans for f in fus)} standalone)")
     print(f"  first turns right with the right article:      {share(first_ok)}")
     print(f"  leaning follow-ups right with the right article: {share(lean_ok)}")
+    print(f"    …of those whose first turn was right:        {share(lean_given_first)}")
     for kind, flags in sorted(by_kind.items()):
         print(f"    {kind:10s} {share(flags)}")
     print(f"  the same follow-ups asked alone (no memory):   {share(lean_alone)}")

@@ -169,3 +169,28 @@ def test_sentences_and_citations_are_read_as_written(tokenizer):
     passages = [passage_text(HIT)]
     assert [s.supported for s in check_answer(SUPPORTED + "韩立东是顺河区总工会副主席[1]。", passages, tokenizer)] == [True, True]
 
+
+
+@pytest.mark.parametrize("body,needle", [
+    ('[llm]\nbase_url = "http://127.0.0.1:8080/v1"\n', "[llm] model: required"),
+    ('[llm]\nbase_url = "localhost:8080"\nmodel = "m"\n', "[llm] base_url: expected http://"),
+    ('[llm]\ntimeout_s = 0\n', "[llm] timeout_s"),
+])
+def test_llm_config_errors_name_the_key(tmp_path, body, needle):
+    from retrieval.config import load_config
+    from retrieval.errors import ConfigError
+
+    (tmp_path / "c.toml").write_text(body, encoding="utf-8")
+    with pytest.raises(ConfigError, match=needle.replace("[", r"\[").replace("]", r"\]")):
+        load_config(tmp_path / "c.toml")
+
+
+def test_without_a_base_url_no_model_is_used(sample_qa):
+    from retrieval.app import open_chat
+    from retrieval.config import Config
+    from retrieval.conversation import Conversation
+
+    chat = open_chat(Config(), sample_qa)
+    reply = chat.ask(Conversation(), "谁获得了岗位标兵？")
+    assert chat.llm is None and reply.grounded is None and "llm" not in reply.to_dict()
+    assert reply.answer == sample_qa.ask("谁获得了岗位标兵？"), "the same answer as without conversations"

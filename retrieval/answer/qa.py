@@ -20,8 +20,6 @@ if TYPE_CHECKING:
     from retrieval.reader.model import Reader
 
 MAX_QUESTION_CHARS = 500
-PREFER_THRESHOLD_SCALE = 1.0
-READER_QUESTION = lambda question, query: question  # noqa: E731
 
 # English question words in an otherwise Chinese question ("Who 获得了岗位标兵?")
 # say what is asked just as their Chinese equivalents do.
@@ -99,8 +97,7 @@ class QA:
         searcher = self._searcher  # one consistent index for the whole question
         query = normalize_question(clean_text(search)) if search else question
         if prefer is not None and self.reader is not None:
-            first = self._answer(READER_QUESTION(question, query), self._article_hits(prefer, query, searcher),
-                                 searcher, None, threshold_scale=PREFER_THRESHOLD_SCALE)
+            first = self._answer(question, self._article_hits(prefer, query, searcher), searcher, None)
             if first.found:
                 return dataclasses.replace(first, question=asked)
         return dataclasses.replace(self._answer(question, None, searcher, mode, retrieve_k, query), question=asked)
@@ -121,7 +118,7 @@ class QA:
         return question
 
     def _answer(self, question: str, hits: list[Hit] | None, searcher: Searcher, mode: str | None,
-                retrieve_k: int | None = None, query: str | None = None, threshold_scale: float = 1.0) -> Answer:
+                retrieve_k: int | None = None, query: str | None = None) -> Answer:
         """The answer read from ``hits``, or from what ``query`` retrieves."""
         top_k = self.cfg.retrieval.top_k
         query = query or question
@@ -131,12 +128,7 @@ class QA:
             rc = self.cfg.reader
             if hits is None:
                 hits = searcher.search(query, max(top_k, rc.depth, retrieve_k or 0), mode)
-            limit = rc.no_answer_threshold
-            if threshold_scale != 1.0:
-                from retrieval.reader.answering import threshold
-
-                limit = threshold(self.reader, ReadingOptions(no_answer_threshold=limit)) * threshold_scale
-            opts = ReadingOptions(rc.depth, rc.rank_weight, limit, self.cfg.answer.max_sources)
+            opts = ReadingOptions(rc.depth, rc.rank_weight, rc.no_answer_threshold, self.cfg.answer.max_sources)
             return answer_with_reader(question, hits, self.reader, opts)
         if hits is None:
             hits = searcher.search(query, max(top_k, retrieve_k or 0), mode)

@@ -189,8 +189,10 @@ def conversations(qa, fus: list[FollowUp]) -> None:  # type: ignore[no-untyped-d
     print(f"  standalone second questions right (own article): {share(stand_ok)}")
     print(f"  standalone second questions answered from the first turn's article: {share(stand_pulled)}")
     print(f"  follow-up decision right:                      {share(taken)}")
+    overhead.sort()
+    p90 = overhead[int(0.9 * (len(overhead) - 1))]
     print(f"  memory overhead per question: median {statistics.median(overhead):.2f} ms, "
-          f"max {max(overhead):.2f} ms ({len(overhead)} questions)")
+          f"p90 {p90:.2f} ms, max {overhead[-1]:.2f} ms ({len(overhead)} questions)")
 
 
 def standalone(qa, split: str) -> None:  # type: ignore[no-untyped-def]

@@ -499,8 +499,8 @@ class NewsBot:
             return
         latency = (time.perf_counter() - started) * 1000
         # Never the text itself: questions can be personal.
-        log.info("question chat=%s user=%s chars=%d found=%s confidence=%.2f follow_up=%s latency_ms=%.0f",
-                 chat.id, who, len(question), answer.found, answer.confidence, reply.follow_up, latency)
+        log.info("question chat=%s user=%s chars=%d found=%s confidence=%.2f latency_ms=%.0f follow_up=%s",
+                 chat.id, who, len(question), answer.found, answer.confidence, latency, reply.follow_up)
         keyboard = None
         if answer.found:
             akey = self.answers.put(answer)
@@ -677,7 +677,8 @@ class _DraftStream:
 
     async def _run(self) -> None:
         while not self._closed:
-            await asyncio.sleep(_EDIT_EVERY)
+            # The first words as soon as they come; then an edit at most every _EDIT_EVERY.
+            await asyncio.sleep(_EDIT_EVERY if self.message_id is not None else 0.25)
             await self._show()
 
     async def _show(self) -> None:

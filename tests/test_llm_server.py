@@ -160,3 +160,28 @@ def test_the_server_stopped_mid_answer_leaves_the_extractive_answer_with_a_warni
     assert len(got) >= 3
     assert not g.used and g.warning.count("\n") == 0 and "没有答完" in g.warning
     assert g.answer.text == "韩立东"
+
+
+@needs_llama
+def test_telegram_streams_the_model_answer_then_shows_the_checked_one(llm_world):
+    from telegram_harness import emulator, running_bot, visible_text
+
+    base, cfg, _ = llm_world
+    with emulator() as emu, running_bot(emu, cfg, base):
+        emu.send(FIRST, 3001)
+        deadline = time.monotonic() + 300
+        final = None
+        while time.monotonic() < deadline:
+            for m in emu.take(3001):
+                final = m
+            edits = [c for c in emu.calls("editMessageText") if str(c["body"].get("chat_id")) == "3001"]
+            if edits and "parse_mode" in edits[-1]["body"]:
+                break
+            time.sleep(0.2)
+        assert final is not None, "a draft was sent"
+        drafts = [c["body"]["text"] for c in edits if "parse_mode" not in c["body"]]
+        assert final.text.startswith("✍️") or drafts, "the model's text was shown as it came"
+        last = edits[-1]["body"]
+        assert str(last["message_id"]) == str(final.message_id), "the draft itself became the answer"
+        text, balanced = visible_text(last["text"])
+        assert balanced and "没有一句能在原文中核实" in text and "韩立东" in text and HAN_ARTICLE in text

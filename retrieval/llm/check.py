@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 # Chosen on the even half of the statement set (bench/followups.py --check-sentences).
 MIN_OVERLAP = 0.6
+WHOLE_NAMES = True
 _SENTENCE_END = re.compile(r"(?<=[。！？!?；;\n])")
 _CITE = re.compile(r"[\[【［]\s*([0-9０-９][0-9０-９\s,，、]*)\s*[\]】］]")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
@@ -78,9 +79,18 @@ def support(claim: str, evidence: str, tokenizer: Tokenizer) -> tuple[bool, str,
     missing = [n for n in _NUMBER.findall(c) if n not in numbers]
     if missing:
         return False, f"the number {missing[0]} is not in the cited passage", overlap
+    names: set[str] | None = None
     for word, flag in tokenizer.posseg(c):
-        if flag.startswith(_NAME_TAGS) and len(word) >= 2 and word not in e:
+        if not flag.startswith(_NAME_TAGS) or len(word) < 2:
+            continue
+        if word not in e:
             return False, f"「{word}」 is not in the cited passage", overlap
+        if WHOLE_NAMES:
+            # A name cut short (韩立 for 韩立东) is in the text, but is not a name the text gives.
+            if names is None:
+                names = {w for w, f in tokenizer.posseg(e) if f.startswith(_NAME_TAGS)}
+            if word not in names and any(n.startswith(word) and len(n) > len(word) for n in names):
+                return False, f"「{word}」 is cut short of a name in the cited passage", overlap
     if overlap < MIN_OVERLAP:
         return False, f"too little of it is in the cited passage ({overlap:.0%})", overlap
     return True, "", overlap

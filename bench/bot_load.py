@@ -405,12 +405,15 @@ def faults_script(kinds: list[str], window_s: float, lead_s: float, methods: lis
 
 
 def make_world(base: Path, user_limit: int, extra: str = "") -> tuple[Path, Path]:
-    """The sample corpus and a config (default values but the per-user limit); returns (config, workdir)."""
+    """The sample corpus and a config (default values but the per-user limit, and no conversations: each
+    chat asks unrelated questions in turn and each reply is compared with the reply to the question asked
+    alone; follow-ups are tested in tests/test_bot_conversation.py); returns (config, workdir)."""
     corpus = base / "corpus"
     corpus.mkdir()
     shutil.copy(SAMPLE, corpus / SAMPLE.name)
     config = write_config(base / "config.toml", corpus, base / "index",
-                          f"[telegram]\nrate_limit_per_minute = {user_limit}\nreload_check_seconds = 1.0\n{extra}")
+                          f"[telegram]\nrate_limit_per_minute = {user_limit}\nreload_check_seconds = 1.0\n"
+                          f"[conversation]\nenabled = false\n{extra}")
     return config, base
 
 

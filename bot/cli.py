@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from retrieval.config import Config
     from retrieval.answer.qa import QA
     from retrieval.index.store import BuildReport
+    from retrieval.conversation import ChatAnswer
     from retrieval.types import Answer
 
 PROG = "newsqa"
@@ -111,6 +112,25 @@ def format_answer(ans: Answer) -> str:
     return "\n".join(lines)
 
 
+def format_chat_answer(reply: ChatAnswer) -> str:
+    """An answer in a conversation: the language model's checked sentences
+    when there are any (the quotes as always), else the extractive answer,
+    after a one-line warning when the model was asked and failed."""
+    g = reply.grounded
+    if g is None:
+        return format_answer(reply.answer)
+    if not g.used:
+        return f"注意：{g.warning}\n" + format_answer(reply.answer)
+    dropped = len(g.sentences) - len(g.supported)
+    lines = [f"答：{g.text}"]
+    if dropped:
+        lines.append(f"（删去了 {dropped} 句原文中核实不了的话）")
+    passages = "；".join(f"[{i}]《{h.article.title}》第{h.chunk.paragraph}段" for i, h in enumerate(g.passages, 1))
+    lines.append(f"段落：{passages}")
+    extractive = format_answer(reply.answer).split("\n")
+    return "\n".join(lines + ["摘出的答案：" + extractive[0].removeprefix("答：")] + extractive[1:])
+
+
 def _emit(ans: Answer, as_json: bool) -> None:
     if as_json:
         print(json.dumps(ans.to_dict(), ensure_ascii=False), flush=True)
@@ -190,20 +210,63 @@ def _read_lines(prompt: str, history: Path) -> Iterator[str]:
                 pass
 
 
+NEW_CONVERSATION = ":new"
+
+
 def cmd_chat(args: argparse.Namespace) -> int:
-    cfg = load_cfg(args)
-    qa = open_qa(cfg)
-    n = qa.index.manifest["counts"]
-    print(f"newsqa：已载入 {n['articles']} 篇文章。输入问题，Ctrl-D 退出。例如：{EXAMPLE}")
+    from retrieval.app import open_chat
+    from retrieval.conversation import Conversation
     from retrieval.errors import QuestionError
 
+    cfg = load_cfg(args)
+    qa = open_qa(cfg)
+    chat = open_chat(cfg, qa)
+    conv = Conversation(cfg.conversation.max_turns)
+    if args.json and not sys.stdin.isatty():
+        # A script's conversation: every line a question of the same conversation.
+        status = 0
+        for n, raw in enumerate(sys.stdin.buffer, 1):
+            try:
+                line = decode_question(raw, f"stdin line {n}").strip()
+                if not line:
+                    continue
+                if line == NEW_CONVERSATION:
+                    conv.reset()
+                    continue
+                print(json.dumps(chat.ask(conv, line, args.retriever).to_dict(), ensure_ascii=False), flush=True)
+            except (QuestionError, UsageError) as exc:
+                _err(f"stdin line {n}: {exc}" if isinstance(exc, QuestionError) else str(exc))
+                status = 2
+        return status
+    n = qa.index.manifest["counts"]
+    print(f"newsqa：已载入 {n['articles']} 篇文章。输入问题，可以接着追问（如「他担任什么职务？」）；"
+          f"空行或 {NEW_CONVERSATION} 开始新对话，Ctrl-D 退出。例如：{EXAMPLE}")
     for line in _read_lines("问> ", cfg.cache_dir / "chat_history"):
-        if not line.strip():
+        if not line.strip() or line.strip() == NEW_CONVERSATION:
+            if conv.turns:
+                conv.reset()
+                print("（新对话）")
             continue
         try:
             # input() hands back undecodable terminal bytes as surrogates.
             line = decode_question(os.fsencode(line), "question")
-            print(format_answer(qa.ask(line)))
+            streaming = chat.llm is not None and not args.json
+
+            def show(piece: str, started: list[bool] = []) -> None:
+                if not started:
+                    started.append(True)
+                    print("模型回答（逐句核对中）：", flush=True)
+                print(piece, end="", flush=True)
+
+            reply = chat.ask(conv, line, args.retriever, on_text=show if streaming else None)
+            if args.json:
+                print(json.dumps(reply.to_dict(), ensure_ascii=False))
+            else:
+                if reply.grounded is not None and reply.grounded.raw:
+                    print()
+                if reply.follow_up:
+                    print(f"（接着上文追问，检索：{reply.search_question}）")
+                print(format_chat_answer(reply))
         except (QuestionError, UsageError) as exc:
             _err(str(exc))  # the session goes on: ask again
         print()
@@ -572,7 +635,15 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--retriever", choices=["hybrid", "bm25", "dense"], help="override the configured retriever")
     ask.set_defaults(func=cmd_ask)
 
-    chat = sub.add_parser("chat", help="interactive question loop (Ctrl-D to quit)")
+    chat = sub.add_parser("chat", help="a conversation: follow-up questions lean on the previous answer "
+                                       "(empty line or :new starts over; Ctrl-D quits)",
+                          description="Ask questions one after another; a follow-up (他/它/这个/还有呢/为什么…) is "
+                                      "answered from the previous answer's article first. An empty line or :new "
+                                      "starts a new conversation. With --json and a pipe on stdin: one question a "
+                                      "line, all one conversation, one JSON result a line.")
+    chat.add_argument("--json", action="store_true", help="print one JSON object per answer (ask --json's, plus "
+                                                          "search_question and follow_up)")
+    chat.add_argument("--retriever", choices=["hybrid", "bm25", "dense"], help="override the configured retriever")
     chat.set_defaults(func=cmd_chat)
 
     idx = sub.add_parser("index", help="build or inspect the index")

@@ -17,6 +17,7 @@ from retrieval.types import Answer, Article, Hit, Source
 
 if TYPE_CHECKING:
     from retrieval.archive import Day, DayPage, Headline
+    from retrieval.conversation import ChatAnswer
 
 # Telegram's limit is 4096 UTF-16 code units of message text. The HTML source is
 # never shorter than the text Telegram shows, so keeping the source under the
@@ -261,3 +262,22 @@ def day_blocks(day: Day) -> list[Block]:
         runs.extend(Run(f"\n{i}. {headline_text(h)}") for i, h in enumerate(page.headlines, 1))
         blocks.append(Block(tuple(runs)))
     return blocks
+
+
+def chat_answer_blocks(reply: ChatAnswer) -> list[Block]:
+    """An answer in a conversation: the language model's checked sentences when
+    any passed the check (the extractive answer's quotes below, as always);
+    else the extractive answer, after the one-line warning when the model was
+    asked and failed."""
+    g = reply.grounded
+    base = answer_blocks(reply.answer)
+    if g is None:
+        return base
+    if not g.used:
+        return [Block((Run("⚠️ " + g.warning, "i"),))] + base
+    head = [Run("答："), Run(g.text, "b")]
+    dropped = len(g.sentences) - len(g.supported)
+    if dropped:
+        head.append(Run(f"\n（删去了 {dropped} 句原文中核实不了的话）", "i"))
+    head.append(Run(f"\n摘出的答案：{reply.answer.text}"))
+    return [Block(tuple(head))] + base[1:]

@@ -29,12 +29,14 @@ from telegram.ext import (AIORateLimiter, Application, ApplicationBuilder, Appli
                           CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, TypeHandler,
                           filters)
 
-from bot.render import (Block, Run, answer_blocks, day_blocks, extra_hits, more_blocks, pack, pack_groups,
+from bot.render import (Block, Run, answer_blocks, chat_answer_blocks, day_blocks, extra_hits, more_blocks, pack, pack_groups,
                         paragraph_blocks, render_group)
+from retrieval.app import open_chat
 from retrieval.archive import DayError, index_catalog, parse_day
 from retrieval.config import Config
 from retrieval.errors import ConfigError, NewsQAError, QuestionError
 from retrieval.answer.qa import QA
+from retrieval.conversation import Conversation, ConversationStore
 from retrieval.types import Answer
 
 log = logging.getLogger("newsqa.bot")
@@ -46,6 +48,7 @@ SECRET_ENV = "TELEGRAM_WEBHOOK_SECRET"
 _TOKEN_RE = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{30,}$")
 _SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 _TYPING_EVERY = 4.0  # Telegram shows a chat action for about 5 s
+_EDIT_EVERY = 1.0  # how often a streamed answer's draft is edited (Telegram allows about one edit a second)
 # While the Bot API is down (5xx, timeouts, flood limits) a reply keeps being
 # retried this long, with these pauses between tries: an outage of a few
 # minutes delays answers but loses none.
@@ -57,6 +60,7 @@ COMMANDS = [
     ("help", "用法说明"),
     ("about", "已收录的文章和索引信息"),
     ("day", "某一天的报纸：各版标题，例如 /day 2020-01-09"),
+    ("new", "开始新的对话：之后的问题不再接着之前的问题"),
     ("start", "介绍"),
 ]
 
@@ -214,7 +218,15 @@ class NewsBot:
         self.executor = ThreadPoolExecutor(max_workers=self.tg.workers or os.cpu_count() or 2,
                                            thread_name_prefix="newsqa-qa")
         self._refused: set[int] = set()
+        # Conversations (in memory only): a private chat is one; in a group, each
+        # thread of replies to the bot's answers is one. ``_threads`` maps the
+        # bot's answer messages to the thread they belong to.
+        self.chat = open_chat(cfg, qa)
+        self.conversations = ConversationStore(cfg.conversation)
+        self._threads: OrderedDict[tuple[int, int], tuple] = OrderedDict()
+        self._sending: dict[int, set[asyncio.Event]] = {}  # chat → answers being sent there now
         self._reload_task: asyncio.Task[None] | None = None
+        self._bot_id = 0
 
     # ------------------------------------------------------------ wiring
     def build_application(self, settings: BotSettings) -> Application:
@@ -232,6 +244,7 @@ class NewsBot:
         app.add_handler(CommandHandler("about", self.cmd_about))
         app.add_handler(CommandHandler("ask", self.cmd_ask))
         app.add_handler(CommandHandler("day", self.cmd_day))
+        app.add_handler(CommandHandler("new", self.cmd_new))
         app.add_handler(MessageHandler(filters.COMMAND & filters.UpdateType.MESSAGE, self.cmd_unknown))
         app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND & filters.UpdateType.MESSAGE, self.on_text))
         app.add_handler(CallbackQueryHandler(self.on_button))
@@ -321,6 +334,7 @@ class NewsBot:
             Run("用法", "b"),
             Run("\n• 私聊：直接发送问题"
                 f"\n• 群组：@{username} 问题，回复我的消息，或 /ask 问题"
+                "\n• 可以接着追问，例如「他担任什么职务？」「还有呢？」（群组里回复我的回答）；/new 开始新的对话"
                 "\n• 答案下方的按钮：「查看原文」展开引用的整段，「更多来源」列出其他相关段落"
                 "\n• /day 日期［版次］：那一天报纸各版的标题，例如 /day 2020-01-09 1"
                 "\n• /about 已收录的文章和索引信息"),
@@ -381,6 +395,37 @@ class NewsBot:
             return
         await self._send(update, context, day_blocks(day))
 
+    async def _conversation_key(self, message: Message) -> tuple:
+        """Private chat: the chat. Group: the thread of the bot's answer replied
+        to, or a new thread for a question that replies to none."""
+        chat_id = message.chat.id
+        if message.chat.type == ChatType.PRIVATE:
+            return ("chat", chat_id)
+        reply = message.reply_to_message
+        if reply is not None and reply.from_user is not None and reply.from_user.id == self._bot_id:
+            where = (chat_id, reply.message_id)
+            pending = [e.wait() for e in self._sending.get(chat_id, ())]
+            if where not in self._threads and pending:
+                # A reply can arrive before the answer it replies to has been
+                # filed under its thread (the send has not returned yet).
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(asyncio.gather(*pending), 30)
+            return self._threads.get(where, ("thread", chat_id, reply.message_id))
+        return ("thread", chat_id, message.message_id)
+
+    def _remember_thread(self, chat_id: int, message_ids: list[int], key: tuple) -> None:
+        for mid in message_ids:
+            self._threads[(chat_id, mid)] = key
+        while len(self._threads) > 4 * self.cfg.conversation.max_conversations:
+            self._threads.popitem(last=False)
+
+    async def cmd_new(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        assert message is not None
+        self._bot_id = context.bot.id
+        self.conversations.reset(await self._conversation_key(message))
+        await self._send(update, context, [Block((Run("好的，开始新的对话。接下来的问题不再接着之前的问题。"),))])
+
     async def cmd_unknown(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
         assert message is not None
@@ -414,10 +459,39 @@ class NewsBot:
                 f"（每人每分钟最多 {self.tg.rate_limit_per_minute} 个问题）"),))])
             return
         started = time.perf_counter()
+        self._bot_id = context.bot.id
+        key = await self._conversation_key(message)
+        conv = self.conversations.get(key)
+        done = asyncio.Event()
+        self._sending.setdefault(chat.id, set()).add(done)
+        try:
+            await self._answer_in(update, context, question, key, conv, started)
+        finally:
+            done.set()
+            waiting = self._sending.get(chat.id, set())
+            waiting.discard(done)
+            if not waiting:
+                self._sending.pop(chat.id, None)
+
+    async def _answer_in(self, update: Update, context: ContextTypes.DEFAULT_TYPE, question: str, key: tuple,
+                         conv: Conversation, started: float) -> None:
+        message, chat = update.effective_message, update.effective_chat
+        assert message is not None and chat is not None
+        who = update.effective_user.id if update.effective_user else chat.id
         loop = asyncio.get_running_loop()
+        stream = _DraftStream(self, context, chat.id, message.message_id if chat.type != ChatType.PRIVATE else None,
+                              loop) if self.chat.llm is not None else None
         try:
             async with self._typing(context, chat.id):
-                answer = await loop.run_in_executor(self.executor, self.qa.ask, question)
+                if stream is not None:
+                    stream.start()
+                try:
+                    reply = await loop.run_in_executor(self.executor, self.chat.ask, conv, question, None,
+                                                       stream.push if stream is not None else None)
+                finally:
+                    if stream is not None:
+                        await stream.stop()
+                answer = reply.answer
         except QuestionError as exc:
             text = (f"问题太长了，请控制在 {exc.limit} 字以内。" if exc.reason == "too_long"
                     else "请发送一个问题，例如：谁获得了表彰？")
@@ -425,16 +499,22 @@ class NewsBot:
             return
         latency = (time.perf_counter() - started) * 1000
         # Never the text itself: questions can be personal.
-        log.info("question chat=%s user=%s chars=%d found=%s confidence=%.2f latency_ms=%.0f",
-                 chat.id, who, len(question), answer.found, answer.confidence, latency)
+        log.info("question chat=%s user=%s chars=%d found=%s confidence=%.2f latency_ms=%.0f follow_up=%s",
+                 chat.id, who, len(question), answer.found, answer.confidence, latency, reply.follow_up)
         keyboard = None
         if answer.found:
-            key = self.answers.put(answer)
-            buttons = [InlineKeyboardButton("查看原文", callback_data=f"p:{key}:0")]
+            akey = self.answers.put(answer)
+            buttons = [InlineKeyboardButton("查看原文", callback_data=f"p:{akey}:0")]
             if extra_hits(answer):
-                buttons.append(InlineKeyboardButton("更多来源", callback_data=f"m:{key}"))
+                buttons.append(InlineKeyboardButton("更多来源", callback_data=f"m:{akey}"))
             keyboard = InlineKeyboardMarkup([buttons])
-        await self._send(update, context, answer_blocks(answer), keyboard)
+        blocks = chat_answer_blocks(reply)
+        if stream is not None and stream.message_id is not None:
+            sent = await stream.finish(blocks, keyboard)
+        else:
+            sent = await self._send(update, context, blocks, keyboard)
+        if chat.type != ChatType.PRIVATE:
+            self._remember_thread(chat.id, sent, key)
 
     @contextlib.asynccontextmanager
     async def _typing(self, context: ContextTypes.DEFAULT_TYPE, chat_id: int) -> AsyncIterator[None]:
@@ -485,17 +565,19 @@ class NewsBot:
 
     # ------------------------------------------------------------ sending
     async def _send(self, update: Update, context: ContextTypes.DEFAULT_TYPE, blocks: list[Block],
-                    keyboard: InlineKeyboardMarkup | None = None) -> None:
+                    keyboard: InlineKeyboardMarkup | None = None) -> list[int]:
         message, chat = update.effective_message, update.effective_chat
         assert chat is not None
         # In groups the reply quotes the question, so it is clear whom it answers.
         reply_to = message.message_id if message is not None and chat.type != ChatType.PRIVATE else None
-        await self._deliver(context, chat.id, blocks, reply_to, keyboard)
+        return await self._deliver(context, chat.id, blocks, reply_to, keyboard)
 
     async def _deliver(self, context: ContextTypes.DEFAULT_TYPE, chat_id: int, blocks: list[Block],
-                       reply_to: int | None = None, keyboard: InlineKeyboardMarkup | None = None) -> None:
+                       reply_to: int | None = None, keyboard: InlineKeyboardMarkup | None = None) -> list[int]:
         """Send ``blocks`` as one or more HTML messages (the keyboard under the
-        last); a message Telegram cannot parse goes again as plain text."""
+        last); a message Telegram cannot parse goes again as plain text.
+        Returns the ids of the messages sent."""
+        sent: list[int] = []
         groups = pack_groups(blocks)
         for i, group in enumerate(groups):
             last = i == len(groups) - 1
@@ -506,17 +588,20 @@ class NewsBot:
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
             )
             try:
-                await self._send_message(context, chat_id, render_group(group), parse_mode=ParseMode.HTML,
-                                         **kwargs)
+                msg = await self._send_message(context, chat_id, render_group(group), parse_mode=ParseMode.HTML,
+                                               **kwargs)
+                sent.append(msg.message_id)
             except BadRequest as exc:
                 if "entit" not in str(exc).lower() and "parse" not in str(exc).lower():
                     raise
                 log.warning("HTML rejected (%s); sending as plain text", exc)
                 plain = pack(group, as_html=False)
                 for j, text in enumerate(plain):
-                    await self._send_message(context, chat_id, text, **{
+                    msg = await self._send_message(context, chat_id, text, **{
                         **kwargs, "reply_markup": kwargs["reply_markup"] if j == len(plain) - 1 else None,
                         "reply_parameters": kwargs["reply_parameters"] if j == 0 else None})
+                    sent.append(msg.message_id)
+        return sent
 
     async def _send_message(self, context: ContextTypes.DEFAULT_TYPE, chat_id: int, text: str,
                             **kwargs: object) -> Message:
@@ -564,6 +649,78 @@ class NewsBot:
         if isinstance(update, Update) and update.effective_chat is not None:
             with contextlib.suppress(TelegramError):
                 await context.bot.send_message(update.effective_chat.id, "抱歉，处理这条消息时出了点问题，请稍后再试。")
+
+
+class _DraftStream:
+    """A language model's answer shown as it is written: one message, edited
+    with the text so far at most every ``_EDIT_EVERY`` seconds (Telegram limits
+    edits), and at the end replaced by the checked answer."""
+
+    def __init__(self, bot: NewsBot, context: ContextTypes.DEFAULT_TYPE, chat_id: int, reply_to: int | None,
+                 loop: asyncio.AbstractEventLoop) -> None:
+        self.bot, self.context, self.chat_id, self.reply_to, self.loop = bot, context, chat_id, reply_to, loop
+        self.text = ""
+        self.shown = ""
+        self.message_id: int | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._closed = False
+
+    def push(self, piece: str) -> None:
+        """From the worker thread the model streams in."""
+        self.loop.call_soon_threadsafe(self._add, piece)
+
+    def _add(self, piece: str) -> None:
+        self.text += piece
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        while not self._closed:
+            # The first words as soon as they come; then an edit at most every _EDIT_EVERY.
+            await asyncio.sleep(_EDIT_EVERY if self.message_id is not None else 0.25)
+            await self._show()
+
+    async def _show(self) -> None:
+        draft = ("✍️ " + self.text.strip() + " …")[:3500]
+        if not self.text.strip() or draft == self.shown:
+            return
+        try:
+            if self.message_id is None:
+                msg = await self.context.bot.send_message(
+                    self.chat_id, draft, reply_parameters=ReplyParameters(self.reply_to, allow_sending_without_reply=True)
+                    if self.reply_to else None)
+                self.message_id = msg.message_id
+            else:
+                await self.context.bot.edit_message_text(draft, chat_id=self.chat_id, message_id=self.message_id)
+            self.shown = draft
+        except TelegramError as exc:  # a draft is cosmetic; the checked answer is sent regardless
+            log.debug("draft not shown: %s", exc)
+
+    async def stop(self) -> None:
+        self._closed = True
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def finish(self, blocks: list[Block], keyboard: InlineKeyboardMarkup | None) -> list[int]:
+        """The draft message becomes the first part of the checked answer."""
+        assert self.message_id is not None
+        groups = pack_groups(blocks)
+        try:
+            await self.context.bot.edit_message_text(
+                render_group(groups[0]), chat_id=self.chat_id, message_id=self.message_id, parse_mode=ParseMode.HTML,
+                reply_markup=keyboard if len(groups) == 1 else None,
+                link_preview_options=LinkPreviewOptions(is_disabled=True))
+        except TelegramError as exc:
+            log.warning("could not replace the draft (%s); sending the answer anew", exc)
+            return await self.bot._deliver(self.context, self.chat_id, blocks, self.reply_to, keyboard)
+        rest = [b for g in groups[1:] for b in g]
+        sent = [self.message_id]
+        if rest:
+            sent += await self.bot._deliver(self.context, self.chat_id, rest, None, keyboard)
+        return sent
 
 
 def run(cfg: Config, qa: QA, settings: BotSettings) -> None:

@@ -15,6 +15,7 @@ from retrieval.config import Config
 
 if TYPE_CHECKING:
     from retrieval.answer.qa import QA
+    from retrieval.conversation import Chat
     from retrieval.reader.model import Reader
 
 Note = Callable[[str], None]
@@ -239,3 +240,15 @@ def _refresh(cfg: Config, store: Any, manifest: dict | None, tokenizer: Any, not
         return encoder
     finally:
         lock.release()
+
+
+def open_chat(cfg: Config, qa: QA) -> Chat:
+    """Conversations over ``qa``, with the language model of ``[llm]`` when
+    one is configured (nothing of it is imported otherwise)."""
+    from retrieval.conversation import Chat
+
+    if not cfg.llm.base_url:
+        return Chat(qa, cfg.conversation)
+    from retrieval.llm.client import open_llm
+
+    return Chat(qa, cfg.conversation, open_llm(cfg.llm), cfg.llm)

@@ -126,6 +126,31 @@ class TelegramConfig:
 
 
 @dataclass(frozen=True)
+class ConversationConfig:
+    """Follow-up questions (retrieval/conversation.py; docs/conversation.md)."""
+
+    enabled: bool = True  # false: every question is answered on its own
+    max_turns: int = 3  # turns remembered per conversation
+    expire_minutes: float = 30.0  # a conversation silent this long starts over
+    key_terms: int = 4  # words of the previous turn a follow-up is searched with
+    max_conversations: int = 10_000  # kept at once (the bot); the longest silent are forgotten first
+
+
+@dataclass(frozen=True)
+class LLMConfig:
+    """An optional OpenAI-compatible chat-completions server that writes the
+    answer in sentences, each checked against the quotes (retrieval/llm/).
+    The API key comes from $NEWSQA_LLM_API_KEY, never from here."""
+
+    base_url: str = ""  # "": off (the extractive answer alone)
+    model: str = ""
+    timeout_s: float = 30.0  # for the whole answer; past it the extractive answer stands
+    max_tokens: int = 300
+    passages: int = 4  # top passages the model is given, numbered [1]..[n]
+    rewrite_follow_ups: bool = False  # also let the model rewrite follow-up questions for search
+
+
+@dataclass(frozen=True)
 class Config:
     corpus: CorpusConfig = field(default_factory=CorpusConfig)
     index: IndexConfig = field(default_factory=IndexConfig)
@@ -136,6 +161,8 @@ class Config:
     answer: AnswerConfig = field(default_factory=AnswerConfig)
     reader: ReaderConfig = field(default_factory=ReaderConfig)
     telegram: TelegramConfig = field(default_factory=TelegramConfig)
+    conversation: ConversationConfig = field(default_factory=ConversationConfig)
+    llm: LLMConfig = field(default_factory=LLMConfig)
     base_dir: Path = field(default_factory=Path.cwd)
 
     def resolve(self, path: str) -> Path:
@@ -205,6 +232,13 @@ _RANGES: dict[tuple[str, str], tuple[float, float]] = {
     ("telegram", "rate_limit_per_minute"): (0, 100_000),
     ("telegram", "reload_check_seconds"): (0.1, 86_400),
     ("telegram", "workers"): (0, 256),
+    ("conversation", "max_turns"): (1, 100),
+    ("conversation", "expire_minutes"): (0.1, 10_080),
+    ("conversation", "key_terms"): (1, 20),
+    ("conversation", "max_conversations"): (1, 10_000_000),
+    ("llm", "timeout_s"): (0.1, 3600),
+    ("llm", "max_tokens"): (16, 100_000),
+    ("llm", "passages"): (1, 20),
 }
 
 
@@ -318,6 +352,11 @@ def load_config(path: Path | None = None) -> Config:
     mv = sections.get("milvus")
     if mv is not None:
         _check_milvus(mv, str(path))
+    llm = sections.get("llm")
+    if llm is not None and llm.base_url and not re.match(r"https?://[^\s/]+", llm.base_url):
+        raise ConfigError(f"{path}: [llm] base_url: expected http://HOST:PORT/v1 (or https://), got {llm.base_url!r}")
+    if llm is not None and llm.base_url and not llm.model:
+        raise ConfigError(f"{path}: [llm] model: required when base_url is set (the model name the server serves)")
     ch = sections.get("chunking")
     if ch is not None and ch.min_chars > ch.max_chars:
         raise ConfigError(f"{path}: [chunking] min_chars ({ch.min_chars}) must not exceed max_chars ({ch.max_chars})")

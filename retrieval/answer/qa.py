@@ -14,7 +14,7 @@ from retrieval.index.lexical import Tokenizer
 from retrieval.index.search import QueryEncoder, Searcher
 from retrieval.index.backend import SearchIndex, open_backend
 from retrieval.textnorm import clean_text
-from retrieval.types import Answer, Hit
+from retrieval.types import Answer, Article, Hit
 
 if TYPE_CHECKING:
     from retrieval.reader.model import Reader
@@ -83,9 +83,26 @@ class QA:
             self._searcher = self._make_searcher(index)
         return True
 
-    def ask(self, question: str, mode: str | None = None, retrieve_k: int | None = None) -> Answer:
+    def ask(self, question: str, mode: str | None = None, retrieve_k: int | None = None, *,
+            search: str | None = None, prefer: Article | None = None) -> Answer:
         """Answer ``question``. ``retrieve_k`` asks for a longer ranked list in
-        ``Answer.hits`` (for evaluation); answering always reads the top_k."""
+        ``Answer.hits`` (for evaluation); answering always reads the top_k.
+        ``search``: the text to retrieve with instead of the question (a
+        follow-up expanded with the previous turn's words); ``prefer``: an
+        article to answer from first (the previous answer's), whose best
+        chunks for ``search`` are read before anything retrieved; when it
+        holds no answer, the answer of the search stands."""
+        question = self._checked(question)
+        asked, question = question, normalize_question(question)
+        searcher = self._searcher  # one consistent index for the whole question
+        query = normalize_question(clean_text(search)) if search else question
+        if prefer is not None and self.reader is not None:
+            first = self._answer(question, self._article_hits(prefer, query, searcher), searcher, None)
+            if first.found:
+                return dataclasses.replace(first, question=asked)
+        return dataclasses.replace(self._answer(question, None, searcher, mode, retrieve_k, query), question=asked)
+
+    def _checked(self, question: str) -> str:
         # Invisible and control characters are stripped from articles at
         # ingestion; the question gets the same treatment so both sides match.
         question = clean_text(question).strip()
@@ -98,20 +115,40 @@ class QA:
         if len(question) > MAX_QUESTION_CHARS:
             raise QuestionError(f"the question is too long ({len(question)} characters, at most {MAX_QUESTION_CHARS})",
                                 "too_long", MAX_QUESTION_CHARS)
-        asked, question = question, normalize_question(question)
-        searcher = self._searcher  # one consistent index for the whole question
+        return question
+
+    def _answer(self, question: str, hits: list[Hit] | None, searcher: Searcher, mode: str | None,
+                retrieve_k: int | None = None, query: str | None = None) -> Answer:
+        """The answer read from ``hits``, or from what ``query`` retrieves."""
         top_k = self.cfg.retrieval.top_k
+        query = query or question
         if self.reader is not None:
             from retrieval.reader.answering import ReadingOptions, answer_with_reader
 
             rc = self.cfg.reader
-            hits = searcher.search(question, max(top_k, rc.depth, retrieve_k or 0), mode)
+            if hits is None:
+                hits = searcher.search(query, max(top_k, rc.depth, retrieve_k or 0), mode)
             opts = ReadingOptions(rc.depth, rc.rank_weight, rc.no_answer_threshold, self.cfg.answer.max_sources)
-            return dataclasses.replace(answer_with_reader(question, hits, self.reader, opts), question=asked)
-        hits = searcher.search(question, max(top_k, retrieve_k or 0), mode)
+            return answer_with_reader(question, hits, self.reader, opts)
+        if hits is None:
+            hits = searcher.search(query, max(top_k, retrieve_k or 0), mode)
         ans = answer_question(question, hits[:top_k], self.tokenizer, Scorer(searcher.index.doc_freq),
                               self.cfg.answer.min_confidence, self.cfg.answer.max_sources)
-        return dataclasses.replace(ans, question=asked, hits=tuple(hits), retrieved=tuple(hits))
+        return dataclasses.replace(ans, hits=tuple(hits), retrieved=tuple(hits))
+
+    def _article_hits(self, article: Article, query: str, searcher: Searcher) -> list[Hit]:
+        """The chunks of ``article`` best covering ``query``'s words (IDF-weighted),
+        as hits for the reader; the article's own chunks, cut as the index cuts them."""
+        from retrieval.ingest.chunking import chunk_article
+
+        scorer = Scorer(searcher.index.doc_freq)
+        q_tokens = self.tokenizer(query)
+        chunks = chunk_article(article, self.cfg.chunking)
+        scored = [(scorer.coverage(q_tokens, set(self.tokenizer(c.text)), c.text), c) for c in chunks]
+        scored.sort(key=lambda x: -x[0])
+        top = scored[0][0] if scored and scored[0][0] > 0 else 1.0
+        depth = self.cfg.reader.depth
+        return [Hit(c, article, max(s, 1e-3) / top) for s, c in scored[:depth]]
 
     def retrieve(self, question: str, k: int, mode: str | None = None) -> list[Hit]:
         """The ranked chunks alone (no answer), from the current index."""

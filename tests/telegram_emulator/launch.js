@@ -15,7 +15,8 @@
 //     (otherwise PTB spins on an empty answer);
 //   * webhook deliveries send X-Telegram-Bot-Api-Secret-Token;
 //   * user messages get their ids synchronously (no duplicate ids under load)
-//     and the client API answers with them.
+//     and the client API answers with them;
+//   * editMessageText answers with the edited message.
 // Checks real Telegram makes: HTML parse_mode must parse (supported tags only,
 // balanced, entities escaped) and message text must be 1..4096 UTF-16 units.
 // Test hooks: POST /_compat/fail queues failures for a method (e.g. a 429 with
@@ -286,6 +287,17 @@ app.all(['/bot:token/sendMessage', '/bot:token/editMessageText'], (req, res, nex
   if (!visible.trim()) return badRequest(res, 'Bad Request: message text is empty');
   if (utf16Length(visible) > 4096) return badRequest(res, 'Bad Request: message is too long');
   return next();
+});
+
+// editMessageText answers with the edited message, as Telegram does (the package answers null).
+app.all('/bot:token/editMessageText', (req, res) => {
+  server.editMessageText(req.body);
+  const stored = server.storage.botMessages.find((u) => String(u.messageId) === String(req.body.message_id)
+    && String(u.message.chat_id) === String(req.body.chat_id));
+  if (!stored) return badRequest(res, 'Bad Request: message to edit not found');
+  const m = stored.message;
+  return res.json({ ok: true, result: { ...m, message_id: stored.messageId, date: stored.time, from: BOT,
+    chat: { id: Number(m.chat_id), type: 'private' } } });
 });
 
 // Long polling: hold getUpdates until something arrives or `timeout` runs out.

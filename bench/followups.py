@@ -1,0 +1,253 @@
+"""Follow-up questions: newsqa's conversation memory on the follow-up dev set.
+
+    .venv/bin/python bench/followups.py [--split odd|even|all] [--work DIR] [--fit] [--standalone]
+        [--check-sentences]
+
+Needs ../shared/archive/rmrb-2020-01 and the dev set (rmrb-2020-01-followups.jsonl,
+rmrb-2020-01-questions.jsonl; see bench/newsdev.py for where it is looked for);
+skips with a message otherwise. Prints:
+
+  --fit          the "leans on the previous turn" model fitted on the even half
+                 (leaning follow-ups against standalone ones, the first turns and
+                 the single-question set's even half) and how it and simpler rules
+                 classify the odd half; paste the weights into
+                 retrieval/conversation.py (WEIGHTS);
+  (default)      two-turn conversations of --split (default odd, the held-out
+                 half): first turns right, leaning follow-ups answered right with
+                 the right article (the dev set's rule: contains an expected answer,
+                 at most 3× its length, first source = the conversation's file),
+                 the same follow-ups asked alone (no memory), standalone second
+                 questions answered from their own article (file2) and not from the
+                 first turn's; the memory's overhead per question (median ms of
+                 deciding, rewriting and remembering, over the whole run);
+  --standalone   the single-question dev set (--split) asked alone and asked as
+                 one long conversation (each question after the previous one):
+                 right+art both ways, and how many were taken for follow-ups;
+  --check-sentences  the sentence check of LLM answers (retrieval/llm/check.py):
+                 supported statements (quoted or paraphrased from the answer's
+                 sentence) kept and unsupported ones (a changed name, number or
+                 date) caught, on statements made from the dev questions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from _common import SHARED  # noqa: F401  (puts the repository on sys.path)
+from newsdev import ARCHIVE, DEVSET_DIRS, is_right, load_questions, open_archive_qa, questions_file, same_file
+
+FOLLOWUPS = "rmrb-2020-01-followups.jsonl"
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    id: str
+    first: str
+    first_answers: tuple[str, ...]
+    followup: str
+    followup_answers: tuple[str, ...]
+    file: str
+    file2: str
+    kind: str
+    split: str
+
+    @property
+    def leans(self) -> bool:
+        return self.kind != "standalone"
+
+
+def followups_file() -> Path | None:
+    return next((d / FOLLOWUPS for d in DEVSET_DIRS if (d / FOLLOWUPS).is_file()), None)
+
+
+def load_followups(path: Path) -> list[FollowUp]:
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            d = json.loads(line)
+            out.append(FollowUp(d["id"], d["first"], tuple(d["first_answers"]), d["followup"],
+                                tuple(d["followup_answers"]), d["file"], d.get("file2", ""), d["kind"], d["split"]))
+    return out
+
+
+def answer_file(ans) -> tuple[str, ...]:  # type: ignore[no-untyped-def]
+    """The first source's file and the files its article was also printed in."""
+    if not ans.found or not ans.sources:
+        return ()
+    s = ans.sources[0]
+    art = next((h.article for h in ans.hits if h.article.id == s.article_id), None)
+    return (s.file,) + (tuple(art.also_in) if art is not None else ())
+
+
+def right_with(ans, answers: tuple[str, ...], file: str) -> bool:  # type: ignore[no-untyped-def]
+    return ans.found and is_right(ans.text, answers) and any(same_file(f, file) for f in answer_file(ans))
+
+
+def share(flags: list[bool]) -> str:
+    return f"{sum(flags)}/{len(flags)} = {sum(flags) / len(flags):.3f}" if flags else "–"
+
+
+# ---------------------------------------------------------------- the lean decision
+
+def fit(qa, fus: list[FollowUp]) -> None:  # type: ignore[no-untyped-def]
+    import numpy as np
+
+    from retrieval.conversation import FEATURES, THRESHOLD, WEIGHTS, lean_probability, question_features
+
+    qpath = questions_file()
+    singles = load_questions(qpath)[0] if qpath else []
+    rows: list[tuple[str, str, bool]] = []  # (split, question, leans)
+    for f in fus:
+        rows.append((f.split, f.followup, f.leans))
+        rows.append((f.split, f.first, False))
+    rows += [(q.split, q.question, False) for q in singles]
+    feats = {q: question_features(q, qa.tokenizer, qa.index.doc_freq) for _, q, _ in rows}
+    train = [(feats[q], y) for s, q, y in rows if s == "even"]
+    x = np.array([f for f, _ in train])
+    y = np.array([float(v) for _, v in train])
+    w_pos = 0.5 / max(y.mean(), 1e-9)
+    w_neg = 0.5 / max(1 - y.mean(), 1e-9)
+    sw = np.where(y > 0, w_pos, w_neg)
+    w = np.zeros(x.shape[1])
+    for _ in range(4000):  # class-weighted logistic regression, light L2
+        p = 1 / (1 + np.exp(-x @ w))
+        w -= 0.5 * ((x.T @ (sw * (p - y))) / len(y) + 0.01 * np.r_[0, w[1:]])
+    print("fitted on the even half:", ", ".join(f"{n} {v:+.2f}" for n, v in zip(FEATURES, w)))
+    print("in use (retrieval/conversation.py):", ", ".join(f"{n} {v:+.2f}" for n, v in zip(FEATURES, WEIGHTS)))
+
+    def rule(name: str):  # type: ignore[no-untyped-def]
+        return {
+            "pronoun|ellipsis|why": lambda f: f[1] or f[2] or f[3],
+            "…|no entity": lambda f: f[1] or f[2] or f[3] or f[4],
+            "…|no entity|few words": lambda f: f[1] or f[2] or f[3] or f[4] or f[5],
+            "fitted now": lambda f: lean_probability(f, tuple(w)) >= THRESHOLD,
+            "in use": lambda f: lean_probability(f) >= THRESHOLD,
+        }[name]
+
+    print(f"{'decision':26s} {'split':5s} {'leaning caught':>18s} {'standalone f-u kept':>20s} "
+          f"{'first turns kept':>18s} {'single qs kept':>18s}")
+    for name in ("pronoun|ellipsis|why", "…|no entity", "…|no entity|few words", "fitted now", "in use"):
+        decide = rule(name)
+        for split in ("even", "odd"):
+            fu = [f for f in fus if f.split == split]
+            lean = [bool(decide(feats[f.followup])) for f in fu if f.leans]
+            stand = [not decide(feats[f.followup]) for f in fu if not f.leans]
+            first = [not decide(feats[f.first]) for f in fu]
+            single = [not decide(feats[q.question]) for q in singles if q.split == split]
+            print(f"{name:26s} {split:5s} {share(lean):>18s} {share(stand):>20s} {share(first):>18s} {share(single):>18s}")
+
+
+# ---------------------------------------------------------------- conversations
+
+def conversations(qa, fus: list[FollowUp]) -> None:  # type: ignore[no-untyped-def]
+    from retrieval.config import ConversationConfig
+    from retrieval.conversation import Chat, Conversation
+
+    chat = Chat(qa, ConversationConfig())
+    first_ok, lean_ok, lean_alone, stand_ok, stand_pulled, taken = [], [], [], [], [], []
+    lean_given_first: list[bool] = []
+    overhead: list[float] = []
+    by_kind: dict[str, list[bool]] = {}
+    for f in fus:
+        conv = Conversation()
+        a1 = chat.ask(conv, f.first).answer
+        first_ok.append(right_with(a1, f.first_answers, f.file))
+        t0 = time.perf_counter()
+        search, leaning = chat.rewrite(conv, f.followup)
+        t_rewrite = time.perf_counter() - t0
+        c = chat.ask(conv, f.followup)
+        # What the memory costs: deciding and rewriting, and remembering the turn (no reading).
+        t0 = time.perf_counter()
+        chat.remember(Conversation(), f.followup, c.search_question, c.answer, None)
+        overhead.append((t_rewrite + time.perf_counter() - t0) * 1000)
+        a2 = c.answer
+        taken.append(c.follow_up == f.leans)
+        if f.leans:
+            ok = right_with(a2, f.followup_answers, f.file)
+            lean_ok.append(ok)
+            if first_ok[-1]:
+                lean_given_first.append(ok)
+            by_kind.setdefault(f.kind, []).append(ok)
+            lean_alone.append(right_with(qa.ask(f.followup), f.followup_answers, f.file))
+        else:
+            stand_ok.append(right_with(a2, f.followup_answers, f.file2))
+            stand_pulled.append(any(same_file(x, f.file) for x in answer_file(a2)))
+    print(f"conversations: {len(fus)} ({sum(f.leans for f in fus)} leaning follow-ups, "
+          f"{sum(not f.leans for f in fus)} standalone)")
+    print(f"  first turns right with the right article:      {share(first_ok)}")
+    print(f"  leaning follow-ups right with the right article: {share(lean_ok)}")
+    print(f"    …of those whose first turn was right:        {share(lean_given_first)}")
+    for kind, flags in sorted(by_kind.items()):
+        print(f"    {kind:10s} {share(flags)}")
+    print(f"  the same follow-ups asked alone (no memory):   {share(lean_alone)}")
+    print(f"  standalone second questions right (own article): {share(stand_ok)}")
+    print(f"  standalone second questions answered from the first turn's article: {share(stand_pulled)}")
+    print(f"  follow-up decision right:                      {share(taken)}")
+    overhead.sort()
+    p90 = overhead[int(0.9 * (len(overhead) - 1))]
+    print(f"  memory overhead per question: median {statistics.median(overhead):.2f} ms, "
+          f"p90 {p90:.2f} ms, max {overhead[-1]:.2f} ms ({len(overhead)} questions)")
+
+
+def standalone(qa, split: str) -> None:  # type: ignore[no-untyped-def]
+    from retrieval.config import ConversationConfig
+    from retrieval.conversation import Chat, Conversation
+
+    qpath = questions_file()
+    assert qpath is not None
+    qs = [q for q in load_questions(qpath)[0] if split in ("all", q.split)]
+    chat = Chat(qa, ConversationConfig())
+    conv = Conversation()
+    alone, inconv, taken, changed = [], [], 0, 0
+    for q in qs:
+        a = qa.ask(q.question)
+        c = chat.ask(conv, q.question)
+        taken += c.follow_up
+        changed += (a.text, a.found) != (c.answer.text, c.answer.found)
+        if q.answerable:
+            alone.append(right_with(a, q.answers, q.file))
+            inconv.append(right_with(c.answer, q.answers, q.file))
+    print(f"single-question dev set ({split}): {len(qs)} questions, {len(alone)} answerable")
+    print(f"  right+art asked alone:                   {share(alone)}")
+    print(f"  right+art asked as one long conversation: {share(inconv)}")
+    print(f"  taken for follow-ups: {taken}; answers that changed: {changed}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--split", choices=["all", "even", "odd"], default="odd")
+    ap.add_argument("--work", default="", help="archive index folder (default: bench/newsdev.py's)")
+    ap.add_argument("--fit", action="store_true")
+    ap.add_argument("--standalone", action="store_true")
+    ap.add_argument("--check-sentences", action="store_true")
+    args = ap.parse_args()
+    path = followups_file()
+    if not ARCHIVE.is_dir() or path is None:
+        print(f"skipped: needs {ARCHIVE} and {FOLLOWUPS} (the news dev set)")
+        return
+    fus = load_followups(path)
+    if args.check_sentences:
+        from sentence_set import run_sentence_check
+
+        from retrieval.index.lexical import Tokenizer
+
+        run_sentence_check(Tokenizer())
+        return
+    qa = open_archive_qa(Path(args.work) if args.work else None, note=lambda s: print(s, file=sys.stderr))
+    qa.warm_up()
+    if args.fit:
+        fit(qa, fus)
+    elif args.standalone:
+        standalone(qa, args.split)
+    else:
+        conversations(qa, [f for f in fus if args.split in ("all", f.split)])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,267 @@
+"""Conversations: follow-up questions that lean on the previous turn.
+
+A ``Conversation`` keeps the last few turns of one chat (in memory only: the
+text of a conversation is never written to disk) and ``Chat`` answers a
+question within one:
+
+- ``leans_on_context`` decides whether the question leans on the previous
+  turn ("他担任什么职务？", "还有呢？", "为什么？", a question with no name of its
+  own). It is a logistic model over a handful of features whose weights were
+  fitted on the even half of the follow-up dev set and checked on the odd half
+  (``bench/followups.py --fit`` prints them; docs/conversation.md has the
+  figures);
+- a leaning question is searched with the previous turn's key terms added and
+  answered against the previous answer's article first; when that article
+  does not answer it, the best answer of the expanded search stands;
+- a question that stands on its own is answered exactly as ``QA.ask`` answers
+  it alone.
+
+``ConversationStore`` keeps conversations by key (a terminal session, a
+Telegram chat or reply thread) and forgets them after ``expire_minutes`` of
+silence.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+import time
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Hashable, Mapping
+
+from retrieval.config import ConversationConfig
+from retrieval.types import Answer, Article
+
+if TYPE_CHECKING:
+    from retrieval.answer.qa import QA
+    from retrieval.config import LLMConfig
+    from retrieval.index.lexical import Tokenizer
+    from retrieval.llm.client import LLMClient
+    from retrieval.llm.grounded import GroundedAnswer
+
+# Words that point back at something said before. 这/那 alone also start
+# "这次"/"那天"; they point back as well.
+PRONOUNS = ("他们", "她们", "它们", "他", "她", "它", "该", "此", "这", "那", "其", "对方", "双方", "本次", "当时")
+_ELLIPSIS = re.compile(r"(还有|另外|此外|其余|其他|其中|其它)|呢[？?！!。]?$")
+_WHY = re.compile(r"^(那)?(为什么|为何|原因是什么|什么原因|怎么会|何以)")
+# jieba part-of-speech tags of a question's own subject: names of people,
+# places, organisations and other proper nouns, English words, numbers and times.
+_ENTITY_TAGS = ("nr", "ns", "nt", "nz", "eng", "m", "t")
+
+# Features, in order: bias, a pronoun, an ellipsis, "why" at the start, no
+# entity of its own, few content words (≤ 3), the question's rarest word
+# (its IDF over the index, divided by the largest possible IDF).
+FEATURES = ("bias", "pronoun", "ellipsis", "why", "no_entity", "few_words", "rarest")
+# Fitted by `bench/followups.py --fit` on the even half of the follow-up set
+# (leaning follow-ups against standalone follow-ups, first turns and the
+# single-question dev set's even half; classes weighted equally). See
+# docs/conversation.md for how it does on the odd half.
+WEIGHTS = (-0.42, 2.63, 0.58, 0.20, 1.03, 2.13, -1.11)
+THRESHOLD = 0.5
+_WORD = re.compile(r"\w")
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One question and answer of a conversation, as later turns need it."""
+
+    question: str  # as asked
+    search: str  # as searched
+    terms: tuple[str, ...]  # its key words, rarest first: what a follow-up is expanded with
+    answer: str  # "" when not found
+    article: Article | None  # the answer's article; None when not found
+
+
+@dataclass(frozen=True)
+class ChatAnswer:
+    """An answer within a conversation: the answer, the question as it was
+    searched, and whether it leaned on the previous turn."""
+
+    answer: Answer
+    search_question: str
+    follow_up: bool
+    grounded: GroundedAnswer | None = None  # the language model's checked answer, when [llm] is on
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {**self.answer.to_dict(), "search_question": self.search_question, "follow_up": self.follow_up}
+        if self.grounded is not None:
+            d["llm"] = self.grounded.to_dict()
+        return d
+
+
+@dataclass
+class Conversation:
+    """The last turns of one chat. Only in memory."""
+
+    max_turns: int = 3
+    turns: deque[Turn] = field(default_factory=deque)
+    last_active: float = 0.0
+
+    @property
+    def previous(self) -> Turn | None:
+        return self.turns[-1] if self.turns else None
+
+    def add(self, turn: Turn, now: float) -> None:
+        self.turns.append(turn)
+        while len(self.turns) > self.max_turns:
+            self.turns.popleft()
+        self.last_active = now
+
+    def reset(self) -> None:
+        self.turns.clear()
+
+
+class ConversationStore:
+    """Conversations by key, forgotten after ``expire_minutes`` without a
+    question (and the oldest first beyond ``max_conversations``)."""
+
+    def __init__(self, cfg: ConversationConfig, clock: Callable[[], float] = time.monotonic) -> None:
+        self.cfg = cfg
+        self.clock = clock
+        self._items: OrderedDict[Hashable, Conversation] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> Conversation:
+        now = self.clock()
+        ttl = self.cfg.expire_minutes * 60.0
+        with self._lock:
+            conv = self._items.get(key)
+            if conv is not None and conv.turns and now - conv.last_active > ttl:
+                conv.reset()
+            if conv is None:
+                conv = Conversation(self.cfg.max_turns, last_active=now)
+                self._items[key] = conv
+            self._items.move_to_end(key)
+            # Forget the silent ones now and then, not only when asked again.
+            while self._items and (len(self._items) > self.cfg.max_conversations
+                                   or now - next(iter(self._items.values())).last_active > ttl):
+                oldest = next(iter(self._items))
+                if oldest == key:
+                    break
+                self._items.popitem(last=False)
+            return conv
+
+    def reset(self, key: Hashable) -> None:
+        with self._lock:
+            self._items.pop(key, None)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+def question_features(question: str, tokenizer: Tokenizer, doc_freq: Mapping[str, int] | None = None) -> list[float]:
+    """The features ``leans_on_context`` weighs (see ``FEATURES``)."""
+    from retrieval.textnorm import for_search
+
+    norm = for_search(question)
+    pairs = tokenizer.posseg(norm)
+    pronoun = any(p in norm for p in PRONOUNS)
+    ellipsis = bool(_ELLIPSIS.search(norm))
+    why = bool(_WHY.search(norm))
+    entity = any(flag.startswith(_ENTITY_TAGS) and not any(w.startswith(p) for p in PRONOUNS)
+                 for w, flag in pairs if w.strip())
+    content = tokenizer.normalized(norm)
+    rarest = 0.0
+    if doc_freq is not None and content:
+        n = max(int(doc_freq.get("__docs__", 1)), 1)
+        top = math.log(n + 1.5)
+        rarest = max(math.log((n - doc_freq.get(t, 0) + 0.5) / (doc_freq.get(t, 0) + 0.5) + 1.0) for t in content) / top
+    return [1.0, float(pronoun), float(ellipsis), float(why), float(not entity), float(len(content) <= 3), rarest]
+
+
+def lean_probability(features: list[float], weights: tuple[float, ...] = WEIGHTS) -> float:
+    z = sum(w * x for w, x in zip(weights, features))
+    return 1.0 / (1.0 + math.exp(-max(min(z, 60.0), -60.0)))
+
+
+def leans_on_context(question: str, tokenizer: Tokenizer, doc_freq: Mapping[str, int] | None = None) -> bool:
+    return lean_probability(question_features(question, tokenizer, doc_freq)) >= THRESHOLD
+
+
+def key_terms(text: str, tokenizer: Tokenizer, doc_freq: Mapping[str, int], limit: int) -> tuple[str, ...]:
+    """The ``limit`` rarest words of ``text`` (by IDF over the index), rarest
+    first. Whole words (jieba's plain cut), not the sub-words search mode adds:
+    "地下水" rather than "地下" and "下水"."""
+    from retrieval.index.lexical import STOPWORDS
+    from retrieval.textnorm import for_search
+
+    n = max(int(doc_freq.get("__docs__", 1)), 1)
+    seen: dict[str, float] = {}
+    for t in tokenizer.words(for_search(text)):
+        t = t.strip()
+        if (len(t) < 2 and not t.isdigit()) or t in STOPWORDS or not _WORD.search(t):
+            continue
+        if any(t.startswith(p) for p in PRONOUNS):
+            continue  # "他们" is what a follow-up replaces, not what it searches for
+        df = doc_freq.get(t, 0)
+        seen[t] = math.log((n - df + 0.5) / (df + 0.5) + 1.0)
+    return tuple(sorted(seen, key=lambda t: -seen[t])[:limit])
+
+
+class Chat:
+    """Answers questions within conversations, over one ``QA``."""
+
+    def __init__(self, qa: QA, cfg: ConversationConfig, llm: LLMClient | None = None,
+                 llm_cfg: LLMConfig | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+        self.qa = qa
+        self.cfg = cfg
+        self.llm = llm if llm_cfg is not None else None
+        self.llm_cfg = llm_cfg
+        self.clock = clock
+
+    def rewrite(self, conv: Conversation, question: str) -> tuple[str, bool]:
+        """The question as it is searched, and whether it leans on the previous turn."""
+        prev = conv.previous
+        if prev is None or not self.cfg.enabled:
+            return question, False
+        if not leans_on_context(question, self.qa.tokenizer, self.qa.index.doc_freq):
+            return question, False
+        if self.llm is not None and self.llm_cfg is not None and self.llm_cfg.rewrite_follow_ups:
+            from retrieval.llm.grounded import rewrite_follow_up
+
+            rewritten = rewrite_follow_up(self.llm, self.llm_cfg, question, self.history(conv))
+            if rewritten:
+                return rewritten, True
+        own = set(self.qa.tokenizer(question))
+        extra = [t for t in prev.terms if t not in own and t not in question]
+        if prev.answer and prev.answer not in question and len(prev.answer) <= 20:
+            extra.insert(0, prev.answer)
+        return " ".join(extra + [question]), True
+
+    @staticmethod
+    def history(conv: Conversation) -> list[tuple[str, str]]:
+        return [(t.question, t.answer) for t in conv.turns]
+
+    def ask(self, conv: Conversation, question: str, mode: str | None = None,
+            on_text: Callable[[str], None] | None = None) -> ChatAnswer:
+        """Answer ``question`` in ``conv`` and remember the turn. With a
+        language model configured, ``on_text`` gets its answer as it arrives."""
+        search, leaning = self.rewrite(conv, question)
+        prev = conv.previous
+        if leaning and prev is not None:
+            ans = self.qa.ask(question, mode, search=search, prefer=prev.article)
+        else:
+            ans = self.qa.ask(question, mode)
+        grounded = None
+        if self.llm is not None and self.llm_cfg is not None and ans.found:
+            from retrieval.llm.grounded import grounded_answer
+
+            grounded = grounded_answer(self.llm, self.llm_cfg, question, self.history(conv), ans,
+                                       self.qa.tokenizer, on_text)
+        self.remember(conv, question, search, ans, prev if leaning else None)
+        return ChatAnswer(ans, search, leaning, grounded)
+
+    def remember(self, conv: Conversation, question: str, search: str, ans: Answer, prev: Turn | None) -> None:
+        doc_freq = self.qa.index.doc_freq
+        terms = key_terms(question, self.qa.tokenizer, doc_freq, self.cfg.key_terms)
+        if prev is not None:  # a follow-up keeps what it leaned on: "他" still means the same person
+            terms = tuple(dict.fromkeys(terms + prev.terms))[: self.cfg.key_terms]
+        article = None
+        if ans.found and ans.sources:
+            aid = ans.sources[0].article_id
+            article = next((h.article for h in ans.hits if h.article.id == aid), None)
+        elif prev is not None:
+            article = prev.article  # "not found" in the article talked about: keep talking about it
+        conv.add(Turn(question, search, terms, ans.text if ans.found else "", article), self.clock())

@@ -479,15 +479,16 @@ def cmd_reader_mix(args: argparse.Namespace) -> int:
             held.append((name, held_rows))
     if not sources:
         raise UsageError("give at least one of --cmrc, --drcd, --xquad")
-    out = build_mix(sources, seed=args.seed, near_miss=args.near_miss)
+    out = build_mix(sources, seed=args.seed, near_miss=args.near_miss, edge_names=args.edge_names)
     dst = Path(args.out)
     _write_jsonl(dst, out)
     for name, rows in held:
         _write_jsonl(dst.with_name(f"{dst.stem}.heldout-{name}.jsonl"), rows)
     misses = sum(1 for r in out if not r["answers"])
+    edge = sum(1 for r in out if r["id"].startswith("EDGENAME_"))
     print(f"{dst}: {len(out) - misses} questions ("
           + ", ".join(f"{n} {sum(1 for r in out if r['id'].startswith(n + ':'))}" for n, _, _ in sources)
-          + f") and {misses} near-miss questions; held out, never in the mix: "
+          + f"), {edge} of them about names beginning with 于/任/本…, and {misses} near-miss questions; held out, never in the mix: "
           + (", ".join(f"{n} {len(r)} questions of {len({x.get('title') for x in r})} articles "
                        f"({dst.stem}.heldout-{n}.jsonl)" for n, r in held) or "nothing"))
     return 0
@@ -735,6 +736,8 @@ def build_parser() -> argparse.ArgumentParser:
     mx.add_argument("--xquad-holdout", type=float, default=0.25, help="share of XQuAD articles held out")
     mx.add_argument("--near-miss", type=float, default=0.5,
                     help="share of the possible near-miss questions (another number) added (default 0.5)")
+    mx.add_argument("--edge-names", type=int, default=0,
+                    help="questions about a name rewritten to begin with 于/任/本/自… (default 0)")
     mx.add_argument("--seed", type=int, default=0)
     mx.set_defaults(func=cmd_reader_mix)
     av = rsub.add_parser("average", help="write the weight average of readers trained along one line")

@@ -106,12 +106,47 @@ def near_miss_questions(rows: list[dict], seed: int = 0, limit: int = 0) -> list
     return out
 
 
+# Characters that begin names but are far more often function words: 于 (于发科 / 于1998年), 任
+# (任永禄 / 任副局长), 本 (本溪 / 本次), 自 (自贡 / 自1月起), 向, 和, 安, 从, 万, 成. A reader
+# trained on Wikipedia learnt to start after them: asked who, it answered 发科 for 于发科 and
+# 永禄 for 任永禄 (the start head's choice; the tokens are single characters, and neither the
+# trim head, the re-scorer nor the tidy step moved the edge).
+EDGE_CHARS = "于任本自向和安从万成"
+_ASKS_ENTITY = re.compile(r"谁|哪位|哪个人|什么人|哪座|哪个城市|哪个地方|哪个县|哪个区|哪个镇|哪个省|哪里|什么地方")
+_CJK_NAME = re.compile(r"^[\u4e00-\u9fff]{2,5}$")
+
+
+def edge_name_questions(rows: list[dict], limit: int, seed: int = 0) -> list[dict]:
+    """Questions asking for a person or place whose answer is a short name,
+    with the name's first character replaced, throughout the paragraph, by one
+    of ``EDGE_CHARS``: the same question, now about a name that begins with a
+    character the reader otherwise reads as a preposition."""
+    rng = random.Random(seed)
+    cands = [r for r in rows if r["answers"] and _ASKS_ENTITY.search(r["question"])
+             and _CJK_NAME.match(r["answers"][0]) and r["answers"][0] in r["context"]
+             and r["answers"][0][0] not in EDGE_CHARS]
+    rng.shuffle(cands)
+    out: list[dict] = []
+    for r in cands:
+        if len(out) >= limit:
+            break
+        old = r["answers"][0]
+        new = rng.choice(EDGE_CHARS) + old[1:]
+        if new in r["context"] or old in r["question"]:
+            continue
+        ctx = r["context"].replace(old, new)
+        out.append({**r, "id": f"EDGENAME_{r['id']}", "context": ctx, "answers": [new],
+                    "answer_starts": [ctx.find(new)], "context_id": f"EDGENAME_{r['context_id']}_{len(out)}"})
+    return out
+
+
 def build_mix(sources: list[tuple[str, list[dict], int]], seed: int = 0,
-              near_miss: float = 0.5) -> list[dict]:
+              near_miss: float = 0.5, edge_names: int = 0) -> list[dict]:
     """``sources``: (name, rows, sample) — ``sample`` rows of each (0: all),
     converted to how the reader reads them, ids and context ids prefixed with
     the source's name so they never collide; plus near-miss questions for
-    ``near_miss`` of the questions that allow one."""
+    ``near_miss`` of the questions that allow one, and ``edge_names``
+    questions about names that begin with a preposition-like character."""
     rng = random.Random(seed)
     out: list[dict] = []
     for name, rows, sample in sources:
@@ -123,6 +158,6 @@ def build_mix(sources: list[tuple[str, list[dict], int]], seed: int = 0,
             out.append(c)
     misses = near_miss_questions(out, seed=seed + 1)
     misses = rng.sample(misses, int(len(misses) * near_miss)) if near_miss < 1 else misses
-    out += misses
+    out += misses + edge_name_questions([r for r in out if r["answers"]], edge_names, seed=seed + 2)
     rng.shuffle(out)
     return out

@@ -106,7 +106,7 @@ class QA:
 
             rc = self.cfg.reader
             hits = searcher.search(question, max(top_k, rc.depth, retrieve_k or 0), mode)
-            opts = ReadingOptions(rc.depth, rc.rank_weight, rc.no_answer_threshold, self.cfg.answer.max_sources)
+            opts = ReadingOptions(rc.depth, rc.rank_weight, rc.no_answer_threshold, self.cfg.answer.max_sources, rc.stop_at)
             return dataclasses.replace(answer_with_reader(question, hits, self.reader, opts), question=asked)
         hits = searcher.search(question, max(top_k, retrieve_k or 0), mode)
         ans = answer_question(question, hits[:top_k], self.tokenizer, Scorer(searcher.index.doc_freq),

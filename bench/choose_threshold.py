@@ -27,7 +27,7 @@ from pathlib import Path
 
 from _common import SHARED  # noqa: F401  (puts the repository on sys.path)
 
-GRID = tuple(round(0.05 * k, 2) for k in range(1, 20))
+GRID = (0.005, 0.01, 0.02, 0.033, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 
 
 def load(path: Path) -> list[dict]:
@@ -56,18 +56,26 @@ def halves(rows: list[dict], news: bool) -> dict[str, list[dict]]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--news", required=True, help="bench/newsdev.py --report of a run that answered everything")
+    ap.add_argument("--news", required=True, help="bench/newsdev.py --report of a run that answered everything "
+                    "(EVEN.jsonl+ODD.jsonl: one report per half)")
     ap.add_argument("--eval", action="append", default=[], metavar="NAME=REPORT",
-                    help="`newsqa eval --report` of a run that answered everything (repeatable)")
+                    help="`newsqa eval --report` of a run that answered everything, the whole file (halves by "
+                         "position) or EVEN.jsonl+ODD.jsonl (repeatable)")
+    ap.add_argument("--at", type=float, default=None, help="print the confidence figures at this threshold "
+                    "instead of the chosen one (e.g. the reader's current one)")
     ap.add_argument("--write", default="", help="reader directory whose manifest gets the chosen threshold")
     args = ap.parse_args()
-    news = halves(load(Path(args.news)), True)
+    news = halves([r for p in args.news.split("+") if p for r in load(Path(p))], True)
     evals = {}
     for spec in args.eval:
         name, _, path = spec.partition("=")
-        evals[name] = halves(load(Path(path)), False)
+        if "+" in path:  # EVEN.jsonl+ODD.jsonl: reports of `newsqa eval --split even` and `--split odd`
+            even, odd = path.split("+", 1)
+            evals[name] = {"even": load(Path(even)), "odd": load(Path(odd)) if odd else []}
+        else:
+            evals[name] = halves(load(Path(path)), False)
     cols = ["news right", "news traps declined"] + [f"{n} F1" for n in evals]
-    print(f"{'t':>5s}  " + "  ".join(f"{c:>20s}" for c in cols) + "  mean (even)")
+    print(f"{'t':>6s}  " + "  ".join(f"{c:>20s}" for c in cols) + "  mean (even)")
     best = (-1.0, 0.0)
     for t in GRID:
         cells, mean_even = [], []
@@ -79,8 +87,29 @@ def main() -> None:
         m = sum(mean_even) / len(mean_even)
         if m > best[0]:
             best = (m, t)
-        print(f"{t:5.2f}  " + "  ".join(f"{c:>20s}" for c in cells) + f"  {m * 100:6.2f}")
-    print(f"(each cell: even / odd half; chosen on the even halves) threshold {best[1]:.2f}")
+        print(f"{t:6.3f}  " + "  ".join(f"{c:>20s}" for c in cells) + f"  {m * 100:6.2f}")
+    print(f"(each cell: even / odd half; chosen on the even halves) threshold {best[1]:.3f}")
+    t = args.at if args.at is not None else best[1]
+    print(f"\nat threshold {t:.3f}: answers with confidence >= 0.8 (news: right and from the right article "
+          f"counts; traps answered count wrong; eval files: F1 >= 80 counts), then reliability by confidence")
+    import numpy as np
+
+    from retrieval.reader.calibration import reliability
+
+    def answered(rows: list[dict], key: str) -> list[dict]:
+        return [r for r in rows if r[key] >= t]
+
+    sets = {"news": ({h: answered(news[h], "answerable_score") for h in news},
+                     lambda r: bool(r["answerable"] and r["right"]))}
+    for n, e in evals.items():
+        sets[n] = ({h: answered(e[h], "answerable") for h in e}, lambda r: r["f1"] >= 80)
+    for n, (by_half, ok) in sets.items():
+        for h, rows in by_half.items():
+            hi = [r for r in rows if r["confidence"] >= 0.8]
+            share = sum(map(ok, hi)) / len(hi) if hi else float("nan")
+            table = reliability(np.array([r["confidence"] for r in rows]), np.array([float(ok(r)) for r in rows]))
+            print(f"{n:>6s} {h:>4s}: {len(rows)} answered, conf>=0.8: {len(hi)} answers, {share * 100:.1f}% right; "
+                  + "; ".join(f"{b['bin']}: {b['answers']} @ {b['share_right'] * 100:.0f}%" for b in table))
     if args.write:
         from retrieval.reader.format import read_manifest, write_manifest
 
@@ -89,7 +118,7 @@ def main() -> None:
         calib = {**m.calibration, "no_answer_threshold": best[1]}
         figures = {**m.figures, "threshold_chosen_on": "news dev even + " + " + ".join(f"{n} even" for n in evals)}
         write_manifest(d, dataclasses.replace(m, calibration=calib, figures=figures))
-        print(f"{d}: no_answer_threshold = {best[1]:.2f}")
+        print(f"{d}: no_answer_threshold = {best[1]:.3f}")
 
 
 if __name__ == "__main__":

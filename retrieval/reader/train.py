@@ -317,7 +317,7 @@ def prepare(cfg: TrainConfig, tok: ReaderTokenizer, log: Callable[[str], None]) 
                 short_negatives.append(Example(r["id"], make_windows(q_ids, [enc[1]], cfg.max_len, cfg.stride)[0]))
     log(f"{len(positives)} answer windows, {sum(len(v) for v in negatives.values())} negative windows "
         f"({len(short_negatives)} more read every epoch: {near_misses} near-miss questions, {mined} mined "
-        f"from other articles, the rest short); {skipped} questions without a usable answer span skipped")
+        f"from other articles, {len(short_negatives) - near_misses - mined} short); {skipped} questions without a usable answer span skipped")
 
     rng = random.Random(cfg.seed)
     rng.shuffle(held_rows)

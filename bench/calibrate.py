@@ -62,7 +62,7 @@ def main() -> None:
     pos, neg = [], []
     conf, right = [], []
     rc = cfg.reader
-    opts = ReadingOptions(rc.depth, rc.rank_weight, rc.no_answer_threshold, cfg.answer.max_sources)
+    opts = ReadingOptions(rc.depth, rc.rank_weight, rc.no_answer_threshold, cfg.answer.max_sources, rc.stop_at)
     for it in items[: args.questions]:
         if not it.question.strip():
             continue

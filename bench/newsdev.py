@@ -1,7 +1,8 @@
 """newsqa on our own news dev set: questions about a month of People's Daily.
 
     .venv/bin/python bench/newsdev.py [--split all|even|odd] [--limit N] [--report OUT.jsonl]
-        [--work DIR] [--questions FILE] [--build-only]
+        [--work DIR] [--questions FILE] [--build-only] [--reader DIR]
+        [--no-answer-threshold P] [--stop-at P]
 
 Archive: ../shared/archive/rmrb-2020-01 (never copied into the repository).
 Questions: ../shared/newsdev/rmrb-2020-01-questions.jsonl, one JSON a line
@@ -82,13 +83,15 @@ class Outcome:
     right: bool  # the answer text is right (never for a trap)
     right_article: bool  # the first source is the question's file
     article_at_1: bool  # the top-ranked article is the question's file, answered or not
+    answerable: float = 0.0  # the no-answer score "found" was decided on (for choosing the threshold)
 
     def to_dict(self) -> dict[str, Any]:
         q = self.question
         return {"id": q.id, "split": q.split, "kind": q.kind, "names_day": q.names_day,
                 "answerable": q.answerable, "predicted": self.predicted, "found": self.found,
                 "confidence": round(self.confidence, 4), "files": list(self.files), "right": self.right,
-                "right_article": self.right_article, "article_at_1": self.article_at_1}
+                "right_article": self.right_article, "article_at_1": self.article_at_1,
+                "answerable_score": round(self.answerable, 4)}
 
 
 @dataclass(frozen=True)
@@ -141,22 +144,26 @@ def same_file(indexed: str, wanted: str) -> bool:
     return bool(wanted) and (indexed == wanted or indexed.endswith("/" + wanted))
 
 
-def archive_config(work: Path | None = None):  # type: ignore[no-untyped-def]
-    """./config.toml's settings with the archive as the corpus and an index of its own."""
+def archive_config(work: Path | None = None, reader: dict[str, Any] | None = None):  # type: ignore[no-untyped-def]
+    """./config.toml's settings with the archive as the corpus and an index of its own;
+    ``reader``: [reader] settings to replace (path, no_answer_threshold, stop_at)."""
     from retrieval.config import CorpusConfig, IndexConfig
 
     cfg = load_bench_config()
+    if reader:
+        cfg = cfg.replace(reader=dataclasses.replace(cfg.reader, **reader))
     where = work or cfg.cache_dir / "bench" / "newsdev-index"
     # Always the embedded backend: a configured Milvus collection is the user's archive.
     index = IndexConfig(**{**cfg.index.__dict__, "path": str(Path(where).resolve()), "backend": "embedded"})
     return cfg.replace(corpus=dataclasses.replace(cfg.corpus, paths=(str(ARCHIVE),)), index=index)
 
 
-def open_archive_qa(work: Path | None = None, note: Callable[[str], None] = print):  # type: ignore[no-untyped-def]
+def open_archive_qa(work: Path | None = None, note: Callable[[str], None] = print,  # type: ignore[no-untyped-def]
+                    reader: dict[str, Any] | None = None):
     """The question answerer over the archive, built or refreshed first when needed."""
     from retrieval.app import open_qa
 
-    return open_qa(archive_config(work), note)
+    return open_qa(archive_config(work, reader), note)
 
 
 def ask(qa: Any, q: DevQuestion) -> Outcome:
@@ -173,7 +180,7 @@ def ask(qa: Any, q: DevQuestion) -> Outcome:
     right = q.answerable and ans.found and is_right(ans.text, q.answers)
     on_file = bool(ans.sources) and any(same_file(f, q.file) for f in (ans.sources[0].file,) + aliases)
     return Outcome(q, ans.text if ans.found else "", ans.found, ans.confidence, files, aliases, right,
-                   right and on_file, any(same_file(f, q.file) for f in top))
+                   right and on_file, any(same_file(f, q.file) for f in top), ans.answerable)
 
 
 def _share(flags: list[bool]) -> float | None:
@@ -233,7 +240,8 @@ def select(questions: list[DevQuestion], split: str, limit: int) -> list[DevQues
 
 
 def run(split: str = "all", limit: int = 0, work: Path | None = None, report: Path | None = None,
-        note: Callable[[str], None] = print, questions_path: Path | None = None) -> list[Outcome] | None:
+        note: Callable[[str], None] = print, questions_path: Path | None = None,
+        reader: dict[str, Any] | None = None) -> list[Outcome] | None:
     """Ask the set (None when the archive or the questions are absent)."""
     path = questions_path or questions_file()
     if not ARCHIVE.is_dir() or path is None:
@@ -242,7 +250,7 @@ def run(split: str = "all", limit: int = 0, work: Path | None = None, report: Pa
     questions = select(questions, split, limit)
     if bad:
         note(f"{bad} unreadable line(s) in {path.name} left out")
-    qa = open_archive_qa(work, note)
+    qa = open_archive_qa(work, note, reader)
     qa.warm_up()
     outcomes = [ask(qa, q) for q in questions]
     if report is not None:
@@ -260,7 +268,19 @@ def main() -> None:
     ap.add_argument("--work", default="", help="index folder (default: ~/.cache/newsqa/bench/newsdev-index)")
     ap.add_argument("--questions", default="", help="another questions file in the same format")
     ap.add_argument("--build-only", action="store_true", help="build or refresh the archive index, ask nothing")
+    ap.add_argument("--reader", default="", help="reader directory instead of the configured one")
+    ap.add_argument("--no-answer-threshold", type=float, default=None,
+                    help="[reader] no_answer_threshold for this run (1e-6: answer everything, for "
+                         "bench/choose_threshold.py)")
+    ap.add_argument("--stop-at", type=float, default=None, help="[reader] stop_at for this run")
     args = ap.parse_args()
+    reader: dict[str, Any] = {}
+    if args.reader:
+        reader["path"] = str(Path(args.reader).resolve())
+    if args.no_answer_threshold is not None:
+        reader["no_answer_threshold"] = args.no_answer_threshold
+    if args.stop_at is not None:
+        reader["stop_at"] = args.stop_at
     if not ARCHIVE.is_dir():
         print(f"skipped: needs {ARCHIVE} (the People's Daily archive)")
         return
@@ -274,7 +294,7 @@ def main() -> None:
         print(f"skipped: needs {path or QUESTIONS} (the news dev set)")
         return
     outcomes = run(args.split, args.limit, work, Path(args.report) if args.report else None,
-                   note=lambda s: print(s, file=sys.stderr), questions_path=path)
+                   note=lambda s: print(s, file=sys.stderr), questions_path=path, reader=reader)
     assert outcomes is not None
     print(f"{len(outcomes)} questions ({sum(o.question.answerable for o in outcomes)} answerable)")
     print_report(outcomes)

@@ -486,6 +486,8 @@ def cmd_reader_train(args: argparse.Namespace) -> int:
         raise UsageError(f"{data}: training file not found")
     if not 0.0 <= args.short_crops <= 1.0:
         raise UsageError(f"--short-crops: a share between 0 and 1, got {args.short_crops}")
+    if not 0.0 <= args.mined_negatives <= 1.0:
+        raise UsageError(f"--mined-negatives: a share between 0 and 1, got {args.mined_negatives}")
     out = Path(args.out)
     tc = TrainConfig(data=data, out=out, work=Path(args.work) if args.work else out.with_name(out.name + ".work"),
                      base_dir=base_model_dir(cfg, _note), base_model=cfg.embedding.model, layers=args.layers,
@@ -495,7 +497,8 @@ def cmd_reader_train(args: argparse.Namespace) -> int:
                      batch_size=args.batch_size, max_steps=args.max_steps,
                      limit_questions=args.limit, holdout_eval=args.holdout_eval,
                      checkpoint_minutes=args.checkpoint_minutes, threads=cfg.embedding.threads,
-                     chunking=cfg.chunking, short_crops=args.short_crops)
+                     chunking=cfg.chunking, short_crops=args.short_crops,
+                     mined_negatives=args.mined_negatives)
     try:
         figures = train(tc, log=_note)
     except ValueError as exc:
@@ -504,6 +507,56 @@ def cmd_reader_train(args: argparse.Namespace) -> int:
         raise ReaderError(str(exc)) from exc
     print(f"reader written to {out}: " + json.dumps({k: v for k, v in figures.items() if k != "history"},
                                                    ensure_ascii=False))
+    return 0
+
+
+def _write_jsonl(dst: Path, rows: list[dict]) -> None:
+    tmp = dst.with_name(dst.name + ".tmp")
+    try:
+        with tmp.open("w", encoding="utf-8") as f:
+            for r in rows:
+                f.write(json.dumps(r, ensure_ascii=False) + "\n")
+        tmp.replace(dst)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def cmd_reader_mix(args: argparse.Namespace) -> int:
+    from retrieval.reader.mix import build_mix, split_by_article
+    from retrieval.reader.train import load_rows
+
+    sources: list[tuple[str, list[dict], int]] = []
+    held: list[tuple[str, list[dict]]] = []
+    for name, path, sample, share in (("cmrc", args.cmrc, args.cmrc_sample, 0.0),
+                                      ("drcd", args.drcd, 0, args.drcd_holdout),
+                                      ("xquad", args.xquad, 0, args.xquad_holdout)):
+        if not path:
+            continue
+        src = Path(path)
+        if not src.is_file():
+            raise UsageError(f"{src}: no such file")
+        try:
+            rows = load_rows(src)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from exc
+        train_rows, held_rows = split_by_article(rows, name, share) if share else (rows, [])
+        sources.append((name, train_rows, sample))
+        if held_rows:
+            held.append((name, held_rows))
+    if not sources:
+        raise UsageError("give at least one of --cmrc, --drcd, --xquad")
+    out = build_mix(sources, seed=args.seed, near_miss=args.near_miss, edge_names=args.edge_names)
+    dst = Path(args.out)
+    _write_jsonl(dst, out)
+    for name, rows in held:
+        _write_jsonl(dst.with_name(f"{dst.stem}.heldout-{name}.jsonl"), rows)
+    misses = sum(1 for r in out if not r["answers"])
+    edge = sum(1 for r in out if r["id"].startswith("EDGENAME_"))
+    print(f"{dst}: {len(out) - misses} questions ("
+          + ", ".join(f"{n} {sum(1 for r in out if r['id'].startswith(n + ':'))}" for n, _, _ in sources)
+          + f"), {edge} of them about names beginning with 于/任/本…, and {misses} near-miss questions; held out, never in the mix: "
+          + (", ".join(f"{n} {len(r)} questions of {len({x.get('title') for x in r})} articles "
+                       f"({dst.stem}.heldout-{n}.jsonl)" for n, r in held) or "nothing"))
     return 0
 
 
@@ -713,6 +766,9 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--short-crops", type=float, default=0.0,
                     help="share of questions also read as the answer's own sentence, with a lone "
                          "sentence of the same context as a negative (teaches short articles; default 0)")
+    tr.add_argument("--mined-negatives", type=float, default=0.0,
+                    help="share of questions that also read another article's most similar chunk without "
+                         "the answer as an unanswerable passage, every epoch (default 0)")
     tr.set_defaults(func=cmd_reader_train)
     re_ = rsub.add_parser("eval", help="span F1/EM reading each question's own paragraph, and latency")
     re_.add_argument("file", help="JSON Lines with question, answers, context (and title)")
@@ -743,6 +799,21 @@ def build_parser() -> argparse.ArgumentParser:
                     help="also that many synthetic count questions (-1: all; 0: none)")
     ag.add_argument("--seed", type=int, default=0)
     ag.set_defaults(func=cmd_reader_augment)
+    mx = rsub.add_parser("mix", help="a training mix of CMRC 2018, DRCD and XQuAD zh with near-miss questions; "
+                                      "DRCD and XQuAD split by article, the held-out part written beside it")
+    mx.add_argument("--out", required=True, help="JSON Lines to write (held-out parts: OUT.heldout-NAME.jsonl)")
+    mx.add_argument("--cmrc", help="CMRC-2018-style training file")
+    mx.add_argument("--cmrc-sample", type=int, default=0, help="questions drawn from --cmrc (0: all)")
+    mx.add_argument("--drcd", help="DRCD (traditional) in the same layout")
+    mx.add_argument("--drcd-holdout", type=float, default=0.3, help="share of DRCD articles held out")
+    mx.add_argument("--xquad", help="XQuAD zh in the same layout")
+    mx.add_argument("--xquad-holdout", type=float, default=0.25, help="share of XQuAD articles held out")
+    mx.add_argument("--near-miss", type=float, default=0.5,
+                    help="share of the possible near-miss questions (another number) added (default 0.5)")
+    mx.add_argument("--edge-names", type=int, default=0,
+                    help="questions about a name rewritten to begin with 于/任/本/自… (default 0)")
+    mx.add_argument("--seed", type=int, default=0)
+    mx.set_defaults(func=cmd_reader_mix)
     av = rsub.add_parser("average", help="write the weight average of readers trained along one line")
     av.add_argument("readers", nargs="+", help="reader directories (same base model and shape)")
     av.add_argument("--out", required=True, help="reader directory to write")

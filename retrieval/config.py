@@ -105,6 +105,9 @@ class ReaderConfig:
     depth: int = 4  # chunks the reader reads per question (chosen on CMRC dev, even half; docs/reader.md)
     rank_weight: float = 15.0  # weight of log(retrieval score / top score) when the reader re-ranks
     no_answer_threshold: float = 0.0  # P(some chunk holds the answer) below which: not found; 0: calibrated with the reader
+    # Dynamic depth: when the first chunk alone holds the answer with at least this probability
+    # (has-answer head), the other depth − 1 chunks are not read. 0: always read `depth` chunks.
+    stop_at: float = 0.0
     # auto: the shipped int8 graph on CPUs with VNNI, an int8 graph with unsigned weights (written
     # once into the cache) on x86 CPUs without; onnx / onnx-u8 / numpy force one.
     backend: str = "auto"
@@ -228,6 +231,7 @@ _RANGES: dict[tuple[str, str], tuple[float, float]] = {
     ("reader", "depth"): (1, 200),
     ("reader", "rank_weight"): (0.0, 100.0),
     ("reader", "no_answer_threshold"): (0.0, 1.0),
+    ("reader", "stop_at"): (0.0, 1.0),
     ("telegram", "webhook_port"): (1, 65535),
     ("telegram", "rate_limit_per_minute"): (0, 100_000),
     ("telegram", "reload_check_seconds"): (0.1, 86_400),

@@ -35,6 +35,8 @@ class EvalRow:
     em: float
     f1: float
     latency_ms: float
+    confidence: float = 0.0
+    answerable: float = 0.0  # the no-answer score "found" was decided on (Answer.answerable)
 
 
 @dataclass
@@ -153,7 +155,8 @@ def evaluate(qa: QA, items: list[EvalItem], mode: str | None = None,
             pred = ans.text if ans.found else ""
             rows.append(EvalRow(it.id, it.question, list(it.answers), pred, ans.found, ranked[:20], rank, rank_before,
                                 em_score(pred, it.answers) if it.answers else 0.0,
-                                f1_score(pred, it.answers) if it.answers else 0.0, latency))
+                                f1_score(pred, it.answers) if it.answers else 0.0, latency,
+                                round(ans.confidence, 4), round(ans.answerable, 4)))
             bar.update(1)
     finally:
         bar.close()

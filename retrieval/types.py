@@ -174,6 +174,9 @@ class Answer:
     sources: tuple[Source, ...] = ()
     hits: tuple[Hit, ...] = field(default=(), repr=False)  # best first, after reading when a reader ran
     retrieved: tuple[Hit, ...] = field(default=(), repr=False)  # the retrieval order, before reading
+    # The score "found" was decided on (the reader's no-answer score, compared with its threshold);
+    # reports keep it so a threshold can be chosen on measured questions. 0.0 without a reader.
+    answerable: float = field(default=0.0, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -128,7 +128,7 @@ class QA:
             rc = self.cfg.reader
             if hits is None:
                 hits = searcher.search(query, max(top_k, rc.depth, retrieve_k or 0), mode)
-            opts = ReadingOptions(rc.depth, rc.rank_weight, rc.no_answer_threshold, self.cfg.answer.max_sources)
+            opts = ReadingOptions(rc.depth, rc.rank_weight, rc.no_answer_threshold, self.cfg.answer.max_sources, rc.stop_at)
             return answer_with_reader(question, hits, self.reader, opts)
         if hits is None:
             hits = searcher.search(query, max(top_k, retrieve_k or 0), mode)

@@ -32,6 +32,7 @@ class ReadingOptions:
     rank_weight: float = 8.0  # times log(score / top score) of retrieval, added to the reader's log-odds
     no_answer_threshold: float = 0.0  # P(some chunk holds the answer) below which: not found; 0: the reader's own
     max_sources: int = 3
+    stop_at: float = 0.0  # P(the first chunk holds the answer) from which the others are not read; 0: never
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,18 @@ def read_hits(question: str, hits: list[Hit], reader: Reader, opts: ReadingOptio
         return []
     texts = texts or [reader_text(h.chunk.text) for h in hits]
     titles = [reader_text(h.article.title) for h in hits]
-    readings = reader.read(reader_text(question), list(zip(titles, texts)))
+    q = reader_text(question)
+    pairs = list(zip(titles, texts))
+    if opts.stop_at > 0 and len(hits) > 1:
+        # Dynamic depth: the int8 graph reads one window per pass anyway, so reading the first
+        # chunk on its own costs nothing; when it plainly holds the answer the rest are skipped.
+        readings = reader.read(q, pairs[:1])
+        if _sigmoid(readings[0].has_logit) >= opts.stop_at:
+            hits, texts = hits[:1], texts[:1]
+        else:
+            readings = readings + reader.read(q, pairs[1:])
+    else:
+        readings = reader.read(q, pairs)
     top = max(h.score for h in hits)
     out = []
     for h, r, t in zip(hits, readings, texts):
@@ -103,14 +115,15 @@ def answer_with_reader(question: str, hits: list[Hit], reader: Reader, opts: Rea
     readings = read_hits(question, hits, reader, opts)
     if not readings:
         return Answer(question, "", False, 0.0, (), tuple(hits), tuple(hits))
-    ranked_hits = tuple([r.hit for r in readings] + list(hits[opts.depth:]))
+    read = {id(r.hit) for r in readings}
+    ranked_hits = tuple([r.hit for r in readings] + [h for h in hits if id(h) not in read])
     best, has_prob = choose(readings, reader, opts)
     limit = threshold(reader, opts)
     assert best is not None
     if best.reading.span is None or has_prob < limit:
-        return Answer(question, "", False, best.confidence, (), ranked_hits, tuple(hits))
+        return Answer(question, "", False, best.confidence, (), ranked_hits, tuple(hits), has_prob)
     text, sources = cite(best, readings, limit, opts.max_sources)
-    return Answer(question, text, True, best.confidence, sources, ranked_hits, tuple(hits))
+    return Answer(question, text, True, best.confidence, sources, ranked_hits, tuple(hits), has_prob)
 
 
 def cite(best: Reading, readings: list[Reading], limit: float, max_sources: int) -> tuple[str, tuple[Source, ...]]:

@@ -64,7 +64,8 @@ def calibrate(cfg: Config, reader: Reader, path: Path, data: Path, limit: int = 
     from retrieval.answer.qa import QA
 
     share = float(reader.manifest.training.get("holdout", 0.05))
-    rows = [r for r in load_rows(data) if is_holdout(r["context_id"], share)]
+    # Near-miss questions (reader mix) have no answer to find: they are not what "answerable" means here.
+    rows = [r for r in load_rows(data) if is_holdout(r["context_id"], share) and r["answers"]]
     if limit:
         rows = rows[:limit]
     contexts = sorted({r["context_id"] for r in rows})
@@ -87,7 +88,7 @@ def calibrate(cfg: Config, reader: Reader, path: Path, data: Path, limit: int = 
     rebuild(cfg, encoder, tokenizer, full=False, progress=progress)
     qa = QA(cfg, encoder, tokenizer)
     rc = cfg.reader
-    opts = ReadingOptions(rc.depth, rc.rank_weight, rc.no_answer_threshold, cfg.answer.max_sources)
+    opts = ReadingOptions(rc.depth, rc.rank_weight, rc.no_answer_threshold, cfg.answer.max_sources, rc.stop_at)
     feats, right = [], []
     scores_ans: dict[str, list[float]] = {"has": [], "span": []}
     scores_unans: dict[str, list[float]] = {"has": [], "span": []}

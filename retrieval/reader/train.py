@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import time
 import zlib
 from dataclasses import asdict, dataclass, field
@@ -68,6 +69,11 @@ class TrainConfig:
     # sentence of the same context as a negative. CMRC paragraphs are long, so
     # without these the has-answer head under-scores one-sentence news briefs.
     short_crops: float = 0.0
+    # Share of answerable questions that also read, every epoch, a mined
+    # unanswerable passage: the most similar chunk of another article that
+    # does not hold the answer, preferring one holding an answer of the same
+    # shape (another year, another count with the same measure word).
+    mined_negatives: float = 0.0
 
 
 @dataclass
@@ -97,7 +103,8 @@ def load_rows(path: Path) -> list[dict]:
                 continue
             try:
                 r = json.loads(line)
-                if not (r["question"].strip() and r["context"] and r["answers"]):
+                # A near-miss question (mix.near_miss_questions) has no answer in its context.
+                if not (r["question"].strip() and r["context"] and (r["answers"] or "near_miss_start" in r)):
                     continue
             except (ValueError, KeyError) as exc:
                 raise ValueError(f"{path}:{line_no}: not a question record ({exc})") from exc
@@ -146,7 +153,7 @@ class Prepared:
     positives: list[Example]
     negatives: dict[str, list[Example]]  # question id → its negative windows
     eval_items: list[tuple[dict, list[tuple[str, str]]]]  # held-out (row, passages)
-    short_negatives: list[Example] = field(default_factory=list)  # read every epoch
+    short_negatives: list[Example] = field(default_factory=list)  # read every epoch (with mined ones)
 
 
 def short_crops(text: str, a: int, b: int, answer: str,
@@ -169,6 +176,40 @@ def short_crops(text: str, a: int, b: int, answer: str,
     others = [(s0, s1) for s0, s1 in sents if (s1 <= pos[0] or s0 >= pos[1])
               and s1 - s0 >= 8 and answer not in text[s0:s1]]
     return pos, (others[rng.randrange(len(others))] if others else None)
+
+
+_DIGITS = re.compile(r"\d+(?:\.\d+)?")
+
+
+def answer_shape(answer: str) -> re.Pattern[str] | None:
+    """A pattern for text of the same kind as ``answer``: its numbers as any
+    number, its unit kept ("1998年" → \\d+年, "45人" → \\d+人); for an answer
+    without digits, its last character (省, 大学's 学, 奖: the kind of name)."""
+    a = answer.strip()
+    if not a:
+        return None
+    if _DIGITS.search(a):
+        parts = _DIGITS.split(a)
+        tail = parts[-1][:2]
+        return re.compile(r"\d+(?:\.\d+)?" + re.escape(tail)) if tail else re.compile(r"\d{2,}")
+    return re.compile(re.escape(a[-1])) if len(a) >= 2 else None
+
+
+def mined_negative(candidates: list[tuple[str, str]], answers: list[str]) -> int:
+    """Index of the best near miss among ``candidates`` ((title, chunk text),
+    most similar first): the first that holds text shaped like the answer but
+    not the answer, else the first without the answer; -1 when every one holds
+    the answer."""
+    shapes = [p for p in (answer_shape(a) for a in answers) if p is not None]
+    first = -1
+    for i, (_, text) in enumerate(candidates):
+        if any(a and a in text for a in answers):
+            continue
+        if first < 0:
+            first = i
+        if any(p.search(text) for p in shapes):
+            return i
+    return first
 
 
 def prepare(cfg: TrainConfig, tok: ReaderTokenizer, log: Callable[[str], None]) -> Prepared:
@@ -199,7 +240,7 @@ def prepare(cfg: TrainConfig, tok: ReaderTokenizer, log: Callable[[str], None]) 
     docs = []
     for r in train_rows:
         sc = bm.scores(jt(r["question"]))
-        docs.append(np.argsort(-sc)[:8].tolist())
+        docs.append(np.argsort(-sc)[:30].tolist())
 
     all_keys = [(cid, i) for cid in chunks for i in range(len(chunks[cid]))]
     encoded = tok.encode_passages([(contexts[c].get("title", ""), chunks[c][i][2]) for c, i in all_keys])
@@ -210,15 +251,27 @@ def prepare(cfg: TrainConfig, tok: ReaderTokenizer, log: Callable[[str], None]) 
     negatives: dict[str, list[Example]] = {}
     short_negatives: list[Example] = []
     crop_rng = random.Random(cfg.seed + 7)
-    skipped = 0
+    skipped = near_misses = mined = 0
     for qi, r in enumerate(train_rows):
+        cid = r["context_id"]
+        q_ids = q_encoded[qi]
+        if not r["answers"]:
+            # A near miss: the chunk where the original answer was is read as a negative, every epoch.
+            at = int(r.get("near_miss_start", -1))
+            for ci, (c0, c1, _) in enumerate(chunks[cid]):
+                if c0 <= at < c1:
+                    wins = make_windows(q_ids, [passage_cache[(cid, ci)]], cfg.max_len, cfg.stride)
+                    w = next((w for w in wins if any(int(o0) <= at - c0 < int(o1) for o0, o1 in
+                                                     w.offsets[w.ctx_start:w.ctx_end])), wins[0])
+                    short_negatives.append(Example(r["id"], w))
+                    near_misses += 1
+                    break
+            continue
         span = answer_span(r)
         if span is None:
             skipped += 1
             continue
         a, b = span
-        cid = r["context_id"]
-        q_ids = q_encoded[qi]
         negs: list[Example] = []
         got = False
         for ci, (c0, c1, _) in enumerate(chunks[cid]):
@@ -235,12 +288,21 @@ def prepare(cfg: TrainConfig, tok: ReaderTokenizer, log: Callable[[str], None]) 
         if not got:
             skipped += 1
             continue
-        for d in docs[qi]:
-            ocid, oi = flat[int(d)]
-            if ocid != cid:
-                w = make_windows(q_ids, [passage_cache[(ocid, oi)]], cfg.max_len, cfg.stride)[0]
-                negs.append(Example(r["id"], w))
-                break
+        # Another article's most similar chunk that does not hold the answer (a chunk of another
+        # context that happens to hold the answer text is no negative).
+        title = contexts[cid].get("title", "")
+        others = [flat[int(d)] for d in docs[qi]]
+        others = [(oc, oi) for oc, oi in others if oc != cid and (not title or contexts[oc].get("title", "") != title)]
+        answers = [x.strip() for x in r["answers"] if x.strip()]
+        plain = next((k for k in others if not any(x in chunks[k[0]][k[1]][2] for x in answers)), None)
+        if plain is not None:
+            negs.append(Example(r["id"], make_windows(q_ids, [passage_cache[plain]], cfg.max_len, cfg.stride)[0]))
+        if cfg.mined_negatives and crop_rng.random() < cfg.mined_negatives:
+            k = mined_negative([(contexts[oc].get("title", ""), chunks[oc][oi][2]) for oc, oi in others], answers)
+            if k >= 0:
+                w = make_windows(q_ids, [passage_cache[others[k]]], cfg.max_len, cfg.stride)[0]
+                short_negatives.append(Example(r["id"], w))
+                mined += 1
         negatives[r["id"]] = negs
         if cfg.short_crops and crop_rng.random() < cfg.short_crops:
             text = contexts[cid]["context"]
@@ -254,12 +316,13 @@ def prepare(cfg: TrainConfig, tok: ReaderTokenizer, log: Callable[[str], None]) 
             if neg:
                 short_negatives.append(Example(r["id"], make_windows(q_ids, [enc[1]], cfg.max_len, cfg.stride)[0]))
     log(f"{len(positives)} answer windows, {sum(len(v) for v in negatives.values())} negative windows "
-        f"({len(short_negatives)} more, short); {skipped} questions without a usable answer span skipped")
+        f"({len(short_negatives)} more read every epoch: {near_misses} near-miss questions, {mined} mined "
+        f"from other articles, {len(short_negatives) - near_misses - mined} short); {skipped} questions without a usable answer span skipped")
 
     rng = random.Random(cfg.seed)
     rng.shuffle(held_rows)
     eval_items = [(r, [(r.get("title", ""), t) for _, _, t in chunks[r["context_id"]]])
-                  for r in held_rows[: cfg.holdout_eval]]
+                  for r in [r for r in held_rows if r["answers"]][: cfg.holdout_eval]]
     return Prepared(positives, negatives, eval_items, short_negatives)
 
 
@@ -370,6 +433,7 @@ def export(model, cfg: TrainConfig, fingerprint: str, figures: dict, step: int, 
                   "head_lr": cfg.head_lr, "batch_size": cfg.batch_size, "seed": cfg.seed,
                   "holdout": cfg.holdout, "warmup": cfg.warmup,
                   **({"short_crops": cfg.short_crops} if cfg.short_crops else {}),
+                  **({"mined_negatives": cfg.mined_negatives} if cfg.mined_negatives else {}),
                   **({"init": str(cfg.init.name)} if cfg.init is not None else {})},
         figures=figures)
     save_reader(out, tensors, manifest)

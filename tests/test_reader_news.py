@@ -1,0 +1,101 @@
+"""The shipped reader on news the way People's Daily and Taiwan papers write it
+(issue 28): the real default model, the shipped reader, a real index over
+tests/data/news_reader_fixture.jsonl (six short articles written for these
+tests, none taken from any archive).
+
+Expected answers were written with the articles, before the reader's output on
+them was seen.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import write_config
+
+pytestmark = pytest.mark.slow
+
+FIXTURE = Path(__file__).parent / "data" / "news_reader_fixture.jsonl"
+
+
+@pytest.fixture(scope="module")
+def news_qa(real_encoder, tokenizer, tmp_path_factory):
+    from retrieval.app import load_reader
+    from retrieval.answer.qa import QA
+    from retrieval.config import load_config
+    from retrieval.index.store import IndexStore
+
+    base = tmp_path_factory.mktemp("news")
+    corpus = base / "corpus"
+    corpus.mkdir()
+    shutil.copy(FIXTURE, corpus / FIXTURE.name)
+    cfg = load_config(write_config(base / "config.toml", corpus, base / "index"))
+    IndexStore(cfg.index_path).build(cfg, real_encoder, tokenizer)
+    qa = QA(cfg, real_encoder, tokenizer, reader=load_reader(cfg))
+    assert qa.reader is not None
+    return qa
+
+
+def _article_text(qa, ans) -> str:  # type: ignore[no-untyped-def]
+    return qa.index.articles[ans.sources[0].article_id].text
+
+
+# A name whose first character is, far more often, a preposition or pronoun (于, 任, 自, 本).
+# Why the first character went missing (docs/reader.md, "Names that begin like a preposition"): the
+# reader's start head puts the start after 于/任 (one-character pieces; neither the trim head, the
+# re-scorer nor the tidy step moves it). Training on names rewritten to begin with such characters
+# (`newsqa reader mix --edge-names`, run 6, not shipped) did not yet overturn it either.
+_START_HEAD = "the start head starts after 于/任 (新民, 建华); edge-name training not yet enough"
+@pytest.mark.parametrize("question,name,title", [
+    pytest.param("省农业农村厅副厅长是谁？", "于新民", "省农业农村厅召开春耕备耕新闻发布会",
+                 marks=pytest.mark.xfail(strict=True, reason=_START_HEAD)),
+    pytest.param("省种子管理站站长是谁？", "任建华", "省农业农村厅召开春耕备耕新闻发布会",
+                 marks=pytest.mark.xfail(strict=True, reason=_START_HEAD)),
+    pytest.param("国际恐龙灯会在哪个城市举办？", "自贡", "多地举办灯会迎新春",
+                 marks=pytest.mark.xfail(strict=True, reason="declined (P(answer) below the threshold); run 6 "
+                                                             "(docs/reader.md, not shipped) answers 自贡市")),
+    pytest.param("冰雪灯光节在哪个城市举办？", "本溪", "多地举办灯会迎新春",
+                 marks=pytest.mark.xfail(strict=True, reason="answers the place in the city (太子河畔), "
+                                                             "not the city; run 6 alone answered 本溪市")),
+])
+def test_a_name_starting_with_a_preposition_like_character_comes_back_whole(news_qa, question, name, title):
+    ans = news_qa.ask(question)
+    assert ans.found, question
+    assert name in ans.text and len(ans.text) <= len(name) + 2, (question, ans.text)
+    assert ans.sources[0].title == title
+
+
+# The corpus names only a near miss: 天舟三号 (not 五号), 2018 (not 2021).
+@pytest.mark.parametrize("question", [
+    "天舟五号货运飞船是在哪里发射的？",
+    pytest.param("2021年全市地区生产总值是多少？", marks=pytest.mark.xfail(
+        strict=True, reason="answers 2018's figure; run 6 alone gave it P(answer) 0.29, its mean with "
+                            "the shipped weights 0.73")),
+])
+def test_a_question_about_a_near_miss_entity_is_declined(news_qa, question):
+    ans = news_qa.ask(question)
+    assert ans.found is False, (question, ans.text, ans.confidence)
+
+
+def test_asked_for_one_guest_the_answer_is_that_guest_not_the_list(news_qa):
+    ans = news_qa.ask("出席开幕式的著名作家是谁？")
+    assert ans.found
+    assert "刘文华" in ans.text and len(ans.text) <= 8, ans.text
+    assert "李国庆" not in ans.text and "陈志刚" not in ans.text
+
+
+@pytest.mark.parametrize("question,needle,longest", [
+    ("萬大線第一期工程預計什麼時候完工通車？", "2025年底", 10),
+    ("萬大線第一期工程沿線將串連哪些行政區？", "萬華區", 20),
+    ("工程單位在哪裡公布改道資訊？", "網路", 6),
+])
+def test_a_traditional_article_is_answered_in_its_own_characters(news_qa, question, needle, longest):
+    ans = news_qa.ask(question)
+    assert ans.found, question
+    # The answer is quoted from the article as written: traditional, Taiwan usage (網路, not 网络).
+    assert needle in ans.text and len(ans.text) <= longest, (question, ans.text)
+    assert ans.text in _article_text(news_qa, ans)
+    assert ans.sources[0].title == "萬大線第一期工程進度過半"

@@ -37,6 +37,8 @@ _ISSUE_AFTER = re.compile(r"^(?:出版)?的?(?:《?人民日报》?)?(?:的)?(?:
 _ISSUE_WORD = re.compile(r"^(?:出版)?的?(?:《?人民日报》?|头版|第\d+版|报道|消息|新闻|社论)")
 _RELATIVE = re.compile(r"[今昨前去上本明后]|这|那")
 _HOLIDAY_PERIOD = re.compile(r"^(?:期间|假期|长假|前后)")
+# Years counted from the newest issue; "上年" (the year before the one the sentence is about) is not one.
+_RELATIVE_YEARS = ("今年", "去年", "本年", "前年", "今年以来")
 _MENTION = re.compile(r"(?:(\d{4})年)?(\d{1,2})月(\d{1,2})日")
 
 
@@ -137,6 +139,14 @@ def named_days(question: str, newest: str | None) -> DayQuery:
         except ValueError:
             continue
         relative = bool(_RELATIVE.search(text)) and not re.search(r"\d", text)
+        written = _MENTION.search(text)
+        if written and re.search(r"[时点晚早]", text[written.end():]):
+            # "1月22日24时" is a time on the 22nd (the parser rolls it over to the 23rd)
+            try:
+                start = end = Date(int(written.group(1)) if written.group(1) else start.year,
+                                   int(written.group(2)), int(written.group(3)))
+            except ValueError:
+                continue
         after = question[hi:]
         if text in ("春节", "除夕", "大年初一") or text.endswith("春节"):
             if _HOLIDAY_PERIOD.match(after):  # 春节期间: the week of the holiday, from New Year's Eve
@@ -144,7 +154,7 @@ def named_days(question: str, newest: str | None) -> DayQuery:
         if not relative:
             start, end = _shift_back(start, base, text), _shift_back(end, base, text)
         n = (end - start).days + 1
-        if n > MAX_SPAN_DAYS and not (relative and "年" in text):
+        if n > MAX_SPAN_DAYS and text not in _RELATIVE_YEARS:
             continue  # a month, a year: too wide to pick articles by
         issue = bool(_ISSUE_WORD.match(after))
         days.append(NamedDay(text, start.isoformat(), end.isoformat(), "年" in text or relative, issue, relative))

@@ -10,7 +10,7 @@ date: copy k's issue of 1月D日 is dated 31·k days later (12 copies: 372 daily
 issues, 2020-01-01 to 2021-01-06), its file named by the new date and the
 dates its text gives as 1月D日 (dateline, body) shifted alike. An article
 whose text names no date would be identical to its original and indexed once
-(as a reprint), so it gets one closing line naming its copy. Written under
+(as a reprint), so it gets one line naming its copy, before its last paragraph. Written under
 DIR (never into the repository: it is archive text).
 
 Vectors: the index is built in DIR; ``--seed-index`` (the news dev set's
@@ -75,8 +75,12 @@ def generate(out: Path, copies: int) -> dict:
                     return (f"{d.year}年" if mm.group(1) else "") + f"{d.month}月{d.day}日"
 
                 new = _JAN.sub(shift, text)
-                if new == text and len([ln for ln in text.split("\n")[3:] if ln.strip()]):
-                    new = text.rstrip("\n") + f"\n（合成副本{k}，原载2020年1月{int(m.group(2))}日）\n"
+                lines = new.split("\n")
+                body = [i for i, ln in enumerate(lines) if i >= 3 and ln.strip()]
+                if new == text and body:
+                    # before the last paragraph, which may be a signature or a closing dateline
+                    lines.insert(body[-1], f"\u3000\u3000（合成副本{k}，原载2020年1月{int(m.group(2))}日）")
+                    new = "\n".join(lines)
                     marked += 1
                 text = new
             dest = out / stamp / f"{stamp}-{m.group(3)}-{m.group(4)}.txt"
@@ -84,6 +88,75 @@ def generate(out: Path, copies: int) -> dict:
             dest.write_text(text, encoding="utf-8")
             n_files += 1
     return {"files": n_files, "copies": copies, "closing_lines_added": marked}
+
+
+_CLOSING = re.compile(r"\n?\u3000*（合成副本\d+，原载2020年1月\d+日）")
+_ANY_DAY = re.compile(r"(\d{4}年)?(\d{1,2})月(\d{1,2})日")
+
+
+class ShiftedEncoder:
+    """The real encoder, except for chunks that are a real month's chunk with
+    its dates shifted (or the copy's closing line added): those take the real
+    chunk's vector from the seed index, as if the model had read the original.
+    Everything else is embedded by the model (counted in ``real``)."""
+
+    def __init__(self, real, seed: Path | None, copies: int) -> None:  # type: ignore[no-untyped-def]
+        import numpy as np
+
+        self.real = real
+        self.model_name, self.passage_prompt, self.dim = real.model_name, real.passage_prompt, real.dim
+        self.precision = getattr(real, "precision", "fp32")
+        self.real_count = 0
+        self.vectors: dict[str, object] = {}
+        if seed is not None and (seed / "current" / "hashes.json").is_file():
+            d = (seed / "current").resolve()
+            hashes = json.loads((d / "hashes.json").read_text())
+            vecs = np.load(d / "vectors.npy")
+            self.vectors = {h: vecs[i] for i, h in enumerate(hashes)}
+        # copy k's "M月D日" back to the real month's "1月D日"
+        self.back: list[dict[tuple[int, int], int]] = []
+        for k in range(copies):
+            self.back.append({((Date(2020, 1, d) + timedelta(days=31 * k)).month,
+                               (Date(2020, 1, d) + timedelta(days=31 * k)).day): d for d in range(1, 32)})
+
+    def encode_query(self, text: str):  # type: ignore[no-untyped-def]
+        return self.real.encode_query(text)
+
+    def _key(self, text: str) -> str:
+        from retrieval.types import sha1
+
+        tag = self.model_name + "\x00" + ("" if self.precision == "fp32" else self.precision + "\x00")
+        return sha1(tag + self.passage_prompt + text)
+
+    def _original(self, text: str) -> object | None:
+        base = _CLOSING.sub("", text)
+        for back in self.back[1:]:
+            def undo(m: re.Match) -> str:
+                d = back.get((int(m.group(2)), int(m.group(3))))
+                return m.group(0) if d is None else ("2020年" if m.group(1) else "") + f"1月{d}日"
+
+            v = self.vectors.get(self._key(_ANY_DAY.sub(undo, base)))
+            if v is not None:
+                return v
+        return self.vectors.get(self._key(base))
+
+    def encode_passages(self, texts, progress=None):  # type: ignore[no-untyped-def]
+        import numpy as np
+
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        todo = []
+        for i, t in enumerate(texts):
+            v = self._original(t)
+            if v is None:
+                todo.append(i)
+            else:
+                out[i] = v
+        if todo:
+            out[todo] = self.real.encode_passages([texts[i] for i in todo])
+            self.real_count += len(todo)
+        if progress:
+            progress(len(texts))
+        return out
 
 
 def _config(work: Path, backend: str, uri: str) -> Path:
@@ -100,7 +173,7 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def child_build(work: Path, backend: str, uri: str) -> dict:
+def child_build(work: Path, backend: str, uri: str, seed: str, copies: int) -> dict:
     from retrieval.app import load_encoder, quiet_libraries
     from retrieval.config import load_config
     from retrieval.index.backend import open_backend
@@ -108,7 +181,7 @@ def child_build(work: Path, backend: str, uri: str) -> dict:
 
     quiet_libraries()
     cfg = load_config(_config(work, backend, uri))
-    encoder = load_encoder(cfg)
+    encoder = ShiftedEncoder(load_encoder(cfg), Path(seed) if seed else None, copies)
     t0 = time.perf_counter()
     report = open_backend(cfg).build(cfg, encoder, Tokenizer())
     took = time.perf_counter() - t0
@@ -118,7 +191,7 @@ def child_build(work: Path, backend: str, uri: str) -> dict:
                             if f.is_file()) / 2**20, 1)
     return {"backend": backend, "build_s": round(took, 1), "files": report.files_indexed,
             "articles": report.articles, "chunks": report.chunks, "embedded": report.embedded,
-            "reused": report.reused, "articles_per_s": round(report.articles / took, 1),
+            "reused": report.reused, "model_embedded": encoder.real_count, "articles_per_s": round(report.articles / took, 1),
             "peak_rss_mb": round(peak_mb()), "index_mb_on_disk": size_mb}
 
 
@@ -162,7 +235,8 @@ def child_ask(work: Path, backend: str, uri: str, n_questions: int, server_pid: 
 
 def run_child(args: argparse.Namespace, phase: str, backend: str, uri: str, pid: int) -> dict:
     out = subprocess.run([sys.executable, __file__, "--child", phase, "--work", args.work, "--backend", backend,
-                          "--uri", uri, "--server-pid", str(pid), "--questions", str(args.questions)],
+                          "--uri", uri, "--server-pid", str(pid), "--questions", str(args.questions),
+                          "--seed-index", args.seed_index, "--copies", str(args.copies)],
                          capture_output=True, text=True)
     if out.returncode:
         sys.exit(f"{backend} {phase}: {out.stderr[-3000:]}")
@@ -185,7 +259,7 @@ def main() -> None:
     work = Path(args.work).resolve()
     args.work = str(work)
     if args.child == "build":
-        print(json.dumps(child_build(work, args.backend, args.uri)))
+        print(json.dumps(child_build(work, args.backend, args.uri, args.seed_index, args.copies)))
         return
     if args.child == "ask":
         print(json.dumps(child_ask(work, args.backend, args.uri, args.questions, args.server_pid)))
@@ -221,7 +295,9 @@ def main() -> None:
     print(f"cpu: {_cpu()}; cores: {os.cpu_count()}")
     for b, r in built.items():
         print(f"build {b}: {r['files']} files, {r['articles']} articles, {r['chunks']} chunks in {r['build_s']}s "
-              f"({r['articles_per_s']} articles/s; {r['embedded']} chunks embedded, {r['reused']} reused); "
+              f"({r['articles_per_s']} articles/s; {r['reused']} chunks reused from the previous build, "
+              f"{r['embedded']} new, of which {r['model_embedded']} run through the model and the rest given "
+              f"their real-month original's vector); "
               f"peak {r['peak_rss_mb']} MB; index on disk {r['index_mb_on_disk']} MB")
     for r in rows:
         print(f"ask {r['backend']}: p50 {r['p50_ms']} ms, p95 {r['p95_ms']} ms over {r['questions']} questions "

@@ -14,14 +14,15 @@ from archive_fixture import IND
 from conftest import NEWSQA, write_config
 from retrieval.days import DayQuery, named_days
 
-# Two near-identical stories on two days (made up): the same meeting, another visitor.
+# Two near-identical stories on two days (made up): the same meeting, another visitor, and nothing in
+# the text that says which day.
 DAYS = {
     "20200108/20200108-03-01.txt": ("", "市长会见外国城市代表团", "",
-                                    [f"{IND}本报讯\u00a0（记者王晓东）市长7日在市政府会见了来访的奥克兰市市长菲尔·高夫一行，"
+                                    [f"{IND}本报讯\u00a0（记者王晓东）市长日前在市政府会见了来访的奥克兰市市长菲尔·高夫一行，"
                                      "双方就友好城市交流、港口合作和旅游往来交换了意见。",
                                      f"{IND}市长表示，愿同对方在职业教育、冬季运动等领域深化合作。"]),
     "20200115/20200115-03-01.txt": ("", "市长会见外国城市代表团", "",
-                                    [f"{IND}本报讯\u00a0（记者王晓东）市长14日在市政府会见了来访的悉尼市市长克洛弗·摩尔一行，"
+                                    [f"{IND}本报讯\u00a0（记者王晓东）市长日前在市政府会见了来访的悉尼市市长克洛弗·摩尔一行，"
                                      "双方就友好城市交流、港口合作和旅游往来交换了意见。",
                                      f"{IND}市长表示，愿同对方在职业教育、冬季运动等领域深化合作。"]),
     "20200116/20200116-05-02.txt": ("", "地铁六号线二期开通", "",
@@ -92,8 +93,6 @@ def days_qa(real_encoder, tokenizer, tmp_path_factory):
     ("昨天的报道中，市长会见了哪位来访的外国市长？", "克洛弗·摩尔", "2020-01-15"),
     # 上周三 from Thursday 16 January is the 8th
     ("上周三的报道中，市长会见了哪位来访的外国市长？", "菲尔·高夫", "2020-01-08"),
-    # the day the meeting took place (the 14th), printed the next day
-    ("1月14日市长会见了哪位来访的外国市长？", "克洛弗·摩尔", "2020-01-15"),
 ])
 def test_a_question_naming_a_day_is_answered_from_that_days_article(days_qa, question, visitor, date):
     ans = days_qa.ask(question)

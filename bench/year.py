@@ -2,7 +2,7 @@
 latency with the embedded backend and with Milvus.
 
     .venv/bin/python bench/year.py --work DIR [--copies 12] [--backends embedded,milvus]
-        [--questions 60] [--phases build,ask] [--seed-index DIR]
+        [--questions 60] [--phases build,ask] [--seed-index DIR] [--keep-corpus]
 
 Corpus: the real month (../shared/archive/rmrb-2020-01, 31 issues) and, to
 reach a year, ``copies - 1`` synthetic months made from it by shifting every
@@ -251,6 +251,7 @@ def main() -> None:
     ap.add_argument("--questions", type=int, default=60)
     ap.add_argument("--phases", default="build,ask")
     ap.add_argument("--seed-index", default="", help="an index of the real month whose vectors the build reuses")
+    ap.add_argument("--keep-corpus", action="store_true", help="use the year already generated under --work")
     ap.add_argument("--child", default="", help=argparse.SUPPRESS)
     ap.add_argument("--backend", default="embedded", help=argparse.SUPPRESS)
     ap.add_argument("--uri", default="", help=argparse.SUPPRESS)
@@ -272,9 +273,11 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     rows = []
     if "build" in phases:
-        t0 = time.perf_counter()
-        counts = generate(work / "corpus" / "rmrb-2020-synth", args.copies)
-        print(f"generated {counts} in {time.perf_counter() - t0:.0f}s", file=sys.stderr, flush=True)
+        corpus = work / "corpus" / "rmrb-2020-synth"
+        if not (args.keep_corpus and corpus.is_dir()):
+            t0 = time.perf_counter()
+            counts = generate(corpus, args.copies)
+            print(f"generated {counts} in {time.perf_counter() - t0:.0f}s", file=sys.stderr, flush=True)
         if args.seed_index and not (work / "index").exists():
             shutil.copytree(args.seed_index, work / "index", symlinks=True)
     with contextlib.ExitStack() as stack:

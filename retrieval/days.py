@@ -1,9 +1,11 @@
 """Questions that name a day: "1月9日的报道中…", "据2020年1月4日人民日报…",
 "上周三", "昨天", "春节期间", "元旦".
 
-The time expressions are found and resolved by JioNLP's time parser
-(``jionlp.ner.extract_time``, Apache-2.0), measured on the news dev set's
-day-naming questions (docs/pages.md#questions-that-name-a-day). Relative
+The time expressions are found and resolved here (``_expressions``): dates
+(2020年1月9日, 1月9日, 9日, 1月初), relative days and weeks (昨天, 前天, 上周三,
+本周), holidays (元旦, 春节, 除夕, 元宵, 国庆) and 今年/去年. JioNLP's time parser
+was measured first and resolves the dev set's day-naming questions exactly as
+this does, but it needs jiojio (GPL-3.0, 150 MB) at import. Relative
 expressions (昨天, 上周三, 今年) count from the newest issue in the index, not
 from the clock: an archive of 2020 asked "昨天" means the day before its last
 paper. A date written without a year (1月9日) matches that day of any year.
@@ -17,13 +19,9 @@ of the text that is searched and read, since the articles do not contain it.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import re
-import threading
 from dataclasses import dataclass
 from datetime import date as Date, timedelta
-from typing import Any
 
 from retrieval.types import Article
 
@@ -70,20 +68,77 @@ class DayQuery:
     search_text: str
 
 
-_parser: Any = None
-_parser_guard = threading.Lock()
+# 春节 (the first day of the lunar year), 2000-2035.
+SPRING_FESTIVAL = dict(zip(range(2000, 2036), (
+    "02-05", "01-24", "02-12", "02-01", "01-22", "02-09", "01-29", "02-18", "02-07", "01-26", "02-14", "02-03",
+    "01-23", "02-10", "01-31", "02-19", "02-08", "01-28", "02-16", "02-05", "01-25", "02-12", "02-01", "01-22",
+    "02-10", "01-29", "02-17", "02-06", "01-26", "02-13", "02-03", "01-23", "02-11", "01-31", "02-19", "02-08")))
+_WEEKDAY = {"一": 0, "二": 1, "三": 2, "四": 3, "五": 4, "六": 5, "日": 6, "天": 6}
+_EXPR = re.compile(
+    r"(?P<ymd>(?:(?P<y>\d{4})年)?(?P<m>\d{1,2})月(?P<d>\d{1,2})[日号](?:\d{1,2}[时点]|凌晨|上午|中午|下午|晚上?|早上?)?)"
+    r"|(?P<mpart>(?:(?P<y2>\d{4})年)?(?P<m2>\d{1,2})月(?P<part>初|底|末))"
+    r"|(?P<dom>(?<![\d月第])(?P<d3>\d{1,2})[日号](?![\d元]))"
+    r"|(?P<rel>大前天|前天|昨天|昨日|今天|今日)"
+    r"|(?P<week>(?P<which>上上|上|本|这|今)(?:个)?(?:周|星期|礼拜)(?P<wd>[一二三四五六日天])?)"
+    r"|(?P<holiday>(?:(?P<y4>\d{4})年)?(?:春节|除夕|(?:大年|正月)初[一二三四五六七八九十]|元旦|元宵节?|国庆节?))"
+    r"|(?P<year>今年以来|今年|去年|前年|本年)"
+)
 
 
-def _extract_time() -> Any:
-    global _parser
-    with _parser_guard:
-        if _parser is None:
-            # jionlp prints a banner to stdout when imported; the CLI's JSON output must stay clean.
-            with contextlib.redirect_stdout(io.StringIO()):
-                import jionlp
-
-            _parser = jionlp.ner.extract_time
-        return _parser
+def _expressions(question: str, base: Date) -> list[tuple[str, int, int, Date, Date]]:
+    """(text, start offset, end offset, first day, last day) of each time
+    expression; days without a year take ``base``'s (``named_days`` moves
+    them back when they would lie after it)."""
+    out = []
+    for m in _EXPR.finditer(question):
+        text, lo, hi = m.group(0), m.start(), m.end()
+        try:
+            if m.group("ymd"):
+                d = Date(int(m.group("y") or base.year), int(m.group("m")), int(m.group("d")))
+                out.append((text, lo, hi, d, d))
+            elif m.group("mpart"):
+                y, mo = int(m.group("y2") or base.year), int(m.group("m2"))
+                last = (Date(y + (mo == 12), mo % 12 + 1, 1) - timedelta(days=1)).day
+                a, b = (1, 5) if m.group("part") == "初" else (last - 6, last)
+                out.append((text, lo, hi, Date(y, mo, a), Date(y, mo, b)))
+            elif m.group("dom"):
+                d = Date(base.year, base.month, int(m.group("d3")))
+                out.append((text, lo, hi, d, d))
+            elif m.group("rel"):
+                back = {"大前天": 3, "前天": 2, "昨天": 1, "昨日": 1}.get(text, 0)
+                d = base - timedelta(days=back)
+                out.append((text, lo, hi, d, d))
+            elif m.group("week"):
+                monday = base - timedelta(days=base.weekday()) - timedelta(
+                    days={"上上": 14, "上": 7}.get(m.group("which"), 0))
+                if m.group("wd"):
+                    d = monday + timedelta(days=_WEEKDAY[m.group("wd")])
+                    out.append((text, lo, hi, d, d))
+                else:
+                    out.append((text, lo, hi, monday, monday + timedelta(days=6)))
+            elif m.group("holiday"):
+                y = int(m.group("y4") or base.year)
+                name = text[5:] if m.group("y4") else text
+                if not m.group("y4") and name.startswith("国庆") and Date(y, 10, 1) > base:
+                    y -= 1  # the last one before the newest issue
+                if name.startswith("元旦"):
+                    d = Date(y, 1, 1)
+                elif name.startswith("国庆"):
+                    d = Date(y, 10, 1)
+                else:
+                    if y not in SPRING_FESTIVAL:
+                        continue
+                    sf = Date.fromisoformat(f"{y}-{SPRING_FESTIVAL[y]}")
+                    d = sf - timedelta(days=1) if name == "除夕" else sf + timedelta(days=14) if name.startswith("元宵") else sf
+                    if name[-2:-1] == "初":  # 大年初二: the second day of the lunar year
+                        d = sf + timedelta(days="一二三四五六七八九十".index(name[-1]))
+                out.append((text, lo, hi, d, d))
+            elif m.group("year"):
+                y = base.year - {"去年": 1, "前年": 2}.get(text, 0)
+                out.append((text, lo, hi, Date(y, 1, 1), Date(y, 12, 31)))
+        except ValueError:  # 2月30日
+            continue
+    return out
 
 
 def _day(text: str) -> Date:
@@ -116,39 +171,12 @@ def named_days(question: str, newest: str | None) -> DayQuery:
     if newest is None or not _TIME_CHARS.search(question):
         return DayQuery((), question)
     base = _day(newest)
-    import time as _time
-
-    stamp = _time.mktime((base.year, base.month, base.day, 12, 0, 0, 0, 0, -1))
-    try:
-        found = _extract_time()(question, time_base=stamp, with_parsing=True)
-    except Exception:  # a parser failure on odd input must not fail the question
-        return DayQuery((), question)
     days: list[NamedDay] = []
     cut: list[tuple[int, int]] = []
-    for item in found:
-        detail = item.get("detail") or {}
-        span = detail.get("time")
-        if detail.get("type") not in ("time_point", "time_span") or not isinstance(span, list) or len(span) != 2:
-            continue
-        if not isinstance(span[0], str) or not isinstance(span[1], str) or span[0].startswith("inf"):
-            continue
-        text = item["text"]
-        lo, hi = item["offset"]
-        try:
-            start, end = _day(span[0]), _day(span[1])
-        except ValueError:
-            continue
+    for text, lo, hi, start, end in _expressions(question, base):
         relative = bool(_RELATIVE.search(text)) and not re.search(r"\d", text)
-        written = _MENTION.search(text)
-        if written and re.search(r"[时点晚早]", text[written.end():]):
-            # "1月22日24时" is a time on the 22nd (the parser rolls it over to the 23rd)
-            try:
-                start = end = Date(int(written.group(1)) if written.group(1) else start.year,
-                                   int(written.group(2)), int(written.group(3)))
-            except ValueError:
-                continue
         after = question[hi:]
-        if text in ("春节", "除夕", "大年初一") or text.endswith("春节"):
+        if text in ("春节", "除夕") or text.endswith("春节"):
             if _HOLIDAY_PERIOD.match(after):  # 春节期间: the week of the holiday, from New Year's Eve
                 start, end = start - timedelta(days=1), start + timedelta(days=5)
         if not relative:

@@ -24,7 +24,10 @@ Printed, by split (even / odd / all), by kind, and names_day vs not:
   declined   unanswerable questions (traps) answered "not found";
   conf≥0.8   answers given with confidence ≥ 0.8 and the share right
              (an answer to a trap is wrong);
-and a reliability table (confidence bins → answers, share right).
+a reliability table (confidence bins → answers, share right), and how many
+answers have two printings of one story (same headline and opening, or the
+same text) among their top 5 sources (the answer's sources, then the ranked
+articles): 0 wanted, reprints being indexed once.
 Skips with a message (exit 0) when the archive or the questions are absent.
 """
 
@@ -84,6 +87,7 @@ class Outcome:
     right_article: bool  # the first source is the question's file
     article_at_1: bool  # the top-ranked article is the question's file, answered or not
     answerable: float = 0.0  # the no-answer score "found" was decided on (for choosing the threshold)
+    duplicates: int = 0  # pairs of printings of one story among the top 5 sources (0 wanted)
 
     def to_dict(self) -> dict[str, Any]:
         q = self.question
@@ -91,7 +95,7 @@ class Outcome:
                 "answerable": q.answerable, "predicted": self.predicted, "found": self.found,
                 "confidence": round(self.confidence, 4), "files": list(self.files), "right": self.right,
                 "right_article": self.right_article, "article_at_1": self.article_at_1,
-                "answerable_score": round(self.answerable, 4)}
+                "answerable_score": round(self.answerable, 4), "duplicates": self.duplicates}
 
 
 @dataclass(frozen=True)
@@ -178,9 +182,22 @@ def ask(qa: Any, q: DevQuestion) -> Outcome:
     aliases = tuple(first.also_in) if first is not None else ()
     top = (ranked[0].file,) + tuple(ranked[0].also_in) if ranked else ()
     right = q.answerable and ans.found and is_right(ans.text, q.answers)
+    # The top 5 sources: the answer's, then the ranked articles after them.
+    top5: list[Any] = []
+    for aid in [src.article_id for src in ans.sources] + [a.id for a in ranked]:
+        art = next((a for a in ranked if a.id == aid), None) or next(
+            (h.article for h in ans.hits if h.article.id == aid), None)
+        if art is not None and all(art.id != t.id for t in top5):
+            top5.append(art)
+    top5 = top5[:5]
+    # One story printed twice: the same headline and the same opening, or the same text.
+    keys = [(a.title, "".join(a.text.split())[:60]) for a in top5]
+    texts = ["".join(a.text.split()) for a in top5]
+    dups = sum(1 for i in range(len(top5)) for j in range(i + 1, len(top5))
+               if keys[i] == keys[j] or texts[i] == texts[j])
     on_file = bool(ans.sources) and any(same_file(f, q.file) for f in (ans.sources[0].file,) + aliases)
     return Outcome(q, ans.text if ans.found else "", ans.found, ans.confidence, files, aliases, right,
-                   right and on_file, any(same_file(f, q.file) for f in top), ans.answerable)
+                   right and on_file, any(same_file(f, q.file) for f in top), ans.answerable, dups)
 
 
 def _share(flags: list[bool]) -> float | None:
@@ -224,6 +241,9 @@ def print_report(outcomes: list[Outcome]) -> None:
               f"{share_text(f.article_at_1):>6s} {f.traps:6d} {share_text(f.traps_declined):>8s} "
               f"{f.high_confidence:8d} "
               f"{share_text(f.high_confidence_right):>6s}")
+    dup = [o for o in outcomes if o.duplicates]
+    print(f"printed-twice stories: {len(dup)} of {len(outcomes)} answers have two printings of one story among "
+          f"their top 5 sources ({sum(o.duplicates for o in outcomes)} pairs)")
     print("reliability (answers given; right = the answer text is right, traps answered count wrong):")
     for split in ("all", "even", "odd"):
         found = [o for o in outcomes if o.found and split in ("all", o.question.split)]

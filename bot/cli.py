@@ -375,6 +375,16 @@ def cmd_articles(args: argparse.Namespace) -> int:
         _err("--page lists one page of a day: give --date too")
         return 2
     cfg = load_cfg(args)
+    if args.date and not args.files:
+        from retrieval.archive import stored_catalog
+        from retrieval.errors import IndexMissingError
+
+        # A day's headlines come from the index's stored articles (a month in well under a second),
+        # not from reading every corpus file again; without an index, from the corpus.
+        try:
+            return _print_catalog_day(stored_catalog(cfg), args)
+        except IndexMissingError:
+            _note("no index yet: reading the corpus files (run 'newsqa index rebuild' to browse faster)")
     # Files named here are read instead of the corpus: check a new paper's
     # layout before indexing it.
     paths = [Path(p) for p in args.files] if args.files else cfg.corpus_paths
@@ -404,10 +414,16 @@ def cmd_articles(args: argparse.Namespace) -> int:
 
 
 def _print_day(articles: list, args: argparse.Namespace) -> int:
-    from bot.render import day_lines
-    from retrieval.archive import Catalog, parse_day
+    from retrieval.archive import Catalog
 
-    day = Catalog(articles).day(parse_day(args.date), args.page)
+    return _print_catalog_day(Catalog(articles), args)
+
+
+def _print_catalog_day(catalog, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
+    from bot.render import day_lines
+    from retrieval.archive import parse_day
+
+    day = catalog.day(parse_day(args.date), args.page)
     if args.json:
         print(json.dumps(day.to_dict(), ensure_ascii=False, indent=1))
     else:

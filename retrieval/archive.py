@@ -141,6 +141,19 @@ class Catalog:
         return Day(date, tuple(DayPage(p, tuple(sorted(pages[p], key=lambda h: h.order))) for p in ordered))
 
 
+def stored_catalog(cfg: Any) -> Catalog:
+    """The catalog of the configured index as it stands (its stored article
+    metadata; no corpus file is read, nothing is embedded). The embedded
+    backend reads only its articles file; Milvus is asked for its articles."""
+    from retrieval.index.backend import open_backend
+
+    store = open_backend(cfg)
+    load_articles = getattr(store, "load_articles", None)
+    if load_articles is not None:
+        return Catalog(load_articles(cfg))
+    return index_catalog(store.load(cfg))
+
+
 # The catalog of the index last asked about: (id of the index object, its build, the catalog).
 _last: tuple[int, str, Catalog] | None = None
 _guard = threading.Lock()

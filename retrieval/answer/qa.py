@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from retrieval.answer.rules import Scorer, answer_question
 from retrieval.config import Config
+from retrieval.days import DayQuery, named_days
 from retrieval.errors import QuestionError
 from retrieval.index.lexical import Tokenizer
 from retrieval.index.search import QueryEncoder, Searcher
@@ -121,17 +122,23 @@ class QA:
                 retrieve_k: int | None = None, query: str | None = None) -> Answer:
         """The answer read from ``hits``, or from what ``query`` retrieves."""
         top_k = self.cfg.retrieval.top_k
-        query = query or question
+        days = self.days_named(query or question, searcher.index)
+        # "1月9日的报道中，" names the paper, which the articles never say: searched and read without it.
+        if query and query != question:
+            question = self.days_named(question, searcher.index).search_text
+        else:
+            question = days.search_text
+        query = days.search_text
         if self.reader is not None:
             from retrieval.reader.answering import ReadingOptions, answer_with_reader
 
             rc = self.cfg.reader
             if hits is None:
-                hits = searcher.search(query, max(top_k, rc.depth, retrieve_k or 0), mode)
+                hits = searcher.search(query, max(top_k, rc.depth, retrieve_k or 0), mode, days)
             opts = ReadingOptions(rc.depth, rc.rank_weight, rc.no_answer_threshold, self.cfg.answer.max_sources, rc.stop_at)
             return answer_with_reader(question, hits, self.reader, opts)
         if hits is None:
-            hits = searcher.search(query, max(top_k, retrieve_k or 0), mode)
+            hits = searcher.search(query, max(top_k, retrieve_k or 0), mode, days)
         ans = answer_question(question, hits[:top_k], self.tokenizer, Scorer(searcher.index.doc_freq),
                               self.cfg.answer.min_confidence, self.cfg.answer.max_sources)
         return dataclasses.replace(ans, hits=tuple(hits), retrieved=tuple(hits))
@@ -150,12 +157,23 @@ class QA:
         depth = self.cfg.reader.depth
         return [Hit(c, article, max(s, 1e-3) / top) for s, c in scored[:depth]]
 
+    def days_named(self, question: str, index: SearchIndex | None = None) -> DayQuery:
+        """The days ``question`` names, relative ones counted from the newest
+        issue in the index (``retrieval.days``)."""
+        if self.cfg.retrieval.day_boost <= 0:
+            return DayQuery((), question)
+        index = index or self.index
+        span = index.manifest.get("date_range") or (None, None)
+        return named_days(question, span[1])
+
     def retrieve(self, question: str, k: int, mode: str | None = None) -> list[Hit]:
         """The ranked chunks alone (no answer), from the current index."""
-        return self._searcher.search(question, k, mode)
+        days = self.days_named(question)
+        return self._searcher.search(days.search_text, k, mode, days)
 
     def warm_up(self) -> None:
         """Pay for lazy initialisation (jieba's part-of-speech dictionary, the
         encoder's first forward pass) now rather than in the first question."""
         self.tokenizer.posseg("谁在哪里举办了什么活动")
+        named_days("1月9日的报道中谁在哪里？", "2020-01-31")  # the time parser's dictionaries (0.7 s)
         self.ask("谁在哪里举办了什么活动？")

@@ -14,8 +14,9 @@ from typing import Protocol
 
 import numpy as np
 
-from retrieval.index.backend import SearchIndex
 from retrieval.config import RetrievalConfig
+from retrieval.days import DayQuery, day_match, mentioned_days
+from retrieval.index.backend import SearchIndex
 from retrieval.index.lexical import Tokenizer
 from retrieval.types import Hit
 
@@ -43,14 +44,20 @@ class Searcher:
         self.tokenizer = tokenizer
         self.cfg = cfg
         self.timings = Timings()
+        self._mentions: dict[str, frozenset[str]] = {}  # article id → days its text names (this build)
 
-    def search(self, question: str, k: int | None = None, mode: str | None = None) -> list[Hit]:
+    def search(self, question: str, k: int | None = None, mode: str | None = None,
+               days: DayQuery | None = None) -> list[Hit]:
+        """``days``: the days the question names (``retrieval.days.named_days``);
+        articles of those days rank higher."""
         k = k or self.cfg.top_k
         mode = mode or self.cfg.mode
         if mode != "bm25" and self.encoder is None:
             mode = "bm25"
         n = self.index.size
-        cand = min(max(self.cfg.candidates, k), n)
+        boost = self.cfg.day_boost if days is not None and days.days else 0.0
+        # A named day: more candidates, so that day's article is among them to be boosted.
+        cand = min(max(self.cfg.candidates * (2 if boost else 1), k), n)
         t = Timings()
 
         dense_map: dict[int, float] = {}
@@ -91,6 +98,9 @@ class Searcher:
                 lex_part = lex.get(i, 0.0) / lex_max if lex_max > 0 else 0.0
                 d = dense_map.get(i, d_lo)
                 fused[i] = w * lex_part + (1 - w) * (d - d_lo) / d_span
+        if boost:
+            assert days is not None
+            fused = self._boost_days(fused, days, boost)
         ranked = sorted(fused.items(), key=lambda kv: -kv[1])[:k]
         found_chunks = self.index.resolve([i for i, _ in ranked])
         hits = []
@@ -102,4 +112,18 @@ class Searcher:
         t.fusion = (time.perf_counter() - t0) * 1000
         self.timings = t
         return hits
+
+    def _boost_days(self, fused: dict[int, float], days: DayQuery, boost: float) -> dict[int, float]:
+        """Scores × (1 + boost × how well the chunk's article fits the named days)."""
+        resolved = self.index.resolve(list(fused))
+        out = {}
+        for i, s in fused.items():
+            if i not in resolved:
+                continue
+            article = resolved[i][1]
+            ms = self._mentions.get(article.id)
+            if ms is None:
+                ms = self._mentions[article.id] = mentioned_days(article)
+            out[i] = s * (1.0 + boost * day_match(article, days, ms))
+        return out
 

@@ -475,6 +475,20 @@ class IndexStore:
             raise IndexDamagedError("bm25/")
         return LoadedIndex(d.name, manifest, articles, chunks, vectors, bm25, doc_freq)
 
+    def load_articles(self, cfg: Config) -> list[Article]:
+        """The current build's articles alone (their stored metadata), without
+        the vectors and BM25: browsing by day needs nothing else."""
+        d = self.current_dir()
+        if d is None:
+            raise IndexMissingError(f"no index at {self.root}; run 'newsqa index rebuild'")
+        manifest = self._read_manifest(d)
+        self.check_compatible(manifest, cfg)
+        _check_sizes(d, manifest)
+        articles = _read_rows(d, "articles.jsonl", Article.from_dict)
+        if len(articles) != manifest["counts"]["articles"]:
+            raise IndexDamagedError("articles.jsonl")
+        return articles
+
     def is_stale(self, cfg: Config) -> tuple[bool, str]:
         manifest = self.verify()  # a damaged index is reported as such, never as "up to date"
         listing, _ = _file_listing(cfg)  # raises CorpusError for a missing corpus path

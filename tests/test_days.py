@@ -1,0 +1,127 @@
+"""Questions that name a day (retrieval/days.py): the day is resolved, relative
+days from the newest issue in the index, and that day's article answers over
+a near-identical one from another day."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from archive_fixture import IND
+from conftest import NEWSQA, write_config
+from retrieval.days import DayQuery, named_days
+
+# Two near-identical stories on two days (made up): the same meeting, another visitor, and nothing in
+# the text that says which day.
+DAYS = {
+    "20200108/20200108-03-01.txt": ("", "市长会见外国城市代表团", "",
+                                    [f"{IND}本报讯\u00a0（记者王晓东）市长日前在市政府会见了来访的奥克兰市市长菲尔·高夫一行，"
+                                     "双方就友好城市交流、港口合作和旅游往来交换了意见。",
+                                     f"{IND}市长表示，愿同对方在职业教育、冬季运动等领域深化合作。"]),
+    "20200115/20200115-03-01.txt": ("", "市长会见外国城市代表团", "",
+                                    [f"{IND}本报讯\u00a0（记者王晓东）市长日前在市政府会见了来访的悉尼市市长克洛弗·摩尔一行，"
+                                     "双方就友好城市交流、港口合作和旅游往来交换了意见。",
+                                     f"{IND}市长表示，愿同对方在职业教育、冬季运动等领域深化合作。"]),
+    "20200116/20200116-05-02.txt": ("", "地铁六号线二期开通", "",
+                                    [f"{IND}本报讯\u00a0（记者孙悦）地铁六号线二期工程15日开通运营，新增车站九座，"
+                                     "全程运行时间约四十分钟。"]),
+}
+
+
+def write_days(root: Path) -> Path:
+    for rel, (kicker, title, subtitle, body) in DAYS.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes("\r\n".join([kicker, title, subtitle, *body, ""]).encode("utf-8"))
+    return root
+
+
+# ------------------------------------------------------------ resolving the day
+
+@pytest.mark.parametrize("question, newest, start, end", [
+    ("1月9日的报道中，谁会见了王毅？", "2020-01-31", "2020-01-09", "2020-01-09"),
+    ("据2020年1月4日人民日报，谁出席了会议？", "2020-01-31", "2020-01-04", "2020-01-04"),
+    # relative days count from the newest issue, not from today's clock
+    ("昨天的报道中，谁会见了王毅？", "2020-01-16", "2020-01-15", "2020-01-15"),
+    ("上周三市长会见了谁？", "2020-01-16", "2020-01-08", "2020-01-08"),  # 16 Jan 2020 was a Thursday
+    ("前天地铁几号线开通？", "2021-03-01", "2021-02-27", "2021-02-27"),
+    # the Spring Festival holiday of the newest issue's year: New Year's Eve and six days
+    ("春节期间高速公路流量下降了多少？", "2020-01-31", "2020-01-24", "2020-01-30"),
+    ("元旦那天谁发表了新年贺词？", "2020-01-31", "2020-01-01", "2020-01-01"),
+    # a day without its month: the last such day before the newest issue
+    ("9日的报道中王毅会见了谁？", "2020-01-31", "2020-01-09", "2020-01-09"),
+    ("12月31日的报道中谁讲了话？", "2020-01-31", "2019-12-31", "2019-12-31"),
+])
+def test_the_day_a_question_names_is_resolved(question, newest, start, end):
+    q = named_days(question, newest)
+    assert [(d.start, d.end) for d in q.days] == [(start, end)], q
+
+
+def test_the_phrase_naming_the_paper_is_not_searched_and_other_questions_are_left_alone():
+    assert named_days("1月9日的报道中，谁会见了王毅？", "2020-01-31").search_text == "谁会见了王毅？"
+    assert named_days("据1月10日人民日报，塞西在哪里会见王毅？", "2020-01-31").search_text == "塞西在哪里会见王毅？"
+    # a day that belongs to the question's content stays in it
+    q = named_days("截至1月20日18时，武汉市的确诊病例有多少例？", "2020-01-31")
+    assert q.search_text == "截至1月20日18时，武汉市的确诊病例有多少例？" and q.days[0].start == "2020-01-20"
+    for plain in ("谁获得了岗位标兵？", "截至2019年底全国高铁运营里程是多少？", "上半年征兵的新兵何时入伍？"):
+        assert named_days(plain, "2020-01-31") == DayQuery((), plain)
+    assert named_days("1月9日的报道中谁讲话？", None).days == ()  # an index without dates
+
+
+# ------------------------------------------------------------ through the index
+
+@pytest.fixture(scope="module")
+def days_qa(real_encoder, tokenizer, tmp_path_factory):
+    from retrieval.answer.qa import QA
+    from retrieval.app import load_reader
+    from retrieval.config import load_config
+    from retrieval.index.store import IndexStore
+
+    base = tmp_path_factory.mktemp("days")
+    cfg = load_config(write_config(base / "config.toml", write_days(base / "paper"), base / "index"))
+    IndexStore(cfg.index_path).build(cfg, real_encoder, tokenizer)
+    return QA(cfg, real_encoder, tokenizer, reader=load_reader(cfg))
+
+
+@pytest.mark.parametrize("question, visitor, date", [
+    ("1月15日的报道中，市长会见了哪位来访的外国市长？", "克洛弗·摩尔", "2020-01-15"),
+    ("1月8日的报道中，市长会见了哪位来访的外国市长？", "菲尔·高夫", "2020-01-08"),
+    # the newest issue is 16 January: yesterday's paper is the 15th's
+    ("昨天的报道中，市长会见了哪位来访的外国市长？", "克洛弗·摩尔", "2020-01-15"),
+    # 上周三 from Thursday 16 January is the 8th
+    ("上周三的报道中，市长会见了哪位来访的外国市长？", "菲尔·高夫", "2020-01-08"),
+])
+def test_a_question_naming_a_day_is_answered_from_that_days_article(days_qa, question, visitor, date):
+    ans = days_qa.ask(question)
+    assert ans.found and ans.sources[0].date == date, (ans.text, [(s.title, s.date) for s in ans.sources])
+    assert visitor in ans.text
+    art = days_qa.index.articles[ans.sources[0].article_id]
+    assert ans.text in art.text  # verbatim
+
+
+def test_a_question_naming_no_day_is_searched_as_asked(days_qa):
+    hits = days_qa.retrieve("地铁六号线二期新增车站多少座？", 3)
+    assert hits[0].article.title == "地铁六号线二期开通"
+
+
+def test_articles_date_reads_the_index_not_the_corpus(days_qa, tmp_path):
+    cfg = days_qa.cfg
+    listing = tmp_path / "config.toml"
+    corpus = cfg.corpus_paths[0]
+    listing.write_text(f'[corpus]\npaths = ["{corpus}"]\n[index]\npath = "{cfg.index_path}"\n', encoding="utf-8")
+    # a corpus file removed after indexing: the listing is the index's until it is rebuilt
+    moved = corpus / "20200116" / "20200116-05-02.txt"
+    kept = moved.read_bytes()
+    moved.unlink()
+    try:
+        r = subprocess.run(NEWSQA + ["--config", str(listing), "articles", "--date", "2020-01-16", "--json"],
+                           capture_output=True, text=True, timeout=120)
+    finally:
+        moved.write_bytes(kept)
+    assert r.returncode == 0, r.stderr
+    day = json.loads(r.stdout)
+    assert [h["title"] for p in day["pages"] for h in p["headlines"]] == ["地铁六号线二期开通"]
+    assert "reading the corpus" not in r.stderr

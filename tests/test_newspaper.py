@@ -277,10 +277,6 @@ RUN_ON_PAGE = """地铁十九号线今日开通运营
 """
 
 
-# Known regression (issue 31): the boundary model fitted on both page generators wants more text after
-# a blank line before it cuts there; this short hand-written case is no longer cut. strict: remove
-# the mark when it passes again.
-@pytest.mark.xfail(strict=True, reason="boundary model fitted on generators A and B misses this short case")
 def test_an_article_without_lead_or_headline_above_is_cut_off_where_the_topic_changes():
     arts = segment_page(RUN_ON_PAGE)
     by_title = {a.title: a for a in arts}

@@ -216,7 +216,8 @@ def main() -> None:
     n_b = min(args.pages, rmrbgen.page_count("train")) if rmrbgen.available() else 0
     if args.write:
         save_line_model(nw.LINE_MODEL_DIR, {"headline_1": w1, "headline_2": w2, "boundary": wb}, trees, {
-            "command": f"bench/pages/fit.py --pages {args.pages} --write",
+            "command": f"bench/pages/fit.py --pages {args.pages} --write"
+                       + (" --boundary-only" if args.boundary_only else ""),
             "pages": f"generator A tune pages 0-{args.pages - 1}; generator B (rmrbgen) train pages "
                      f"(days 1-20), {n_b} pages",
             "examples": {"headline_1": len(y1), "headline_2": len(y2), "boundary": len(yb)},

@@ -956,6 +956,9 @@ def _boundaries(lines: list[_Line], articles: list[PageArticle], starts: list[li
                 # a short text running into a photo credit: a photo story's caption
                 _credit_soon(lines, b - 1),
                 head_opens,
+                # (almost) no rare character pair shared either way: a clean change of topic, which
+                # a short paragraph after the place cannot show through the shares above
+                float(cohesion < 0.02 and back < 0.02),
             ])))
     return out
 
@@ -978,7 +981,7 @@ def _joined(paras: list[str], j: int, way: int, limit: int) -> str:
 
 _BOUNDARY_FEATURES = ("bias", "cohesion", "back", "min_cohesion", "width_change", "width_unknown",
                       "after_len", "before_len", "one_line_para", "headline_gain", "caption",
-                      "headline_opens")
+                      "headline_opens", "disjoint")
 
 
 def _split_articles(lines: list[_Line], articles: list[PageArticle], opened_by: list[str],

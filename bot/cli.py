@@ -593,14 +593,7 @@ def cmd_reader_augment(args: argparse.Namespace) -> int:
     synthetic = days + counts
     out = mixed(rows, synthetic, args.sample, seed=args.seed + 1)
     dst = Path(args.out)
-    tmp = dst.with_name(dst.name + ".tmp")
-    try:
-        with tmp.open("w", encoding="utf-8") as f:
-            for r in out:
-                f.write(json.dumps(r, ensure_ascii=False) + "\n")
-        tmp.replace(dst)
-    finally:
-        tmp.unlink(missing_ok=True)
+    _write_jsonl(dst, out)
     print(f"{dst}: {len(out) - len(synthetic)} questions from {src.name}, {len(days)} synthetic day questions"
           + (f" and {len(counts)} synthetic count questions" if args.counts else ""))
     return 0

@@ -57,9 +57,10 @@ FILES: dict[str, tuple[str, str, str, list[str]]] = {
 }
 
 
-def write_archive(root: Path) -> Path:
-    """The archive under ``root`` (created); returns ``root``."""
-    for rel, (kicker, title, subtitle, body) in FILES.items():
+def write_archive(root: Path, files: dict[str, tuple[str, str, str, list[str]]] | None = None) -> Path:
+    """The archive (or ``files``: path -> kicker, headline, subtitle, body lines)
+    under ``root`` (created), as e-paper files with CRLF lines; returns ``root``."""
+    for rel, (kicker, title, subtitle, body) in (FILES if files is None else files).items():
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes("\r\n".join([kicker, title, subtitle, *body, ""]).encode("utf-8"))

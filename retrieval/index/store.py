@@ -435,19 +435,14 @@ class IndexStore:
         from embeddings.errors import VectorIndexError
         from embeddings.vectors import VectorIndex
 
-        d = self.current_dir()
-        if d is None:
-            raise IndexMissingError(f"no index at {self.root}; run 'newsqa index rebuild'")
-        manifest = self._read_manifest(d)
-        self.check_compatible(manifest, cfg)
-        _check_sizes(d, manifest)
+        d, manifest = self._current_checked(cfg)
         _check_checksums(d, manifest)
         if expected_dim is not None and manifest.get("dim") != expected_dim:
             raise IndexMismatchError(
                 f"index at {self.root} has {manifest.get('dim')}-dimensional vectors, the model gives "
                 f"{expected_dim}; {REBUILD_HINT}")
         counts = manifest["counts"]
-        articles = {a.id: a for a in _read_rows(d, "articles.jsonl", Article.from_dict)}
+        articles = {a.id: a for a in _read_articles(d, manifest)}
         if len(articles) != counts["articles"]:
             raise IndexDamagedError("articles.jsonl")
         chunks = _read_rows(d, "chunks.jsonl", Chunk.from_dict)
@@ -478,16 +473,19 @@ class IndexStore:
     def load_articles(self, cfg: Config) -> list[Article]:
         """The current build's articles alone (their stored metadata), without
         the vectors and BM25: browsing by day needs nothing else."""
+        d, manifest = self._current_checked(cfg)
+        return _read_articles(d, manifest)
+
+    def _current_checked(self, cfg: Config) -> tuple[Path, dict]:
+        """The current build's folder and manifest, made for ``cfg`` and with
+        every file the size the manifest says."""
         d = self.current_dir()
         if d is None:
             raise IndexMissingError(f"no index at {self.root}; run 'newsqa index rebuild'")
         manifest = self._read_manifest(d)
         self.check_compatible(manifest, cfg)
         _check_sizes(d, manifest)
-        articles = _read_rows(d, "articles.jsonl", Article.from_dict)
-        if len(articles) != manifest["counts"]["articles"]:
-            raise IndexDamagedError("articles.jsonl")
-        return articles
+        return d, manifest
 
     def is_stale(self, cfg: Config) -> tuple[bool, str]:
         manifest = self.verify()  # a damaged index is reported as such, never as "up to date"
@@ -756,6 +754,13 @@ def _publish_tree(root: Path) -> dict[str, FileRecord]:
             os.chmod(p, 0o644)
             out[p.relative_to(root).as_posix()] = FileRecord.of(p)
     return out
+
+
+def _read_articles(d: Path, manifest: dict) -> list[Article]:
+    articles = _read_rows(d, "articles.jsonl", Article.from_dict)
+    if len(articles) != manifest["counts"]["articles"]:
+        raise IndexDamagedError("articles.jsonl")
+    return articles
 
 
 def _read_rows(d: Path, rel: str, make: Callable[[dict], Any]) -> list:

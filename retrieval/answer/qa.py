@@ -175,5 +175,4 @@ class QA:
         """Pay for lazy initialisation (jieba's part-of-speech dictionary, the
         encoder's first forward pass) now rather than in the first question."""
         self.tokenizer.posseg("谁在哪里举办了什么活动")
-        named_days("1月9日的报道中谁在哪里？", "2020-01-31")  # the time parser's dictionaries (0.7 s)
         self.ask("谁在哪里举办了什么活动？")

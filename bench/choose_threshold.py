@@ -14,8 +14,17 @@ would give. A threshold t then keeps an answer when that score is ≥ t.
 Per threshold it prints, by half: news answered right with the right article,
 news traps declined, and each eval file's F1. The threshold chosen maximises,
 on the even halves, the mean of those figures (each a share, F1 / 100): one
-source cannot buy its gain with another's loss unseen. ``--write`` stores it
-in the reader's manifest (``calibration.no_answer_threshold``).
+source cannot buy its gain with another's loss unseen; and no eval file's
+even-half F1 may fall more than ``--max-f1-loss`` points below the reader's as
+it stands. ``--write`` stores it in the reader's manifest
+(``calibration.no_answer_threshold``).
+
+``--fit-verifier`` first fits the not-found verifier (retrieval/reader/verify.py:
+a logistic model over the reader's scores and how much of the question the
+article holds, from each row's ``support``) on the even halves — the news and
+the eval files named by ``--fit-on`` (default all), each source weighing alike —
+rescores every row with it, and then chooses its threshold the same way;
+``--write`` stores the verifier too (``calibration.no_answer_score = "verify"``).
 """
 
 from __future__ import annotations
@@ -54,6 +63,48 @@ def halves(rows: list[dict], news: bool) -> dict[str, list[dict]]:
     return {"even": rows[0::2], "odd": rows[1::2]}
 
 
+def reader_dir() -> Path:
+    from retrieval.app import reader_path
+    from retrieval.config import load_config
+
+    path = reader_path(load_config(None))
+    if path is None:
+        raise SystemExit("no reader configured ([reader] enabled = false): nothing to choose a threshold for")
+    return path
+
+
+def is_right(predicted: str, answers: list[str]) -> bool:
+    """bench/newsdev.py's rule: contains an expected answer, at most three times as long."""
+    return bool(predicted) and any(a and a in predicted and len(predicted) <= 3 * len(a) for a in answers)
+
+
+def fit_verifier(news: dict[str, list[dict]], evals: dict[str, dict[str, list[dict]]],  # type: ignore[no-untyped-def]
+                 fit_on: list[str]):
+    """Fit the verifier on the even halves (label: the answer is right; a trap
+    answered is wrong), each source weighing as much as the others; then
+    rescore every row (both halves) with it, in place, as the deployed
+    reader would: the score "found" is decided on and the confidence."""
+    from retrieval.reader.verify import FEATURES, fit
+
+    rows, weights = [], []
+    sources = [(news["even"], lambda r: bool(r["answerable"] and r["right_article"]))]
+    sources += [(e["even"], lambda r: is_right(r["predicted"], r["gold"])) for n, e in evals.items() if n in fit_on]
+    for src, label in sources:
+        usable = [r for r in src if len(r.get("support") or ()) == len(FEATURES)]
+        for r in usable:
+            rows.append((tuple(r["support"]), label(r)))
+            weights.append(1.0 / max(len(usable), 1))
+    v = fit(rows, weights)
+    print("verifier: " + ", ".join(f"{n} {w:+.3f}" for n, w in zip(FEATURES, v.weights)) + f", bias {v.bias:+.3f}")
+    for half in ("even", "odd"):
+        for r in news[half]:
+            r["answerable_score"] = r["confidence"] = v.prob(tuple(r["support"])) if r["predicted"] else 0.0
+        for e in evals.values():
+            for r in e[half]:
+                r["answerable"] = r["confidence"] = v.prob(tuple(r["support"])) if r["predicted"] else 0.0
+    return v
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--news", required=True, help="bench/newsdev.py --report of a run that answered everything "
@@ -64,6 +115,15 @@ def main() -> None:
     ap.add_argument("--at", type=float, default=None, help="print the confidence figures at this threshold "
                     "instead of the chosen one (e.g. the reader's current one)")
     ap.add_argument("--write", default="", help="reader directory whose manifest gets the chosen threshold")
+    ap.add_argument("--max-f1-loss", type=float, default=1.0,
+                    help="skip thresholds at which an eval file's even-half F1 falls more than this many points "
+                         "below the reader's as it stands (its own score and threshold, from --write's manifest "
+                         "or the configured reader's): CMRC and DRCD must not regress (default 1.0)")
+    ap.add_argument("--fit-on", default="", help="with --fit-verifier: the eval files (by NAME, comma-separated) "
+                    "it is fitted on besides the news (default: all; the others only bound the threshold)")
+    ap.add_argument("--fit-verifier", action="store_true",
+                    help="first fit the not-found verifier (retrieval/reader/verify.py) on the even halves, every "
+                         "source weighted alike, and choose its threshold; --write stores both")
     args = ap.parse_args()
     news = halves([r for p in args.news.split("+") if p for r in load(Path(p))], True)
     evals = {}
@@ -74,6 +134,16 @@ def main() -> None:
             evals[name] = {"even": load(Path(even)), "odd": load(Path(odd)) if odd else []}
         else:
             evals[name] = halves(load(Path(path)), False)
+    # The reader as it stands, before any refit: the floor no eval file may fall below.
+    from retrieval.reader.format import read_manifest
+
+    current = read_manifest(Path(args.write) if args.write else reader_dir())
+    current_t = float(current.calibration.get("no_answer_threshold", 0.5))
+    floor_f1 = {n: eval_f1(e["even"], current_t) for n, e in evals.items()}
+    print(f"the reader as it stands (threshold {current_t:.3f}): "
+          + ", ".join(f"{n} even F1 {v * 100:.1f}" for n, v in floor_f1.items()))
+    fit_on = [n for n in args.fit_on.split(",") if n] or list(evals)
+    verifier = fit_verifier(news, evals, fit_on) if args.fit_verifier else None
     cols = ["news right", "news traps declined"] + [f"{n} F1" for n in evals]
     print(f"{'t':>6s}  " + "  ".join(f"{c:>20s}" for c in cols) + "  mean (even)")
     best = (-1.0, 0.0)
@@ -85,10 +155,11 @@ def main() -> None:
             cells.append(f"{vals['even'][i] * 100:9.1f} / {vals['odd'][i] * 100:5.1f}")
             mean_even.append(vals["even"][i])
         m = sum(mean_even) / len(mean_even)
-        if m > best[0]:
+        f1_loss = max((floor_f1[n] - eval_f1(e["even"], t)) * 100 for n, e in evals.items()) if evals else 0.0
+        if m > best[0] and f1_loss <= args.max_f1_loss:
             best = (m, t)
         print(f"{t:6.3f}  " + "  ".join(f"{c:>20s}" for c in cells) + f"  {m * 100:6.2f}")
-    print(f"(each cell: even / odd half; chosen on the even halves) threshold {best[1]:.3f}")
+    print(f"(each cell: even / odd half; chosen on the even halves, no eval F1 more than {args.max_f1_loss} below the reader as it stood) threshold {best[1]:.3f}")
     t = args.at if args.at is not None else best[1]
     print(f"\nat threshold {t:.3f}: answers with confidence >= 0.8 (news: right and from the right article "
           f"counts; traps answered count wrong; eval files: F1 >= 80 counts), then reliability by confidence")
@@ -116,7 +187,13 @@ def main() -> None:
         d = Path(args.write)
         m = read_manifest(d)
         calib = {**m.calibration, "no_answer_threshold": best[1]}
+        if verifier is not None:
+            old = m.calibration
+            calib.update({"no_answer_score": "verify", "verifier": verifier.to_dict(),
+                          "source_threshold": old.get("source_threshold", old.get("no_answer_threshold", 0.5))})
         figures = {**m.figures, "threshold_chosen_on": "news dev even + " + " + ".join(f"{n} even" for n in evals)}
+        if verifier is not None:
+            figures["verifier_fitted_on"] = "news dev even + " + " + ".join(f"{n} even" for n in fit_on)
         write_manifest(d, dataclasses.replace(m, calibration=calib, figures=figures))
         print(f"{d}: no_answer_threshold = {best[1]:.3f}")
 

@@ -88,6 +88,7 @@ class Outcome:
     article_at_1: bool  # the top-ranked article is the question's file, answered or not
     answerable: float = 0.0  # the no-answer score "found" was decided on (for choosing the threshold)
     duplicates: int = 0  # pairs of printings of one story among the top 5 sources (0 wanted)
+    support: tuple[float, ...] = ()  # the verifier's features (Answer.support)
 
     def to_dict(self) -> dict[str, Any]:
         q = self.question
@@ -95,7 +96,8 @@ class Outcome:
                 "answerable": q.answerable, "predicted": self.predicted, "found": self.found,
                 "confidence": round(self.confidence, 4), "files": list(self.files), "right": self.right,
                 "right_article": self.right_article, "article_at_1": self.article_at_1,
-                "answerable_score": round(self.answerable, 4), "duplicates": self.duplicates}
+                "answerable_score": round(self.answerable, 4), "duplicates": self.duplicates,
+                "support": [round(x, 4) for x in self.support]}
 
 
 @dataclass(frozen=True)
@@ -197,7 +199,8 @@ def ask(qa: Any, q: DevQuestion) -> Outcome:
                if keys[i] == keys[j] or texts[i] == texts[j])
     on_file = bool(ans.sources) and any(same_file(f, q.file) for f in (ans.sources[0].file,) + aliases)
     return Outcome(q, ans.text if ans.found else "", ans.found, ans.confidence, files, aliases, right,
-                   right and on_file, any(same_file(f, q.file) for f in top), ans.answerable, dups)
+                   right and on_file, any(same_file(f, q.file) for f in top), ans.answerable, dups,
+                   ans.support)
 
 
 def _share(flags: list[bool]) -> float | None:

@@ -37,6 +37,7 @@ class EvalRow:
     latency_ms: float
     confidence: float = 0.0
     answerable: float = 0.0  # the no-answer score "found" was decided on (Answer.answerable)
+    support: list[float] = field(default_factory=list)  # the verifier's features (Answer.support)
 
 
 @dataclass
@@ -156,7 +157,8 @@ def evaluate(qa: QA, items: list[EvalItem], mode: str | None = None,
             rows.append(EvalRow(it.id, it.question, list(it.answers), pred, ans.found, ranked[:20], rank, rank_before,
                                 em_score(pred, it.answers) if it.answers else 0.0,
                                 f1_score(pred, it.answers) if it.answers else 0.0, latency,
-                                round(ans.confidence, 4), round(ans.answerable, 4)))
+                                round(ans.confidence, 4), round(ans.answerable, 4),
+                                [round(x, 4) for x in ans.support]))
             bar.update(1)
     finally:
         bar.close()

@@ -177,6 +177,9 @@ class Answer:
     # The score "found" was decided on (the reader's no-answer score, compared with its threshold);
     # reports keep it so a threshold can be chosen on measured questions. 0.0 without a reader.
     answerable: float = field(default=0.0, repr=False)
+    # The not-found verifier's features for the chosen chunk (retrieval/reader/verify.py FEATURES),
+    # kept in reports so the verifier can be fitted on measured questions. () without a reader.
+    support: tuple[float, ...] = field(default=(), repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {

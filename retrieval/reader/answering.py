@@ -16,6 +16,7 @@ answering, each calling down, none back.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -23,6 +24,7 @@ from retrieval.ingest.chunking import sentence_spans
 from retrieval.reader.decode import tidy_span as _tidy
 from retrieval.reader.features import reader_text
 from retrieval.reader.model import PassageReading, Reader
+from retrieval.reader.verify import support_features
 from retrieval.types import Answer, Article, Hit, Source
 
 
@@ -83,7 +85,9 @@ def read_hits(question: str, hits: list[Hit], reader: Reader, opts: ReadingOptio
 
 
 def choose(readings: list[Reading], reader: Reader, opts: ReadingOptions) -> tuple[Reading | None, float]:
-    """The reading the answer comes from and P(some chunk holds the answer)."""
+    """The reading the answer comes from and P(some chunk holds the answer)
+    by the reader alone (``answer_with_reader`` then asks the verifier, when
+    the reader has one)."""
     if not readings:
         return None, 0.0
     # The best-ranked chunk. Measured on CMRC dev (even half, 400 questions):
@@ -106,6 +110,17 @@ def answerable(readings: list[Reading], best: Reading, score: str) -> float:
     return max(_sigmoid(r.reading.has_logit) for r in readings)
 
 
+def support(question: str, best: Reading) -> tuple[float, ...]:
+    """The verifier's features (retrieval/reader/verify.py) for the chosen chunk."""
+    r = best.reading
+    answer = ""
+    if r.span is not None:
+        a, b = _tidy(best.hit.chunk.text, r.span.start, r.span.end)
+        answer = best.hit.chunk.text[a:b]
+    return support_features(question, best.hit.chunk.text, best.hit.article.text, r.has_logit,
+                            r.top_logprob if r.span is not None else -20.0, answer)
+
+
 def threshold(reader: Reader, opts: ReadingOptions) -> float:
     return opts.no_answer_threshold or float(reader.manifest.calibration.get("no_answer_threshold", 0.5))
 
@@ -120,10 +135,21 @@ def answer_with_reader(question: str, hits: list[Hit], reader: Reader, opts: Rea
     best, has_prob = choose(readings, reader, opts)
     limit = threshold(reader, opts)
     assert best is not None
+    features = support(question, best)
+    confidence = best.confidence
+    if reader.verifier is not None:
+        # The verifier estimates P(this answer is right) from the reader's scores and how much of
+        # the question the article holds: it decides "found" and is the answer's confidence.
+        has_prob = confidence = reader.verifier.prob(features) if best.reading.span is not None else 0.0
     if best.reading.span is None or has_prob < limit:
-        return Answer(question, "", False, best.confidence, (), ranked_hits, tuple(hits), has_prob)
-    text, sources = cite(best, readings, limit, opts.max_sources)
-    return Answer(question, text, True, best.confidence, sources, ranked_hits, tuple(hits), has_prob)
+        return Answer(question, "", False, confidence, (), ranked_hits, tuple(hits), has_prob, features)
+    # Other articles' spans are cited when the reader alone finds them likely enough (in verify
+    # mode its own threshold is kept as source_threshold).
+    source_limit = limit if reader.verifier is None else float(
+        reader.manifest.calibration.get("source_threshold", limit))
+    text, sources = cite(best, readings, source_limit, opts.max_sources)
+    sources = (dataclasses.replace(sources[0], score=confidence),) + sources[1:]
+    return Answer(question, text, True, confidence, sources, ranked_hits, tuple(hits), has_prob, features)
 
 
 def cite(best: Reading, readings: list[Reading], limit: float, max_sources: int) -> tuple[str, tuple[Source, ...]]:

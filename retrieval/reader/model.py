@@ -30,8 +30,9 @@ from embeddings.light import ACTS, layer_norm, load_layers, read_safetensors, ru
 from retrieval.errors import ReaderError
 from retrieval.reader.decode import SpanCandidate, WindowLogits, decode_window
 from retrieval.reader.features import ReaderTokenizer, Window, pad_batch
-from retrieval.reader.format import WEIGHTS, ReaderManifest, base_fingerprint, read_manifest
+from retrieval.reader.format import MANIFEST, WEIGHTS, ReaderManifest, base_fingerprint, read_manifest
 from retrieval.reader.rescore import CANDIDATES, SpanRescorer
+from retrieval.reader.verify import Verifier
 
 
 # Stands for the log-probability of a span where there is none: added to any
@@ -72,6 +73,13 @@ class Reader:
         self.tokenizer = ReaderTokenizer(base_dir / "tokenizer.json", shared=tokenizer)
         self.rescorer: SpanRescorer | None = (SpanRescorer.load(path / manifest.rescorer)
                                               if manifest.rescorer and rescorer else None)
+        self.verifier: Verifier | None = None
+        if manifest.calibration.get("no_answer_score") == "verify":
+            v = manifest.calibration.get("verifier")
+            if not isinstance(v, dict):
+                raise ReaderError(f"{path / MANIFEST}: calibration.no_answer_score is \"verify\" but there is no "
+                                  "calibration.verifier; fit one with bench/choose_threshold.py --fit-verifier")
+            self.verifier = Verifier.from_dict(v, str(path / MANIFEST))
         self._session, graph = _onnx_session(path, manifest, threads, backend, base_dir, graph_cache, note)
         self.backend = "numpy" if self._session is None else f"onnx:{graph}"
         if self._session is not None:

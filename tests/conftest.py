@@ -13,20 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-import numpy as np
-import pytest
-
-ROOT = Path(__file__).resolve().parent.parent
-SAMPLE = ROOT / "data" / "000_1248635c6257c13a.txt"
-# Small CMRC 2018 excerpts shipped with the tests (tests/data/README.md), so a fresh clone runs them.
-TEST_DATA = ROOT / "tests" / "data"
-CMRC_TRAIN_SAMPLE = TEST_DATA / "cmrc2018_train_head60.jsonl"
-CMRC_DEV_SAMPLE = TEST_DATA / "cmrc2018_dev_head60.jsonl"
-# The paragraphs bench/pdfgen.py draws its pages from; the tests draw from the excerpt everywhere, so a
-# page of a given seed is the same page in a fresh clone as in a workspace with ../shared.
-CMRC_TRAIN_CONTEXTS_SAMPLE = TEST_DATA / "cmrc2018_train_contexts_40.jsonl"
-NEWSQA = [sys.executable, "-m", "bot.cli"]
-
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # torch's OpenMP threads wait for each other by sleeping, not spinning. `make test` runs two
@@ -39,6 +25,20 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 # took 123 s of CPU instead of 23 s. Results are the same (its threads split the output, not the
 # sums). Set before numpy is imported, below and in every command the tests start.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "data" / "000_1248635c6257c13a.txt"
+# Small CMRC 2018 excerpts shipped with the tests (tests/data/README.md), so a fresh clone runs them.
+TEST_DATA = ROOT / "tests" / "data"
+CMRC_TRAIN_SAMPLE = TEST_DATA / "cmrc2018_train_head60.jsonl"
+CMRC_DEV_SAMPLE = TEST_DATA / "cmrc2018_dev_head60.jsonl"
+# The paragraphs bench/pdfgen.py draws its pages from; the tests draw from the excerpt everywhere, so a
+# page of a given seed is the same page in a fresh clone as in a workspace with ../shared.
+CMRC_TRAIN_CONTEXTS_SAMPLE = TEST_DATA / "cmrc2018_train_contexts_40.jsonl"
+NEWSQA = [sys.executable, "-m", "bot.cli"]
 
 
 def _have_milvus_server() -> bool:

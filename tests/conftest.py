@@ -8,11 +8,26 @@ import hashlib
 import os
 import shutil
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
-import numpy as np
-import pytest
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# torch's OpenMP threads wait for each other by sleeping, not spinning. `make test` runs two
+# workers on two cores, each with two torch threads (and the commands they start, which inherit
+# this): a spinning thread holds the core its partner needs, and one question's encoding took
+# 0.9 s of CPU instead of 0.05 s. Set before anything imports torch (libgomp reads it once).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# Likewise numpy's OpenBLAS (the numpy reader, the question encoder without torch), whose idle
+# threads spin and have no passive mode: one thread per worker. Three test_reader_onnx.py tests
+# took 123 s of CPU instead of 23 s. Results are the same (its threads split the output, not the
+# sums). Set before numpy is imported, below and in every command the tests start.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "data" / "000_1248635c6257c13a.txt"
@@ -24,9 +39,6 @@ CMRC_DEV_SAMPLE = TEST_DATA / "cmrc2018_dev_head60.jsonl"
 # page of a given seed is the same page in a fresh clone as in a workspace with ../shared.
 CMRC_TRAIN_CONTEXTS_SAMPLE = TEST_DATA / "cmrc2018_train_contexts_40.jsonl"
 NEWSQA = [sys.executable, "-m", "bot.cli"]
-
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
 def _have_milvus_server() -> bool:
@@ -124,10 +136,43 @@ def real_qa(files: list[Path], base: Path, encoder, tokenizer):  # type: ignore[
     return QA(cfg, encoder, tokenizer, reader=load_reader(cfg))
 
 
+@contextmanager
+def shared_dir(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[tuple[Path, bool]]:
+    """(folder, made): a folder one `make test` run shares between its xdist workers (each worker's
+    session fixtures would otherwise build the same index again), with ``made`` False the first time,
+    when the caller fills it. Workers take turns: while one fills it, the others wait on its lock."""
+    import fcntl
+
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the run's own folder, above each worker's
+    path, done = root / name, root / f"{name}.done"
+    with open(root / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            made = done.exists()
+            if not made:
+                shutil.rmtree(path, ignore_errors=True)  # a worker that failed half-way
+                path.mkdir()
+            yield path, made
+            done.touch()
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 @pytest.fixture(scope="session")
 def sample_qa(real_encoder, tokenizer, tmp_path_factory):
-    """The sample page indexed with the real model, as `newsqa` would."""
-    return real_qa([SAMPLE], tmp_path_factory.mktemp("sample"), real_encoder, tokenizer)
+    """The sample page indexed with the real model, as `newsqa` would (built once for all workers;
+    each worker answers from it)."""
+    from retrieval.app import load_reader
+    from retrieval.config import load_config
+    from retrieval.answer.qa import QA
+
+    with shared_dir(tmp_path_factory, "sample-qa") as (base, made):
+        if not made:
+            return real_qa([SAMPLE], base, real_encoder, tokenizer)
+    cfg = load_config(base / "config.toml")
+    return QA(cfg, real_encoder, tokenizer, reader=load_reader(cfg))
 
 
 def copy_sample_index(built: Path, dest: Path) -> Path:
@@ -150,14 +195,15 @@ def built_sample(tmp_path_factory) -> Path:
     (sample_copy, copy_sample_index), so that each starts from a built index without building one."""
     import subprocess
 
-    base = tmp_path_factory.mktemp("built-sample")
-    (base / "corpus").mkdir()
-    shutil.copy(SAMPLE, base / "corpus" / SAMPLE.name)
-    cfg = write_config(base / "config.toml", base / "corpus", base / "index")
-    r = subprocess.run(NEWSQA + ["--config", str(cfg), "index", "rebuild"], cwd=base, capture_output=True, text=True,
-                       timeout=600, env={**os.environ, "PYTHONPATH": str(ROOT)})
-    assert r.returncode == 0, r.stderr
-    (base / "config.toml").unlink()  # copies get their own
+    with shared_dir(tmp_path_factory, "built-sample") as (base, made):  # built once for all workers
+        if not made:
+            (base / "corpus").mkdir()
+            shutil.copy(SAMPLE, base / "corpus" / SAMPLE.name)
+            cfg = write_config(base / "config.toml", base / "corpus", base / "index")
+            r = subprocess.run(NEWSQA + ["--config", str(cfg), "index", "rebuild"], cwd=base, capture_output=True,
+                               text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(ROOT)})
+            assert r.returncode == 0, r.stderr
+            (base / "config.toml").unlink()  # copies get their own
     return base
 
 

@@ -115,10 +115,12 @@ def cached_u8_graph(reader_dir: Path, base_dir: Path, cache_dir: Path,
     """The reader's int8 graph with unsigned weights, for x86 CPUs without
     VNNI (see ``Reader``), written once under ``cache_dir`` and reused while
     the reader's weights and manifest stay the same. The shipped reader
-    directory may be read-only, and most machines never need this graph."""
+    directory may be read-only, and most machines never need this graph.
+    The key leaves out where the reader lies: a copy that keeps the files'
+    times (cp -p, shutil.copytree) has the same graph and reuses it."""
     reader_dir = Path(reader_dir)
     w = (reader_dir / WEIGHTS).stat()
-    key = hashlib.sha1(f"{reader_dir.resolve()}|{w.st_size}|{w.st_mtime_ns}|".encode()
+    key = hashlib.sha1(f"{w.st_size}|{w.st_mtime_ns}|".encode()
                        + (reader_dir / MANIFEST).read_bytes()).hexdigest()[:16]
     out = Path(cache_dir) / "reader-graphs" / key / ONNX_U8
     if out.is_file():

@@ -112,7 +112,7 @@ class ReaderConfig:
     no_answer_threshold: float = 0.0  # P(some chunk holds the answer) below which: not found; 0: calibrated with the reader
     # Dynamic depth: when the first chunk alone holds the answer with at least this probability
     # (has-answer head), the other depth − 1 chunks are not read. 0: always read `depth` chunks.
-    stop_at: float = 0.9  # chosen on CMRC dev and the news dev set (docs/reader.md, dynamic depth)
+    stop_at: float = 0.0
     # auto: the shipped int8 graph on CPUs with VNNI, an int8 graph with unsigned weights (written
     # once into the cache) on x86 CPUs without; onnx / onnx-u8 / numpy force one.
     backend: str = "auto"

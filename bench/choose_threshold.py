@@ -35,6 +35,7 @@ import json
 from pathlib import Path
 
 from _common import SHARED  # noqa: F401  (puts the repository on sys.path)
+from newsdev import is_right  # the news dev set's rule: contains an expected answer, at most 3x as long
 
 GRID = (0.005, 0.01, 0.02, 0.033, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 
@@ -71,11 +72,6 @@ def reader_dir() -> Path:
     if path is None:
         raise SystemExit("no reader configured ([reader] enabled = false): nothing to choose a threshold for")
     return path
-
-
-def is_right(predicted: str, answers: list[str]) -> bool:
-    """bench/newsdev.py's rule: contains an expected answer, at most three times as long."""
-    return bool(predicted) and any(a and a in predicted and len(predicted) <= 3 * len(a) for a in answers)
 
 
 def fit_verifier(news: dict[str, list[dict]], evals: dict[str, dict[str, list[dict]]],  # type: ignore[no-untyped-def]

@@ -539,7 +539,6 @@ def _write_jsonl(dst: Path, rows: list[dict]) -> None:
 
 def cmd_reader_mix(args: argparse.Namespace) -> int:
     from retrieval.reader.mix import build_mix, split_by_article
-    from retrieval.reader.train import load_rows
 
     sources: list[tuple[str, list[dict], int]] = []
     held: list[tuple[str, list[dict]]] = []
@@ -548,13 +547,7 @@ def cmd_reader_mix(args: argparse.Namespace) -> int:
                                       ("xquad", args.xquad, 0, args.xquad_holdout)):
         if not path:
             continue
-        src = Path(path)
-        if not src.is_file():
-            raise UsageError(f"{src}: no such file")
-        try:
-            rows = load_rows(src)
-        except ValueError as exc:
-            raise UsageError(str(exc)) from exc
+        rows = _training_rows(Path(path))
         train_rows, held_rows = split_by_article(rows, name, share) if share else (rows, [])
         sources.append((name, train_rows, sample))
         if held_rows:
@@ -576,17 +569,24 @@ def cmd_reader_mix(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_reader_augment(args: argparse.Namespace) -> int:
-    from retrieval.reader.augment import count_questions, date_questions, mixed
-    from retrieval.reader.train import TrainConfig, load_rows
+def _training_rows(src: Path) -> list[dict]:
+    """A CMRC-style training file's rows, or a one-line UsageError naming the file."""
+    from retrieval.reader.train import load_rows
 
-    src = Path(args.data)
     if not src.is_file():
         raise UsageError(f"{src}: no such file")
     try:
-        rows = load_rows(src)
+        return load_rows(src)
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
+
+
+def cmd_reader_augment(args: argparse.Namespace) -> int:
+    from retrieval.reader.augment import count_questions, date_questions, mixed
+    from retrieval.reader.train import TrainConfig
+
+    src = Path(args.data)
+    rows = _training_rows(src)
     days = date_questions(rows, TrainConfig.holdout, seed=args.seed)
     counts = count_questions(rows, TrainConfig.holdout, limit=max(args.counts, 0), seed=args.seed) \
         if args.counts else []

@@ -15,6 +15,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# As `newsqa` itself runs (bot/cli.py): OpenBLAS on one thread, idle threads sleeping.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 SHARED = ROOT.parent / "shared"
 EVAL = SHARED / "eval" / "cmrc2018_dev.jsonl"  # CMRC 2018 dev (CC BY-SA 4.0): measuring only
 TRAIN = SHARED / "train" / "cmrc2018_train.jsonl"  # CMRC 2018 train (CC BY-SA 4.0)

@@ -12,7 +12,9 @@ score "found" is decided on (``answerable_score`` from bench/newsdev.py
 would give. A threshold t then keeps an answer when that score is ≥ t.
 
 Per threshold it prints, by half: news answered right with the right article,
-news traps declined, and each eval file's F1. The threshold chosen maximises,
+news traps declined, and each eval file's F1 — or, for a file of unanswerable
+questions only (bench/traps.py: the answer's sentence cut, a number changed),
+the share declined. The threshold chosen maximises,
 on the even halves, the mean of those figures (each a share, F1 / 100): one
 source cannot buy its gain with another's loss unseen; and no eval file's
 even-half F1 may fall more than ``--max-f1-loss`` points below the reader's as
@@ -52,7 +54,15 @@ def news_figures(rows: list[dict], t: float) -> tuple[float, float]:
     return right, declined
 
 
+def is_traps(rows: list[dict]) -> bool:
+    """A file of unanswerable questions only (bench/traps.py)."""
+    return bool(rows) and not any(r["gold"] for r in rows)
+
+
 def eval_f1(rows: list[dict], t: float) -> float:
+    """An eval file's F1 at threshold t, as a share; for a file of traps, the share declined."""
+    if is_traps(rows):
+        return sum(1 for r in rows if r["answerable"] < t) / len(rows)
     return sum(r["f1"] for r in rows if r["answerable"] >= t) / max(len(rows), 1) / 100
 
 
@@ -135,12 +145,13 @@ def main() -> None:
 
     current = read_manifest(Path(args.write) if args.write else reader_dir())
     current_t = float(current.calibration.get("no_answer_threshold", 0.5))
-    floor_f1 = {n: eval_f1(e["even"], current_t) for n, e in evals.items()}
+    floor_f1 = {n: eval_f1(e["even"], current_t) for n, e in evals.items() if not is_traps(e["even"])}
     print(f"the reader as it stands (threshold {current_t:.3f}): "
           + ", ".join(f"{n} even F1 {v * 100:.1f}" for n, v in floor_f1.items()))
     fit_on = [n for n in args.fit_on.split(",") if n] or list(evals)
     verifier = fit_verifier(news, evals, fit_on) if args.fit_verifier else None
-    cols = ["news right", "news traps declined"] + [f"{n} F1" for n in evals]
+    cols = ["news right", "news traps declined"] + [f"{n} {'declined' if is_traps(e['even']) else 'F1'}"
+                                                    for n, e in evals.items()]
     print(f"{'t':>6s}  " + "  ".join(f"{c:>20s}" for c in cols) + "  mean (even)")
     best = (-1.0, 0.0)
     for t in GRID:
@@ -151,7 +162,8 @@ def main() -> None:
             cells.append(f"{vals['even'][i] * 100:9.1f} / {vals['odd'][i] * 100:5.1f}")
             mean_even.append(vals["even"][i])
         m = sum(mean_even) / len(mean_even)
-        f1_loss = max((floor_f1[n] - eval_f1(e["even"], t)) * 100 for n, e in evals.items()) if evals else 0.0
+        f1_loss = max(((floor_f1[n] - eval_f1(e["even"], t)) * 100 for n, e in evals.items() if n in floor_f1),
+                      default=0.0)
         if m > best[0] and f1_loss <= args.max_f1_loss:
             best = (m, t)
         print(f"{t:6.3f}  " + "  ".join(f"{c:>20s}" for c in cells) + f"  {m * 100:6.2f}")

@@ -18,6 +18,15 @@ if TYPE_CHECKING:
     from retrieval.conversation import ChatAnswer
     from retrieval.types import Answer
 
+# Before numpy loads OpenBLAS (the imports below are inside the commands): its worker threads spin
+# while waiting, and on a busy machine — two bot workers on two cores are enough — they spin on the
+# cores the other work needs. Embedding a question is a handful of small matrix products, faster
+# on one thread: on a loaded 2-core AVX2 EPYC 6.6 s a question with OpenBLAS's threads, 0.15 s with
+# one (docs/performance.md). The reader and the passage encoder run on ONNX Runtime's own threads.
+# A user's own setting wins.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 PROG = "newsqa"
 EXAMPLE = "谁获得了岗位标兵？"
 
@@ -528,6 +537,7 @@ def cmd_reader_train(args: argparse.Namespace) -> int:
 
 def _write_jsonl(dst: Path, rows: list[dict]) -> None:
     tmp = dst.with_name(dst.name + ".tmp")
+    dst.parent.mkdir(parents=True, exist_ok=True)
     try:
         with tmp.open("w", encoding="utf-8") as f:
             for r in rows:
@@ -554,16 +564,19 @@ def cmd_reader_mix(args: argparse.Namespace) -> int:
             held.append((name, held_rows))
     if not sources:
         raise UsageError("give at least one of --cmrc, --drcd, --xquad")
-    out = build_mix(sources, seed=args.seed, near_miss=args.near_miss, edge_names=args.edge_names)
+    out = build_mix(sources, seed=args.seed, near_miss=args.near_miss, edge_names=args.edge_names,
+                    missing_sentence=args.missing_sentence)
     dst = Path(args.out)
     _write_jsonl(dst, out)
     for name, rows in held:
         _write_jsonl(dst.with_name(f"{dst.stem}.heldout-{name}.jsonl"), rows)
     misses = sum(1 for r in out if not r["answers"])
     edge = sum(1 for r in out if r["id"].startswith("EDGENAME_"))
+    cut = sum(1 for r in out if r["id"].startswith("CUT_"))
     print(f"{dst}: {len(out) - misses} questions ("
           + ", ".join(f"{n} {sum(1 for r in out if r['id'].startswith(n + ':'))}" for n, _, _ in sources)
-          + f"), {edge} of them about names beginning with 于/任/本…, and {misses} near-miss questions; held out, never in the mix: "
+          + f"), {edge} of them about names beginning with 于/任/本…, and {misses} unanswerable ({cut} with the "
+          + f"answer's sentence cut, {misses - cut} near-miss); held out, never in the mix: "
           + (", ".join(f"{n} {len(r)} questions of {len({x.get('title') for x in r})} articles "
                        f"({dst.stem}.heldout-{n}.jsonl)" for n, r in held) or "nothing"))
     return 0
@@ -821,6 +834,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="share of the possible near-miss questions (another number) added (default 0.5)")
     mx.add_argument("--edge-names", type=int, default=0,
                     help="questions about a name rewritten to begin with 于/任/本/自… (default 0)")
+    mx.add_argument("--missing-sentence", type=float, default=0.0,
+                    help="share of the answerable questions also asked over their paragraph with the answer's "
+                         "sentence cut out, as unanswerable (default 0)")
     mx.add_argument("--seed", type=int, default=0)
     mx.set_defaults(func=cmd_reader_mix)
     av = rsub.add_parser("average", help="write the weight average of readers trained along one line")

@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 import re
 
-from retrieval.reader.mix import (EDGE_CHARS, as_read, build_mix, edge_name_questions, near_miss_questions,
-                                  split_by_article)
+from retrieval.reader.mix import (EDGE_CHARS, as_read, build_mix, edge_name_questions, missing_sentence_questions,
+                                  near_miss_questions, split_by_article)
 from retrieval.reader.train import load_rows, mined_negative
 
 
@@ -67,9 +67,27 @@ def test_edge_names_begin_with_a_preposition_like_character_everywhere_in_the_pa
     assert r["context"][r["answer_starts"][0] :].startswith(name)
 
 
+def test_missing_sentence_cuts_the_answers_sentence_and_keeps_the_rest():
+    ctx = ("市政府昨天召开新闻发布会，介绍今年的重点工程。会上，副市长李明宣布新机场将于明年通航。"
+           "新机场位于城市东部，总投资约300亿元。发布会还介绍了地铁三号线的进展，该线路预计年底全线贯通。")
+    row = _row("9", "新机场", "哪位副市长宣布了新机场的通航时间？", "李明", ctx)
+    out = missing_sentence_questions([row], share=1.0)
+    assert len(out) == 1
+    r = out[0]
+    assert r["answers"] == [] and r["question"] == row["question"]
+    assert "李明" not in r["context"] and "通航" not in r["context"]
+    # Everything but the answer's sentence is still there, in order.
+    assert r["context"] == ("市政府昨天召开新闻发布会，介绍今年的重点工程。新机场位于城市东部，总投资约300亿元。"
+                            "发布会还介绍了地铁三号线的进展，该线路预计年底全线贯通。")
+    assert r["context"][r["near_miss_start"]:].startswith("新机场位于") and r["context_id"] != row["context_id"]
+    # An answer printed twice (王建国 in row 4) would survive the cut: no question is made from it,
+    # nor from a paragraph left too short to read as an article.
+    assert missing_sentence_questions(ROWS, share=1.0) == []
+
+
 def test_mix_file_round_trips_through_the_training_loader(tmp_path):
     out = build_mix([("cmrc", ROWS[:2] + ROWS[3:], 0), ("drcd", ROWS[2:3], 0)], seed=0, near_miss=1.0,
-                    edge_names=5)
+                    edge_names=5, missing_sentence=1.0)
     path = tmp_path / "mix.jsonl"
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in out), encoding="utf-8")
     rows = load_rows(path)

@@ -147,15 +147,20 @@ def answer_with_reader(question: str, hits: list[Hit], reader: Reader, opts: Rea
     # mode its own threshold is kept as source_threshold).
     source_limit = limit if reader.verifier is None else float(
         reader.manifest.calibration.get("source_threshold", limit))
-    text, sources = cite(best, readings, source_limit, opts.max_sources)
+    # Chunks that dynamic depth left unread can still be cited, where they print the answer word for word.
+    unread = [h for h in hits[: opts.depth] if id(h) not in read]
+    text, sources = cite(best, readings, source_limit, opts.max_sources, unread)
     sources = (dataclasses.replace(sources[0], score=confidence),) + sources[1:]
     return Answer(question, text, True, confidence, sources, ranked_hits, tuple(hits), has_prob, features)
 
 
-def cite(best: Reading, readings: list[Reading], limit: float, max_sources: int) -> tuple[str, tuple[Source, ...]]:
+def cite(best: Reading, readings: list[Reading], limit: float, max_sources: int,
+         unread: list[Hit] | None = None) -> tuple[str, tuple[Source, ...]]:
     """The answer's words (the best span, its edges tidied) and its sources:
     the sentence(s) around it, then the best spans of other articles whose
-    chunk is likely enough (``limit``) to hold the answer."""
+    chunk is likely enough (``limit``) to hold the answer, then ``unread``
+    chunks (skipped by dynamic depth) of other articles that print the answer
+    word for word, in retrieval order."""
     assert best.reading.span is not None
     span = best.reading.span
     chunk = best.hit.chunk
@@ -171,6 +176,14 @@ def cite(best: Reading, readings: list[Reading], limit: float, max_sources: int)
         used.add(r.hit.article.id)
         ra, rb = _tidy(r.hit.chunk.text, r.reading.span.start, r.reading.span.end)
         sources.append(_source(r.hit, r.hit.chunk.start + ra, r.hit.chunk.start + rb, r.confidence))
+    for h in unread or ():
+        if len(sources) >= max_sources or len(text) < 2:
+            break
+        at = h.chunk.text.find(text)
+        if h.article.id in used or at < 0:
+            continue
+        used.add(h.article.id)
+        sources.append(_source(h, h.chunk.start + at, h.chunk.start + at + len(text), best.confidence))
     return text, tuple(sources)
 
 

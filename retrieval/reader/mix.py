@@ -16,6 +16,13 @@ not hold; the paragraph then does not answer it. These are written with
 training reads the part of the paragraph that looks like an answer). A reader
 trained only on answerable questions answered a question about 嫦娥五号 with
 嫦娥四号's launch date, and a 2011 question with a 2019 figure.
+
+Missing-sentence questions: the question kept, its paragraph without the
+sentence that holds the answer (SQuAD 2.0's kind of unanswerable question: the
+paragraph is about the same thing but does not say it). A newspaper trap is
+often this — the article names the king's visit but not the king, gives the
+award but not the runner-up — and a reader that only learnt from answerable
+paragraphs picks the nearest span of the asked-for kind.
 """
 
 from __future__ import annotations
@@ -106,6 +113,40 @@ def near_miss_questions(rows: list[dict], seed: int = 0, limit: int = 0) -> list
     return out
 
 
+_SENTENCE_END = re.compile(r"(?<=[。！？!?；;])")
+
+
+def missing_sentence_questions(rows: list[dict], share: float, seed: int = 0) -> list[dict]:
+    """For ``share`` of the answerable questions, the same question over its
+    paragraph with the answer's sentence cut out (``answers: []``,
+    ``near_miss_start`` where the sentence was, so training reads the text
+    around the gap). Kept only when no answer text is left in the paragraph
+    and enough of it remains to be read as an article about the same thing."""
+    rng = random.Random(seed)
+    out: list[dict] = []
+    for r in rows:
+        answers = [a for a in r["answers"] if a]
+        start = next((s for s in r.get("answer_starts") or [] if s is not None and s >= 0), -1)
+        if start < 0 or not answers or rng.random() >= share:
+            continue
+        ctx = r["context"]
+        pos = 0
+        for sent in _SENTENCE_END.split(ctx):
+            end = pos + len(sent)
+            if pos <= start < end:
+                break
+            pos = end
+        else:
+            continue
+        rest = ctx[:pos] + ctx[end:]
+        if len(rest) < 60 or any(a in rest for a in answers):
+            continue
+        out.append({"id": f"CUT_{r['id']}", "question": r["question"], "answers": [], "answer_starts": [],
+                    "near_miss_start": min(pos, len(rest) - 1), "context_id": f"CUT_{r['context_id']}_{len(out)}",
+                    "context": rest, "title": r.get("title", "")})
+    return out
+
+
 # Characters that begin names but are far more often function words: 于 (于发科 / 于1998年), 任
 # (任永禄 / 任副局长), 本 (本溪 / 本次), 自 (自贡 / 自1月起), 向, 和, 安, 从, 万, 成. A reader
 # trained on Wikipedia learnt to start after them: asked who, it answered 发科 for 于发科 and
@@ -141,12 +182,13 @@ def edge_name_questions(rows: list[dict], limit: int, seed: int = 0) -> list[dic
 
 
 def build_mix(sources: list[tuple[str, list[dict], int]], seed: int = 0,
-              near_miss: float = 0.5, edge_names: int = 0) -> list[dict]:
+              near_miss: float = 0.5, edge_names: int = 0, missing_sentence: float = 0.0) -> list[dict]:
     """``sources``: (name, rows, sample) — ``sample`` rows of each (0: all),
     converted to how the reader reads them, ids and context ids prefixed with
     the source's name so they never collide; plus near-miss questions for
     ``near_miss`` of the questions that allow one, and ``edge_names``
-    questions about names that begin with a preposition-like character."""
+    questions about names that begin with a preposition-like character, and
+    missing-sentence questions for ``missing_sentence`` of the answerable ones."""
     rng = random.Random(seed)
     out: list[dict] = []
     for name, rows, sample in sources:
@@ -158,6 +200,8 @@ def build_mix(sources: list[tuple[str, list[dict], int]], seed: int = 0,
             out.append(c)
     misses = near_miss_questions(out, seed=seed + 1)
     misses = rng.sample(misses, int(len(misses) * near_miss)) if near_miss < 1 else misses
-    out += misses + edge_name_questions([r for r in out if r["answers"]], edge_names, seed=seed + 2)
+    answerable = [r for r in out if r["answers"]]
+    out += (misses + edge_name_questions(answerable, edge_names, seed=seed + 2)
+            + missing_sentence_questions(answerable, missing_sentence, seed=seed + 3))
     rng.shuffle(out)
     return out

@@ -35,12 +35,27 @@ def test_missing_from_the_chunk_is_told_apart_from_missing_from_the_article():
     assert f["missing_article"] == 0.0 and f["missing_chunk"] > 0.5
 
 
+def test_a_year_printed_only_far_from_the_answer_is_told_apart():
+    # The article gives 2019's figure beside the answer and names 2017 only paragraphs away.
+    article = ("2017年，长江航道开展了系统治理。" + "航道部门持续推进各项工作，" * 20
+               + "2019年，长江干线货物通过量达29.3亿吨，同比增长8.9%。")
+    at = article.index("29.3亿吨")
+
+    def far(question: str) -> float:
+        return dict(zip(FEATURES, support_features(question, article[at - 20:], article, 1.0, -0.5,
+                                                   "29.3亿吨", at)))["number_far"]
+
+    assert far("2019年长江干线货物通过量是多少？") == 0.0
+    assert far("2017年长江干线货物通过量是多少？") == 1.0  # printed, but not near the answer
+    assert far("1月2日的报道说，2019年长江干线货物通过量是多少？") == 0.0  # the paper's day is not asked
+
+
 def test_full_width_digits_in_the_question_match_the_article():
     assert _f("２０１８年全市地区生产总值是多少？")["missing_number"] == 0.0
 
 
 def test_fit_learns_that_missing_words_mean_a_wrong_answer():
-    rows = [((1.0, -0.5, 0.0, 0.1, 0.0, 0.0, 0.0), True)] * 30 + [((1.0, -0.5, 0.6, 0.7, 1.0, 1.0, 1.0), False)] * 30
+    rows = [((1.0, -0.5, 0.0, 0.1, 0.0, 0.0, 0.0, 0.0), True)] * 30 + [((1.0, -0.5, 0.6, 0.7, 1.0, 1.0, 1.0, 1.0), False)] * 30
     v = fit(rows)
     assert v.prob(rows[0][0]) > 0.8 and v.prob(rows[-1][0]) < 0.2
     assert Verifier.from_dict(v.to_dict(), "m").prob(rows[0][0]) == pytest.approx(v.prob(rows[0][0]))

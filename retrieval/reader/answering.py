@@ -113,12 +113,12 @@ def answerable(readings: list[Reading], best: Reading, score: str) -> float:
 def support(question: str, best: Reading) -> tuple[float, ...]:
     """The verifier's features (retrieval/reader/verify.py) for the chosen chunk."""
     r = best.reading
-    answer = ""
+    answer, at = "", -1
     if r.span is not None:
         a, b = _tidy(best.hit.chunk.text, r.span.start, r.span.end)
-        answer = best.hit.chunk.text[a:b]
+        answer, at = best.hit.chunk.text[a:b], best.hit.chunk.start + a
     return support_features(question, best.hit.chunk.text, best.hit.article.text, r.has_logit,
-                            r.top_logprob if r.span is not None else -20.0, answer)
+                            r.top_logprob if r.span is not None else -20.0, answer, at)
 
 
 def threshold(reader: Reader, opts: ReadingOptions) -> float:

@@ -8,6 +8,7 @@ rmrb-2020-01-questions.jsonl; see bench/newsdev.py for where it is looked for);
 skips with a message otherwise. Prints:
 
   --fit          the "leans on the previous turn" model fitted on the even half
+                 (with --split even: the even half alone, and a 5-fold check within it)
                  (leaning follow-ups against standalone ones, the first turns and
                  the single-question set's even half) and how it and simpler rules
                  classify the odd half; paste the weights into
@@ -95,7 +96,7 @@ def share(flags: list[bool]) -> str:
 
 # ---------------------------------------------------------------- the lean decision
 
-def fit(qa, fus: list[FollowUp]) -> None:  # type: ignore[no-untyped-def]
+def fit(qa, fus: list[FollowUp], splits: tuple[str, ...] = ("even", "odd")) -> None:  # type: ignore[no-untyped-def]
     import numpy as np
 
     from retrieval.conversation import FEATURES, THRESHOLD, WEIGHTS, lean_probability, question_features
@@ -111,14 +112,26 @@ def fit(qa, fus: list[FollowUp]) -> None:  # type: ignore[no-untyped-def]
     train = [(feats[q], y) for s, q, y in rows if s == "even"]
     x = np.array([f for f, _ in train])
     y = np.array([float(v) for _, v in train])
-    w_pos = 0.5 / max(y.mean(), 1e-9)
-    w_neg = 0.5 / max(1 - y.mean(), 1e-9)
-    sw = np.where(y > 0, w_pos, w_neg)
-    w = np.zeros(x.shape[1])
-    for _ in range(4000):  # class-weighted logistic regression, light L2
-        p = 1 / (1 + np.exp(-x @ w))
-        w -= 0.5 * ((x.T @ (sw * (p - y))) / len(y) + 0.01 * np.r_[0, w[1:]])
+
+    def logistic(x, y):  # type: ignore[no-untyped-def]
+        w_pos = 0.5 / max(y.mean(), 1e-9)
+        w_neg = 0.5 / max(1 - y.mean(), 1e-9)
+        sw = np.where(y > 0, w_pos, w_neg)
+        w = np.zeros(x.shape[1])
+        for _ in range(4000):  # class-weighted logistic regression, light L2
+            p = 1 / (1 + np.exp(-x @ w))
+            w -= 0.5 * ((x.T @ (sw * (p - y))) / len(y) + 0.01 * np.r_[0, w[1:]])
+        return w
+
+    w = logistic(x, y)
     print("fitted on the even half:", ", ".join(f"{n} {v:+.2f}" for n, v in zip(FEATURES, w)))
+    # Five-fold cross-validation within the even half: choosing features without the odd half.
+    folds = np.arange(len(y)) % 5
+    cv = np.zeros(len(y), dtype=bool)
+    for k in range(5):
+        wk = logistic(x[folds != k], y[folds != k])
+        cv[folds == k] = (1 / (1 + np.exp(-x[folds == k] @ wk)) >= THRESHOLD) == (y[folds == k] > 0)
+    print(f"even half, 5-fold: leaning caught {share(list(cv[y > 0]))}, others kept {share(list(cv[y == 0]))}")
     print("in use (retrieval/conversation.py):", ", ".join(f"{n} {v:+.2f}" for n, v in zip(FEATURES, WEIGHTS)))
 
     def rule(name: str):  # type: ignore[no-untyped-def]
@@ -134,7 +147,7 @@ def fit(qa, fus: list[FollowUp]) -> None:  # type: ignore[no-untyped-def]
           f"{'first turns kept':>18s} {'single qs kept':>18s}")
     for name in ("pronoun|ellipsis|why", "…|no entity", "…|no entity|few words", "fitted now", "in use"):
         decide = rule(name)
-        for split in ("even", "odd"):
+        for split in splits:
             fu = [f for f in fus if f.split == split]
             lean = [bool(decide(feats[f.followup])) for f in fu if f.leans]
             stand = [not decide(feats[f.followup]) for f in fu if not f.leans]
@@ -145,6 +158,32 @@ def fit(qa, fus: list[FollowUp]) -> None:  # type: ignore[no-untyped-def]
 
 # ---------------------------------------------------------------- conversations
 
+MISS_CAUSES = (
+    "not taken for a follow-up",
+    "first turn's article is not the conversation's (or none)",
+    "read in the right article: not found there",
+    "read in the right article: span too long (3x rule)",
+    "read in the right article: another span",
+    "answered from another article",
+)
+
+
+def miss_cause(f: FollowUp, leaned: bool, topic, ans) -> str:  # type: ignore[no-untyped-def]
+    """Why a leaning follow-up was not answered right with the right article,
+    the first cause that applies (in MISS_CAUSES' order)."""
+    if not leaned:
+        return MISS_CAUSES[0]
+    if topic is None or not any(same_file(x, f.file) for x in (topic.file,) + tuple(topic.also_in)):
+        return MISS_CAUSES[1]
+    if not ans.found:
+        return MISS_CAUSES[2]
+    if not any(same_file(x, f.file) for x in answer_file(ans)):
+        return MISS_CAUSES[5]
+    if any(a and a in ans.text for a in f.followup_answers):
+        return MISS_CAUSES[3]
+    return MISS_CAUSES[4]
+
+
 def conversations(qa, fus: list[FollowUp]) -> None:  # type: ignore[no-untyped-def]
     from retrieval.config import ConversationConfig
     from retrieval.conversation import Chat, Conversation
@@ -154,10 +193,12 @@ def conversations(qa, fus: list[FollowUp]) -> None:  # type: ignore[no-untyped-d
     lean_given_first: list[bool] = []
     overhead: list[float] = []
     by_kind: dict[str, list[bool]] = {}
+    causes: dict[str, int] = {}
     for f in fus:
         conv = Conversation()
         a1 = chat.ask(conv, f.first).answer
         first_ok.append(right_with(a1, f.first_answers, f.file))
+        topic = conv.previous.article if conv.previous else None
         t0 = time.perf_counter()
         search, leaning = chat.rewrite(conv, f.followup)
         t_rewrite = time.perf_counter() - t0
@@ -174,6 +215,9 @@ def conversations(qa, fus: list[FollowUp]) -> None:  # type: ignore[no-untyped-d
             if first_ok[-1]:
                 lean_given_first.append(ok)
             by_kind.setdefault(f.kind, []).append(ok)
+            if not ok:
+                cause = miss_cause(f, c.follow_up, topic, a2)
+                causes[cause] = causes.get(cause, 0) + 1
             lean_alone.append(right_with(qa.ask(f.followup), f.followup_answers, f.file))
         else:
             stand_ok.append(right_with(a2, f.followup_answers, f.file2))
@@ -185,6 +229,9 @@ def conversations(qa, fus: list[FollowUp]) -> None:  # type: ignore[no-untyped-d
     print(f"    …of those whose first turn was right:        {share(lean_given_first)}")
     for kind, flags in sorted(by_kind.items()):
         print(f"    {kind:10s} {share(flags)}")
+    print("  leaning follow-ups missed, by cause:")
+    for cause in MISS_CAUSES:
+        print(f"    {cause:58s} {causes.get(cause, 0)}")
     print(f"  the same follow-ups asked alone (no memory):   {share(lean_alone)}")
     print(f"  standalone second questions right (own article): {share(stand_ok)}")
     print(f"  standalone second questions answered from the first turn's article: {share(stand_pulled)}")
@@ -242,7 +289,7 @@ def main() -> None:
     qa = open_archive_qa(Path(args.work) if args.work else None, note=lambda s: print(s, file=sys.stderr))
     qa.warm_up()
     if args.fit:
-        fit(qa, fus)
+        fit(qa, fus, ("even",) if args.split == "even" else ("even", "odd"))
     elif args.standalone:
         standalone(qa, args.split)
     else:

@@ -45,20 +45,27 @@ if TYPE_CHECKING:
 # "这次"/"那天"; they point back as well.
 PRONOUNS = ("他们", "她们", "它们", "他", "她", "它", "该", "此", "这", "那", "其", "对方", "双方", "本次", "当时")
 _ELLIPSIS = re.compile(r"(还有|另外|此外|其余|其他|其中|其它)|呢[？?！!。]?$")
-_WHY = re.compile(r"^(那)?(为什么|为何|原因是什么|什么原因|怎么会|何以)")
+# "为什么" anywhere: "两国为什么每年都要交换？" leans as much as "为什么要换搭档？".
+_WHY = re.compile(r"为什么|为何|原因是什么|什么原因|怎么会|何以")
 # jieba part-of-speech tags of a question's own subject: names of people,
 # places, organisations and other proper nouns, English words, numbers and times.
-_ENTITY_TAGS = ("nr", "ns", "nt", "nz", "eng", "m", "t")
+_ENTITY_TAGS = ("nr", "ns", "nt", "nz", "eng")
+# Numbers and times are the question's own only when they say something: "2019年",
+# "十三年", not the question words "多少"/"几" nor "两国"/"一方", which jieba also
+# tags as numerals (counting those made almost every "how many" question have an
+# entity of its own).
+_NUMBER_TAGS = ("m", "t")
+_NUMBER = re.compile(r"[0-9０-９]|[〇零一二三四五六七八九十百千万亿]{2,}")
 
-# Features, in order: bias, a pronoun, an ellipsis, "why" at the start, no
-# entity of its own, few content words (≤ 3), the question's rarest word
-# (its IDF over the index, divided by the largest possible IDF).
+# Features, in order: bias, a pronoun, an ellipsis, "why", no entity of its
+# own, few content words (≤ 3), the question's rarest word (its IDF over the
+# index, divided by the largest possible IDF).
 FEATURES = ("bias", "pronoun", "ellipsis", "why", "no_entity", "few_words", "rarest")
 # Fitted by `bench/followups.py --fit` on the even half of the follow-up set
 # (leaning follow-ups against standalone follow-ups, first turns and the
 # single-question dev set's even half; classes weighted equally). See
 # docs/conversation.md for how it does on the odd half.
-WEIGHTS = (-0.42, 2.63, 0.58, 0.20, 1.03, 2.13, -1.11)
+WEIGHTS = (-1.50, 1.03, 0.24, 0.31, 3.11, 1.51, -0.99)
 THRESHOLD = 0.5
 _WORD = re.compile(r"\w")
 
@@ -160,8 +167,9 @@ def question_features(question: str, tokenizer: Tokenizer, doc_freq: Mapping[str
     pronoun = any(p in norm for p in PRONOUNS)
     ellipsis = bool(_ELLIPSIS.search(norm))
     why = bool(_WHY.search(norm))
-    entity = any(flag.startswith(_ENTITY_TAGS) and not any(w.startswith(p) for p in PRONOUNS)
-                 for w, flag in pairs if w.strip())
+    words = [(w, flag) for w, flag in pairs if w.strip() and _WORD.search(w)]
+    entity = any((flag.startswith(_ENTITY_TAGS) or (flag.startswith(_NUMBER_TAGS) and _NUMBER.search(w)))
+                 and not any(w.startswith(p) for p in PRONOUNS) for w, flag in words)
     content = tokenizer.normalized(norm)
     rarest = 0.0
     if doc_freq is not None and content:
@@ -264,4 +272,8 @@ class Chat:
             article = next((h.article for h in ans.hits if h.article.id == aid), None)
         elif prev is not None:
             article = prev.article  # "not found" in the article talked about: keep talking about it
+        elif ans.hits:
+            # Not found, but the question was about something: the article it retrieved first is
+            # the likeliest subject of "他" in the next question (read there first, searched too).
+            article = ans.hits[0].article
         conv.add(Turn(question, search, terms, ans.text if ans.found else "", article), self.clock())

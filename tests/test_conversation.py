@@ -136,3 +136,39 @@ def test_the_lean_decision_on_hand_written_questions(tokenizer):
         assert leans_on_context(q, tokenizer), q
     for q in ("白塔河湿地公园的面积有多大？", "顺河区第五届职工冬季长跑比赛有多少名职工参赛？"):
         assert not leans_on_context(q, tokenizer), q
+
+
+def test_question_words_and_pointing_numbers_are_not_an_entity_of_its_own(tokenizer):
+    # jieba tags 多少/几/两 as numerals; counted as the question's own subject they made
+    # almost every "how many" follow-up look standalone. A year or a figure is one.
+    from retrieval.conversation import FEATURES, leans_on_context, question_features
+
+    no_entity = FEATURES.index("no_entity")
+    for q in ("一共投资了多少钱？", "是几车道的？", "两家公司为什么要合并？"):
+        assert question_features(q, tokenizer)[no_entity] == 1.0, q
+    for q in ("2019年一共投资了多少钱？", "白塔河湿地公园有多大？"):
+        assert question_features(q, tokenizer)[no_entity] == 0.0, q
+    assert question_features("两家公司为什么要合并？", tokenizer)[FEATURES.index("why")] == 1.0
+    for q in ("一共投资了多少钱？", "受伤的有多少人？"):
+        assert leans_on_context(q, tokenizer), q
+
+
+def test_a_first_turn_not_found_keeps_its_top_article_as_the_topic(tokenizer):
+    # "谁是那个扣篮的小伙？" found nothing sure enough, but it was about something: "他" in the
+    # next question means whoever the article it retrieved first is about.
+    from types import SimpleNamespace
+
+    from retrieval.config import ConversationConfig
+    from retrieval.conversation import Chat, Conversation
+    from retrieval.types import Answer, Article, Chunk, Hit
+
+    dunk = Article("a1", "彝族小伙扣篮夺冠", ("身高1米78的彝族小伙夺得扣篮大赛冠军。",), "dunk.txt")
+    other = Article("a2", "冬季长跑", ("顺河区举行职工冬季长跑比赛。",), "run.txt")
+    hits = tuple(Hit(Chunk(i, a.id, a.text, 1, 0, len(a.text)), a, s) for i, (a, s) in enumerate(((dunk, 1.0), (other, 0.5))))
+    qa = SimpleNamespace(tokenizer=tokenizer, index=SimpleNamespace(doc_freq={"__docs__": 2}))
+    chat = Chat(qa, ConversationConfig())  # type: ignore[arg-type]
+    conv = Conversation()
+    chat.remember(conv, "谁是那个扣篮的小伙？", "谁是那个扣篮的小伙？", Answer("q", "", False, 0.1, (), hits), None)
+    assert conv.previous is not None and conv.previous.article == dunk and conv.previous.answer == ""
+    chat.remember(conv, "下一个问题", "下一个问题", Answer("q", "", False, 0.1, (), ()), None)
+    assert conv.previous.article is None, "nothing retrieved: nothing to lean on"

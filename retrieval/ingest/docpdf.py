@@ -269,15 +269,20 @@ def _ends_sentence(text: str) -> bool:
 
 # ------------------------------------------------------------------ headings
 
-def _contents(paras: list[_Para]) -> tuple[int, dict[int, int]]:
-    """(first paragraph after the contents list, {paragraph index: contents entry})
-    for the titles a contents list at the start names; (0, {}) without one.
+def _contents(paras: list[_Para], split: bool = True) -> tuple[list[_Para], int, dict[int, int]]:
+    """(paragraphs, first paragraph after the contents list, {paragraph index:
+    contents entry}) for the titles a contents list at the start names;
+    (paragraphs, 0, {}) without one.
 
     The list is the run of flush, short paragraphs the document opens with;
     the first article's heading lines follow it in the same shape, so where
     the list ends is found by matching: the end that lets the most entries be
     found again, in order, in the text after it (a title listed twice, for a
-    story printed on two pages, would otherwise match its own second entry)."""
+    story printed on two pages, would otherwise match its own second entry).
+
+    A heading line that happens to fill the line exactly runs on into the next
+    one ("kicker" + "title" read as one paragraph); where a listed title is
+    found at the start or end of such a paragraph, it is split there."""
     entries: list[tuple[int, str, bool]] = []  # (index, text, truncated?)
     for i, p in enumerate(paras):
         if p.indented or p.lines > MAX_HEAD_LINES + 1 or LEAD_RE.match(p.text):
@@ -288,7 +293,7 @@ def _contents(paras: list[_Para]) -> tuple[int, dict[int, int]]:
         cut = LEADER_RE.search(p.text)
         entries.append((i, _squeezed(p.text[: cut.start()]) if cut else text, cut is not None))
     if len(entries) < 2:
-        return 0, {}
+        return paras, 0, {}
     texts = [_squeezed(p.text) for p in paras]
     where: dict[str, list[int]] = {}
     for j, t in enumerate(texts):
@@ -327,13 +332,61 @@ def _contents(paras: list[_Para]) -> tuple[int, dict[int, int]]:
         j = found(first_text, first_cut, j)
     listed = sum(1 for i, _, _ in entries if i < best_end)
     if len(best) < 2 or len(best) < 0.5 * listed:
-        return 0, {}
+        return paras, 0, {}
+    if split:
+        cuts = _run_together(paras, texts, [e for e in entries if e[0] < best_end], best)
+        if cuts:
+            for j, at in sorted(cuts.items(), reverse=True):
+                paras[j: j + 1] = _split_para(paras[j], at)
+            return _contents(paras, split=False)
     # the first article's kicker comes right before its title, after the list
     start = best_end
     while start - 1 > first_i and start - 1 not in best.values() and paras[start].gap == 0 \
             and not paras[start - 1].centred:
         start -= 1
-    return start, best
+    return paras, start, best
+
+
+def _run_together(paras: list[_Para], texts: list[str], entries: list[tuple[int, str, bool]],
+                  targets: dict[int, int]) -> dict[int, int]:
+    """{paragraph: characters to cut after} for listed titles not found alone but at
+    the start or end of a heading paragraph between the titles found before and after."""
+    at = {i: j for j, i in targets.items()}
+    ordered = sorted(targets)
+    cuts: dict[int, int] = {}
+    prev = entries[-1][0] if entries else 0
+    prev = min(ordered) - 1 if ordered else prev
+    for i, text, truncated in entries:
+        if i in at:
+            prev = at[i]
+            continue
+        if truncated or len(text) < 4:
+            continue
+        k = bisect.bisect_right(ordered, prev)
+        nxt = ordered[k] if k < len(ordered) else len(paras)
+        for j in range(prev + 1, nxt):
+            p, t = paras[j], texts[j]
+            if p.indented or p.lines > MAX_HEAD_LINES + 1 or len(t) <= len(text) or j in cuts:
+                continue
+            if t.startswith(text) or t.endswith(text):
+                cuts[j] = len(text) if t.startswith(text) else len(t) - len(text)
+                prev = j
+                break
+    return cuts
+
+
+def _split_para(p: _Para, after: int) -> list[_Para]:
+    """``p`` cut after ``after`` non-space characters."""
+    seen = 0
+    cut = len(p.text)
+    for k, ch in enumerate(p.text):
+        if seen == after:
+            cut = k
+            break
+        seen += not ch.isspace()
+    first, rest = p.text[:cut].strip(), p.text[cut:].strip()
+    return [_Para(first, p.page, 1, p.indented, p.centred, p.gap, True),
+            _Para(rest, p.page, max(1, p.lines - 1), False, p.centred, 0, p.ends_full)]
 
 
 def _head_shape(p: _Para, indented_doc: bool) -> bool:
@@ -344,6 +397,11 @@ def _head_shape(p: _Para, indented_doc: bool) -> bool:
     if indented_doc or p.centred:
         return True
     return p.lines == 1 and not _ends_sentence(p.text)
+
+
+def _tight_head(p: _Para) -> bool:
+    return not p.indented and p.lines <= MAX_HEAD_LINES and len(p.text) <= MAX_TITLE_CHARS \
+        and not _opens_body(p)
 
 
 def _opens_body(p: _Para | None) -> bool:
@@ -365,12 +423,21 @@ def _head_runs(paras: list[_Para], start: int, titles: dict[int, int]) -> list[t
     runs: list[tuple[int, int, int | None]] = []
     i = start
     while i < len(paras):
-        if not _head_shape(paras[i], indented_doc) or (centred_heads and not paras[i].centred and i not in titles):
+        def head(k: int) -> bool:
+            return k in titles or (_head_shape(paras[k], indented_doc)
+                                   and not (centred_heads and not paras[k].centred))
+
+        if not head(i):
             i += 1
             continue
-        j = i
-        while j < len(paras) and j - i < 4 and _head_shape(paras[j], indented_doc) \
-                and (j == i or paras[j].gap <= usual_gap) and not (centred_heads and not paras[j].centred):
+        # Heading lines sit closer together than paragraphs do (where a blank
+        # line parts paragraphs, none parts a kicker from its headline); a
+        # line that tight under a heading line is one, whatever its shape.
+        tight = max(0, usual_gap - 1)
+        j = i + 1
+        while j < len(paras) and j - i < 4 and paras[j].gap <= tight \
+                and (head(j) or (usual_gap > 0 and _tight_head(paras[j]))) \
+                and not (j in titles and any(k in titles for k in range(i, j))):
             j += 1
         title = next((k for k in range(i, j) if k in titles), None)
         if j >= len(paras):
@@ -405,7 +472,9 @@ def _parts(run: list[_Para], title: int | None) -> tuple[str, str, str]:
     if len(texts) == 2:
         # Measured on January 2020 (days 1-15): a two-line heading is kicker +
         # headline 260 times, headline + subtitle 58 times, when no dash says which.
-        if texts[1].startswith(SUBTITLE_DASHES) and not texts[0].endswith(SUBTITLE_DASHES):
+        # A column tag in brackets ends a headline ("国家速滑馆正式封顶封围（走向冬奥）").
+        if (texts[1].startswith(SUBTITLE_DASHES) and not texts[0].endswith(SUBTITLE_DASHES)) \
+                or (texts[0].endswith(("）", ")")) and not texts[1].endswith(("）", ")"))):
             return "", texts[0], texts[1]
         return texts[0], texts[1], ""
     return texts[0], texts[1], " ".join(texts[2:])
@@ -430,7 +499,7 @@ def read_document(pages: list[list[TextLine]]) -> DocumentRead:
         return out
     # "第4版": where the printed page changes, no text of any article
     paras = [p for p in _paragraphs(lines, g) if not PAGE_NO_LINE_RE.match(_squeezed(p.text))]
-    start, titles = _contents(paras)
+    paras, start, titles = _contents(paras)
     runs = _head_runs(paras, start, titles)
     bounds = [(i, j, t) for i, j, t in runs]
     if not bounds or bounds[0][0] > start:

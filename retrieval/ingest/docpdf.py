@@ -60,6 +60,9 @@ FULL_SLACK = 1.5
 REPEAT_SHARE = 0.5
 # A blank line: the distance from the line above is this many line pitches.
 BLANK_PITCH = 1.5
+# Clearly centred lines (wider margins than an indent, both alike) that make
+# centring a style of the document.
+CENTRED_LINES = 3
 # At most this many lines in a heading paragraph (a long subtitle wraps).
 MAX_HEAD_LINES = 3
 
@@ -68,6 +71,8 @@ PAGE_NUMBER_RE = re.compile(r"^(?:[-–—\s]*\d{1,4}[-–—\s]*|第\s*\d{1,4}\
 CONTENTS_RE = re.compile(r"^(?:目\s*录|目\s*次|contents)$", re.I)
 # A contents entry's dot leader and page number.
 LEADER_RE = re.compile(r"(?:[.．·・…。\s]{3,}|\s+)\d{1,4}$")
+# A contents line: dots run to the page number at the right edge, the line ends there.
+DOT_LEADER_RE = re.compile(r"[.．·…]{3,}\s*\d{1,4}$")
 # In a contents list a truncated entry is matched by its first characters.
 MIN_PREFIX = 6
 # ... within this many paragraphs of the title before.
@@ -120,6 +125,7 @@ class _Geometry:
     right: float
     pitch: float
     low: float  # the lowest a page's last line sits
+    centres: bool = False  # lines are centred in this document (headings, most likely)
 
 
 @dataclass
@@ -187,7 +193,9 @@ def _centred(ln: _Line, g: _Geometry) -> bool:
     left, right = ln.x0 - g.left, g.right - ln.x1
     if left > INDENT_MAX * g.size:
         return True
-    return left > 0.5 * g.size and abs(left - right) < (0.5 if _indented(ln, g) else 1.0) * g.size
+    # (where the document centres its headings, a centred line may start where an indent would)
+    tolerance = 1.0 if g.centres or not _indented(ln, g) else 0.5
+    return left > 0.5 * g.size and abs(left - right) < tolerance * g.size
 
 
 def _measure(pages: list[list[TextLine]]) -> tuple[DocSignals, list[list[_Line]], _Geometry]:
@@ -208,6 +216,8 @@ def _measure(pages: list[list[TextLine]]) -> tuple[DocSignals, list[list[_Line]]
         lines.append(page)
     flat = [ln for p in lines for ln in p]
     g = _geometry(flat, sizes, lines)
+    g.centres = sum(1 for ln in flat if ln.x0 - g.left > INDENT_MAX * g.size
+                    and abs((ln.x0 - g.left) - (g.right - ln.x1)) < g.size) >= CENTRED_LINES
     total = sum(sizes.values()) or 1
     uniform = sum(v for s, v in sizes.items() if abs(s - g.size) <= 0.6) / total
     full = sum(_full(ln, g) for ln in flat) / (len(flat) or 1)
@@ -246,7 +256,7 @@ def _paragraphs(pages: list[list[_Line]], g: _Geometry) -> list[_Para]:
                 wraps = (centred and _full(prev, g) and paras[-1].lines == 1 and not paras[-1].indented
                          and not paras[-1].text.endswith(SUBTITLE_DASHES))
                 starts = (gap >= BLANK_PITCH - 1 or not _full(prev, g) or indented or (centred and not wraps)
-                          or (paras[-1].centred and not wraps))
+                          or (paras[-1].centred and not wraps) or bool(DOT_LEADER_RE.search(prev.text)))
             if starts:
                 paras.append(_Para(ln.text.strip(), ln.page, 1, indented, centred, round(gap), _full(ln, g)))
             else:
@@ -350,7 +360,8 @@ def _contents(paras: list[_Para], split: bool = True) -> tuple[list[_Para], int,
 def _run_together(paras: list[_Para], texts: list[str], entries: list[tuple[int, str, bool]],
                   targets: dict[int, int]) -> dict[int, int]:
     """{paragraph: characters to cut after} for listed titles not found alone but at
-    the start or end of a heading paragraph between the titles found before and after."""
+    the start or end of a heading paragraph between the titles found before and
+    after, and for entries that are two titles run together."""
     at = {i: j for j, i in targets.items()}
     ordered = sorted(targets)
     cuts: dict[int, int] = {}
@@ -372,6 +383,14 @@ def _run_together(paras: list[_Para], texts: list[str], entries: list[tuple[int,
                 cuts[j] = len(text) if t.startswith(text) else len(t) - len(text)
                 prev = j
                 break
+        else:
+            # the entry itself filled its line and ran on into the next entry
+            for j in range(prev + 1, nxt):
+                t = texts[j]
+                if 4 <= len(t) < len(text) and text.startswith(t) and not paras[j].indented:
+                    cuts[i] = len(t)
+                    prev = j
+                    break
     return cuts
 
 

@@ -232,7 +232,8 @@ def make_doc_pdf(arts: list[DocArticle], out: Path | None = None, seed: int = 0,
     pw, ph = PAGE_SIZES[lay.size]
     width = pw - 2 * lay.margin
     pitch = lay.font_size * lay.leading
-    top, bottom = lay.margin + (2 * pitch if lay.header else 0), ph - lay.margin - (2 * pitch if lay.footer != "none" else 0)
+    top = lay.margin + (2 * pitch if lay.header else 0)
+    bottom = ph - lay.margin - (2 * pitch if lay.footer != "none" else 0)
     per_page = int((bottom - top) // pitch)
     art_rows = [_article_rows(a, lay, width, face) for a in arts]
 

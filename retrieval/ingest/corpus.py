@@ -490,7 +490,7 @@ def _finish(a: PageArticle, rel: str, index: int, date: str | None) -> Article:
         id=_article_id(rel, index), title=a.title or _stem(rel), paragraphs=tuple(a.paragraphs),
         file=rel, author=a.author, date=date, photographer=a.photographer,
         kicker=" / ".join(a.kicker) or None, continued_from=a.continued_from, page=name_info(rel).page,
-        subtitle=a.subtitle,
+        subtitle=a.subtitle, dateline=a.dateline,
     )
 
 

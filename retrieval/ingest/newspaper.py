@@ -159,6 +159,7 @@ class PageArticle:
     subtitle: str | None = None
     continued_from: str | None = None
     byline: str | None = None
+    dateline: str | None = None  # "本报北京1月8日电", where the reader keeps it apart
 
 
 @dataclass

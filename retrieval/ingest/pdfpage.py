@@ -59,6 +59,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from retrieval.errors import CorpusError
+from retrieval.ingest.docpdf import DocSignals, read_document
 from retrieval.ingest.newspaper import PageArticle
 from retrieval.ingest.pagelayout import SEGMENT_GAP, TextLine, page_articles
 from retrieval.textnorm import clean_text
@@ -84,6 +85,7 @@ class PdfRead:
     # one line each, e.g. "page 3: text cannot be extracted (...); left out"
     problems: list[str] = field(default_factory=list)
     textless_pages: list[int] = field(default_factory=list)  # 1-based; scans, read by OCR
+    signals: DocSignals | None = None  # measured on a PDF of two pages or more
 
 
 # ------------------------------------------------------------------ reading
@@ -204,6 +206,7 @@ def read_pdf(path: Path, rel: str, ocr: bool = True, ocr_threads: int = 0) -> Pd
         except Exception as exc:
             raise PdfUnreadable(rel, _why(exc, complaints)) from exc
         by_page: dict[int, list[PageArticle]] = {}
+        read: dict[int, tuple[list[TextLine], list[tuple[float, float, float]], float, float]] = {}
         try:
             for n, page in enumerate(pages, 1):
                 try:
@@ -214,9 +217,18 @@ def read_pdf(path: Path, rel: str, ocr: bool = True, ocr_threads: int = 0) -> Pd
                 if not lines:
                     out.textless_pages.append(n)
                     continue
-                by_page[n] = page_articles(lines, float(page.width), float(page.height), rules)
+                read[n] = (lines, rules, float(page.width), float(page.height))
         finally:
             pdf.close()
+    # One document in one column and one size, pages running on (a day's
+    # articles written to PDF): read as one text (retrieval/ingest/docpdf.py).
+    doc = read_document([read[n][0] for n in sorted(read)]) if len(read) >= 2 else None
+    out.signals = doc.signals if doc is not None else None
+    if doc is not None and doc.signals.is_document and doc.articles:
+        by_page[min(read)] = doc.articles
+    else:
+        for n, (lines, rules, width, height) in read.items():
+            by_page[n] = page_articles(lines, width, height, rules)
     if out.textless_pages and ocr:
         # Scanned pages: rendered and read by OCR, then the same layout path.
         from retrieval.ingest.ocrpage import read_pdf_pages

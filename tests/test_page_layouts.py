@@ -65,13 +65,21 @@ def test_newsqa_articles_shows_kicker_and_subtitle():
 
 def test_the_shipped_line_model_loads_and_a_mismatched_one_is_refused(tmp_path):
     model = load_line_model()
-    assert {"headline_1", "headline_2", "boundary"} <= set(model)
+    assert {"headline_1", "headline_2", "boundary", "headline_text"} <= set(model)
+    # the headline-text table says a column tag closing a line reads like a headline, a comma like body text
+    grams = model["headline_text"]["grams"]
+    assert grams["）$"] > 0 > grams["，$"]
     bad = tmp_path / "model"
     shutil.copytree(LINE_MODEL_DIR, bad)
     manifest = json.loads((bad / "manifest.json").read_text(encoding="utf-8"))
     manifest["features"]["boundary"] = manifest["features"]["boundary"][:-1]
     (bad / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     with pytest.raises(ModelError, match="fit.py --write"):
+        load_line_model(bad)
+    manifest = json.loads((LINE_MODEL_DIR / "manifest.json").read_text(encoding="utf-8"))
+    manifest["features"]["headline_text"] = "words"
+    (bad / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(ModelError, match="headline-text table"):
         load_line_model(bad)
     (bad / "manifest.json").unlink()
     with pytest.raises(ModelError, match="unreadable"):

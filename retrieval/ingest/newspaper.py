@@ -132,7 +132,7 @@ _FEATURES = (
     "blank_before", "blank_after", "ascii_share", "width", "inner_space", "next_headlike", "very_short", "echo",
     "joins_next", "misfit", "misfit_x_next_ends", "indent_x_next_cont", "page_top", "no_punct",
     "next_para_start", "next_repeats", "run_unfinished", "credit_soon", "next_indented", "credit_x_indented",
-    "topic_shift", "echo_below", "shift_x_misfit",
+    "topic_shift", "echo_below", "shift_x_misfit", "text_chars", "text_pairs", "text_start", "text_end", "prev_text_end",
 )
 _OWN_2 = _FEATURES + ("p1_prev", "p1_next", "p1_self_x_next")
 _CONTEXTS_2 = ("blank_before", "prev_headline")
@@ -173,6 +173,7 @@ class _Line:
     skey: str = ""  # spaced, in simplified characters
     width: int = 0  # in half-width units, spaces not counted
     joins_next: bool = False  # the line seems to end inside a word that the next line finishes
+    text_score: tuple[float, ...] | None = None  # headline-ness of its words (_text_score), when asked
 
 
 def undouble(text: str) -> str | None:
@@ -520,7 +521,42 @@ def line_features(lines: list[_Line], i: int, colw: int, prev_headline: bool) ->
         shift,
         echo_below,
         shift * float(misfit),
+        *_text_score(ln),
+        _text_score(prev)[3] if prev is not None and prev.kind == "body" else 0.0,
     ])
+
+
+_DIGIT_RE = re.compile(r"[0-9０-９]+")
+_LATIN_RE = re.compile(r"[A-Za-zＡ-Ｚａ-ｚ]+")
+# a line's mean gram weight is clipped to this: one line's words are weak evidence on their own
+TEXT_SCORE_CLIP = 3.0
+
+
+def text_grams(key: str) -> list[list[str]]:
+    """The line's characters, its character pairs, its first one and two characters (marked ^) and its
+    last one and two (marked $). Numbers read as 0 and Latin words as a: a headline's words, not its
+    figures, tell it from body text. Body lines are cut by the column anywhere inside a sentence;
+    headline lines start and end where a phrase does."""
+    s = _LATIN_RE.sub("a", _DIGIT_RE.sub("0", _SPACES_RE.sub("", key)))
+    if not s:
+        return [[], [], [], []]
+    return [list(s), [s[k : k + 2] for k in range(len(s) - 1)], ["^" + s[:1], "^" + s[:2]],
+            [s[-1:] + "$", s[-2:] + "$"]]
+
+
+def _text_score(ln: _Line) -> tuple[float, ...]:
+    """How much the line's words read like a headline line rather than a body line: the mean log-odds
+    of its characters, of its pairs, of its start and of its end under the headline-text table of the
+    page-line model (naive Bayes, fitted on the same generated pages)."""
+    if ln.text_score is None:
+        text = line_model()["headline_text"]
+        table, default = text["grams"], text["default"]
+        got = []
+        for grams in text_grams(ln.key):
+            v = sum(table.get(g, default) for g in grams) / len(grams) if grams else 0.0
+            got.append(max(-TEXT_SCORE_CLIP, min(TEXT_SCORE_CLIP, v)) / TEXT_SCORE_CLIP)
+        ln.text_score = tuple(got)
+    return ln.text_score
 
 
 def _topic_shift(lines: list[_Line], i: int) -> tuple[float, float]:
@@ -609,8 +645,9 @@ def may_be_headline(lines: list[_Line], i: int, prev_headline: bool, colws: list
     prev = lines[i - 1]
     # a line much shorter than the column ends a paragraph; one much wider is
     # no line of a paragraph at all; nor is a line after a break (blank line)
-    # that neither fills the column nor ends a sentence
-    return prev.kind != "body" or _ends_paragraph(prev.text) or (
+    # that neither fills the column nor ends a sentence; a bracket closing a
+    # line may close a commentary's signature ("（作者为…研究员）")
+    return prev.kind != "body" or _ends_paragraph(prev.text) or prev.text.endswith(("）", ")")) or (
         colws[i - 1] > 0 and not colws[i - 1] - 6 <= prev.width <= colws[i - 1] + 3) or (
         ln.blank_before and colws[i] > 0 and not colws[i] - 5 <= ln.width <= colws[i] + 2)
 
@@ -1296,9 +1333,11 @@ LINE_MODEL_FORMAT = "newsqa-pagelines"
 LINE_MODEL_VERSION = 1
 # which weight vector reads which features
 LINE_MODEL_PARTS = {"headline_1": _FEATURES, "headline_2": _FEATURES_2, "boundary": _BOUNDARY_FEATURES}
+# what the headline-text table's keys are (text_grams); a table of other grams is refused
+HEADLINE_TEXT_GRAMS = "chars+pairs, ^first1/^first2/last1$/last2$, digits 0, latin a"
 
 
-def load_line_model(path: Path = LINE_MODEL_DIR) -> dict[str, np.ndarray]:
+def load_line_model(path: Path = LINE_MODEL_DIR) -> dict:
     """The weight vectors of the page-line model in ``path`` (weights.json, manifest.json written last by
     bench/pages/fit.py --write). A model made for other features is refused: the code and the file
     must come from the same checkout."""
@@ -1312,12 +1351,19 @@ def load_line_model(path: Path = LINE_MODEL_DIR) -> dict[str, np.ndarray]:
         raise ModelError(f"page-line model {path} has format {manifest.get('format')!r} "
                          f"v{manifest.get('format_version')}, this code reads {LINE_MODEL_FORMAT} "
                          f"v{LINE_MODEL_VERSION}; {fix}")
-    out = {}
+    out: dict = {}
     for part, names in LINE_MODEL_PARTS.items():
         if manifest.get("features", {}).get(part) != list(names) or len(weights.get(part, [])) != len(names):
             raise ModelError(f"page-line model {path}: the {part} weights were fitted on other features "
                              f"than this code computes; {fix}")
         out[part] = np.array(weights[part], dtype=float)
+    if manifest.get("features", {}).get("headline_text") != HEADLINE_TEXT_GRAMS or \
+            not isinstance(weights.get("headline_text", {}).get("grams"), dict):
+        raise ModelError(f"page-line model {path}: the headline-text table is missing or made of other grams "
+                         f"than this code reads; {fix}")
+    text = weights["headline_text"]
+    # {gram: log-odds}, and what a gram not in the table weighs
+    out["headline_text"] = {"default": float(text["default"]), "grams": text["grams"]}
     trees = weights.get("headline_2_trees")
     if trees is not None:
         # gradient-boosted trees over pass 2's features, flattened: node k splits on
@@ -1331,10 +1377,10 @@ def load_line_model(path: Path = LINE_MODEL_DIR) -> dict[str, np.ndarray]:
     return out
 
 
-_LINE_MODEL: dict[str, np.ndarray] | None = None
+_LINE_MODEL: dict | None = None
 
 
-def line_model() -> dict[str, np.ndarray]:
+def line_model() -> dict:
     """The shipped page-line model, read on first use and kept."""
     global _LINE_MODEL
     if _LINE_MODEL is None:
@@ -1342,7 +1388,7 @@ def line_model() -> dict[str, np.ndarray]:
     return _LINE_MODEL
 
 
-def use_line_model(weights: dict[str, np.ndarray]) -> None:
+def use_line_model(weights: dict) -> None:
     """Segment with these weights instead (bench/pages/fit.py, while it fits them)."""
     global _LINE_MODEL
     _LINE_MODEL = dict(weights)

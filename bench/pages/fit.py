@@ -245,6 +245,22 @@ def boundary_examples(pages: int) -> tuple[np.ndarray, np.ndarray]:
     return np.array(xs), np.array(ys)
 
 
+def role_examples(pages: int) -> tuple[np.ndarray, np.ndarray]:
+    """Headlines printed in a run of two or more (kicker, title, subtitle, section line, two-part
+    title): 1 when the generator printed the line as (the start of) the title."""
+    xs, ys = [], []
+    for page in train_pages(pages):
+        nw._ROLE_LOG = []
+        nw.segment_page(page.text)
+        for raw, x in nw._ROLE_LOG:
+            label = page.line_labels[raw][1]
+            if label in HEADLINE_LABELS:
+                xs.append(x)
+                ys.append(float(label == "title"))
+    nw._ROLE_LOG = None
+    return np.array(xs), np.array(ys)
+
+
 def _report(name: str, x: np.ndarray, y: np.ndarray, w: np.ndarray, names: tuple[str, ...]) -> None:
     pred = (x @ w) > 0
     print(f"{name}: {len(y)} candidate lines, {int(y.sum())} headlines; train accuracy {np.mean(pred == y):.4f}, "
@@ -262,9 +278,27 @@ def main() -> None:
                     help="pass 2 by gradient-boosted trees (scikit-learn at fit time only) instead of the weights")
     ap.add_argument("--boundary-only", action="store_true",
                     help="keep the shipped headline models, refit the boundary model")
+    ap.add_argument("--role-only", action="store_true",
+                    help="keep the shipped headline and boundary models, refit the title-role model")
     args = ap.parse_args()
     if args.errors:
         show_errors(args.pages, args.errors)
+        return
+    if args.role_only:
+        shipped = json.loads((nw.LINE_MODEL_DIR / "weights.json").read_text(encoding="utf-8"))
+        manifest = json.loads((nw.LINE_MODEL_DIR / "manifest.json").read_text(encoding="utf-8"))
+        parts = {k: np.array(shipped[k]) for k in ("headline_1", "headline_2", "boundary")}
+        _use(parts | {"headline_text": shipped["headline_text"],
+                      "title_role": np.zeros(len(nw._ROLE_FEATURES))})
+        xr, yr = role_examples(args.pages)
+        wr = fit(xr, yr)
+        _report("title role", xr, yr, wr, nw._ROLE_FEATURES)
+        if args.write:
+            training = manifest["training"]
+            training["command"] += f"; then bench/pages/fit.py --pages {args.pages} --write --role-only"
+            training["examples"]["title_role"] = len(yr)
+            save_line_model(nw.LINE_MODEL_DIR, parts | {"title_role": wr}, shipped["headline_text"], None, training)
+            print(f"written to {nw.LINE_MODEL_DIR}")
         return
     if args.boundary_only:
         shipped = json.loads((nw.LINE_MODEL_DIR / "weights.json").read_text(encoding="utf-8"))
@@ -290,7 +324,7 @@ def main() -> None:
             x2, y2 = examples(args.pages, w1)
         trees = fit_trees(x2, y2)
     model = {"headline_1": w1, "headline_2": w2, "boundary": np.zeros(len(nw._BOUNDARY_FEATURES)),
-             "headline_text": whole_text}
+             "headline_text": whole_text, "title_role": np.zeros(len(nw._ROLE_FEATURES))}
     if trees is not None:
         model["headline_2_trees"] = trees
     _use(model)
@@ -298,14 +332,20 @@ def main() -> None:
     wb = fit(xb, yb)
     _fold_tables.clear()
     _report("boundary", xb, yb, wb, nw._BOUNDARY_FEATURES)
+    _use(model | {"boundary": wb})
+    xr, yr = role_examples(args.pages)
+    wr = fit(xr, yr)
+    _report("title role", xr, yr, wr, nw._ROLE_FEATURES)
     n_b = min(args.pages, rmrbgen.page_count("train")) if rmrbgen.available() else 0
     if args.write:
-        save_line_model(nw.LINE_MODEL_DIR, {"headline_1": w1, "headline_2": w2, "boundary": wb}, whole_text, trees, {
+        save_line_model(nw.LINE_MODEL_DIR, {"headline_1": w1, "headline_2": w2, "boundary": wb, "title_role": wr},
+                        whole_text, trees, {
             "command": f"bench/pages/fit.py --pages {args.pages} --write"
                        + (" --boundary-only" if args.boundary_only else ""),
             "pages": f"generator A tune pages 0-{args.pages - 1}; generator B (rmrbgen) train pages "
                      f"(days 1-20), {n_b} pages",
-            "examples": {"headline_1": len(y1), "headline_2": len(y2), "boundary": len(yb)},
+            "examples": {"headline_1": len(y1), "headline_2": len(y2), "boundary": len(yb),
+                         "title_role": len(yr)},
             "l2": {"headline": HEADLINE_L2, "boundary": 1e-3},
             "headline_text": {"grams": len(whole_text["grams"]), "alpha": TEXT_ALPHA, "min_count": TEXT_MIN_COUNT,
                               "min_headline": TEXT_MIN_HEADLINE, "keep_below": TEXT_KEEP_BELOW,

@@ -731,6 +731,7 @@ class _Floating:
     bold: bool = False  # printed with doubled characters: one headline, never two run together
     run: int = -1  # which run of consecutive headline lines it was printed in
     pos: int = 0  # its place in that run
+    raw: int = -1  # the source line it starts on
 
 
 def _chunks(text: str) -> Iterator[str]:
@@ -808,7 +809,7 @@ def _segment_chunk(text: str, boundary_log: list[tuple[int, int, np.ndarray]] | 
         for g, group in enumerate(groups):
             floating.append(_Floating(group[0], len(articles) - 1,
                                       len(articles) - 2 if len(articles) > 1 else None, g == last,
-                                      group[1], run=len(articles), pos=g))
+                                      group[1], run=len(articles), pos=g, raw=group[2]))
         pending = []
         current = art
         return art
@@ -891,9 +892,9 @@ def _segment_chunk(text: str, boundary_log: list[tuple[int, int, np.ndarray]] | 
         if para and _ends_paragraph(para):
             close_para()
     close_para()
-    for g, (text_g, bold) in enumerate(_group_run(pending)):
+    for g, (text_g, bold, raw) in enumerate(_group_run(pending)):
         floating.append(_Floating(text_g, None, len(articles) - 1 if articles else None, False, bold,
-                                  run=len(articles) + 1, pos=g))
+                                  run=len(articles) + 1, pos=g, raw=raw))
     if boundary_log is not None:
         boundary_log.extend((lines[b].raw, lines[starts[k][j - 1]].raw, x)
                             for k, j, b, x in _boundaries(lines, articles, starts, floating))
@@ -1103,24 +1104,24 @@ def _join_two_part(heads: list[tuple[str, _Floating]], m: _Matcher, base: int, n
     return out
 
 
-def _group_run(run: list[_Line]) -> list[tuple[str, bool]]:
-    """(headline, bold) of a run: doubled lines printed on consecutive lines
-    are one bold headline broken over lines; other lines stand alone."""
-    groups: list[tuple[str, bool]] = []
+def _group_run(run: list[_Line]) -> list[tuple[str, bool, int]]:
+    """(headline, bold, source line of its first line) of a run: doubled lines printed on consecutive
+    lines are one bold headline broken over lines; other lines stand alone."""
+    groups: list[tuple[str, bool, int]] = []
     prev_doubled = False
     prev: _Line | None = None
     for ln in run:
         doubled = ln.doubled or undouble(ln.text)
         text = doubled or ln.spaced or ln.text
         if doubled and prev_doubled and not ln.blank_before and groups:
-            groups[-1] = (groups[-1][0] + text, True)
+            groups[-1] = (groups[-1][0] + text, True, groups[-1][2])
         elif (not doubled and prev is not None and not prev_doubled and prev.joins_next and not ln.blank_before
               and groups and re.match(rf"[{CJK}]", text) and re.search(rf"[{CJK}]$", groups[-1][0])):
             # a headline broken over two lines inside a word ("…部分全|国人大…"): the two
             # characters across the break are printed together in the text
-            groups[-1] = (groups[-1][0] + text, False)
+            groups[-1] = (groups[-1][0] + text, False, groups[-1][2])
         else:
-            groups.append((text, bool(doubled)))
+            groups.append((text, bool(doubled), ln.raw))
         prev_doubled = bool(doubled)
         prev = ln
     return groups
@@ -1255,6 +1256,7 @@ def _assign_titles(articles: list[PageArticle], floating: list[_Floating], opene
             for part in ([fl.text] if fl.bold else _split_run_together(fl.text, m, ks)):
                 heads.append((part, fl))
         heads = _join_two_part(heads, m, base, n)
+        roles = _title_roles(heads)
         scores = np.zeros((len(heads), top - base))
         for h, (text, fl) in enumerate(heads):
             if _is_subtitle(text, fl.pos) or (_is_kicker(text) and not fl.last_in_run):
@@ -1273,7 +1275,7 @@ def _assign_titles(articles: list[PageArticle], floating: list[_Floating], opene
                 if opened_by[k] == "cont":
                     # a continuation is printed without its headline
                     s -= 0.3
-                scores[h, k - base] = s
+                scores[h, k - base] = s + TITLE_ROLE_WEIGHT * roles[h]
         used: set[int] = set()
         title_of: dict[int, int] = {}  # head → the article it is the title of
         for threshold in (MIN_TITLE_SCORE, LEFTOVER_TITLE_SCORE):
@@ -1287,6 +1289,59 @@ def _assign_titles(articles: list[PageArticle], floating: list[_Floating], opene
                     used.add(h)
                     title_of[h] = base + c
         _kickers_and_subtitles(articles, heads, title_of, m, base)
+
+
+# A headline line's chance of being its run's title rather than a kicker, subtitle or section line
+# (the title-role model, -1..1) adds this much to its match score with every article.
+TITLE_ROLE_WEIGHT = 0.3
+_ROLE_FEATURES = ("bias", "first", "last", "alone", "run3", "length", "rel_length", "shortest", "longest",
+                  "dash_start", "dash_end", "bracket_end", "comma", "space", "colon", "last_in_run",
+                  "after_article", "prev_longer", "next_longer")
+# (source line, features) of every headline scored by _title_roles, while fitting (bench/pages/fit.py)
+_ROLE_LOG: list[tuple[int, np.ndarray]] | None = None
+
+
+def _title_roles(heads: list[tuple[str, _Floating]]) -> list[float]:
+    """Per headline, -1..1: how much its place and shape in its run of headline lines (first or last,
+    longer or shorter than the others, a dash, a column tag in brackets) say it is the title rather
+    than a kicker (引题, a longer line above the title), a subtitle (副题, under it) or a section line:
+    the title-role logistic model of the page-line model. A headline alone in its run reads 0."""
+    runs: dict[int, list[int]] = {}
+    for h, (_, fl) in enumerate(heads):
+        runs.setdefault(fl.run, []).append(h)
+    w = line_model()["title_role"]
+    out = []
+    for h, (text, fl) in enumerate(heads):
+        members = runs[fl.run] if fl.run >= 0 else [h]
+        at = members.index(h)
+        sizes = [len(_SPACES_RE.sub("", heads[g][0])) for g in members]
+        size = sizes[at]
+        t = text.strip()
+        x = np.array([
+            1.0,
+            float(at == 0),
+            float(at == len(members) - 1),
+            float(len(members) == 1),
+            float(len(members) >= 3),
+            min(size, 40) / 20,
+            size / (sum(sizes) / len(sizes)),
+            float(len(members) > 1 and size == min(sizes)),
+            float(len(members) > 1 and size == max(sizes)),
+            float(t.startswith(SUBTITLE_DASHES)),
+            float(t.endswith(SUBTITLE_DASHES)),
+            float(t.endswith(("）", ")"))),
+            float(bool(re.search(r"[，、,]", t))),
+            float(" " in t),
+            float("：" in t or ":" in t),
+            float(fl.last_in_run),
+            float(fl.before_article is None),
+            float(at > 0 and sizes[at - 1] > size),
+            float(at + 1 < len(members) and sizes[at + 1] > size),
+        ])
+        if _ROLE_LOG is not None and len(members) > 1:
+            _ROLE_LOG.append((fl.raw, x))
+        out.append(0.0 if len(members) == 1 else 2 * _sigmoid(float(x @ w)) - 1)
+    return out
 
 
 def _kickers_and_subtitles(articles: list[PageArticle], heads: list[tuple[str, _Floating]],
@@ -1332,7 +1387,8 @@ LINE_MODEL_DIR = Path(__file__).with_name("pagemodel")
 LINE_MODEL_FORMAT = "newsqa-pagelines"
 LINE_MODEL_VERSION = 1
 # which weight vector reads which features
-LINE_MODEL_PARTS = {"headline_1": _FEATURES, "headline_2": _FEATURES_2, "boundary": _BOUNDARY_FEATURES}
+LINE_MODEL_PARTS = {"headline_1": _FEATURES, "headline_2": _FEATURES_2, "boundary": _BOUNDARY_FEATURES,
+                    "title_role": _ROLE_FEATURES}
 # what the headline-text table's keys are (text_grams); a table of other grams is refused
 HEADLINE_TEXT_GRAMS = "chars+pairs, ^first1/^first2/last1$/last2$, digits 0, latin a"
 

@@ -55,6 +55,14 @@ def test_kicker_and_subtitle_are_kept_apart_from_the_headline():
     assert art.text.startswith("本报讯")
 
 
+def test_a_headline_broken_over_two_lines_is_read_whole_not_as_kicker_and_title():
+    # two short lines over the lead: the title cut by its width, not a kicker over a title
+    (art,) = articles("twolines.txt")
+    assert art.title.replace(" ", "") == "图书馆延长开放时间（便民服务）"
+    assert art.kicker is None and art.subtitle is None
+    assert art.author == "李明"
+
+
 def test_newsqa_articles_shows_kicker_and_subtitle():
     out = subprocess.run([sys.executable, "-m", "bot.cli", "articles", str(PAGES / "kicker.txt")], cwd=ROOT,
                          capture_output=True, text=True, timeout=120)

@@ -261,6 +261,22 @@ def role_examples(pages: int) -> tuple[np.ndarray, np.ndarray]:
     return np.array(xs), np.array(ys)
 
 
+def join_examples(pages: int) -> tuple[np.ndarray, np.ndarray]:
+    """Two consecutive headline lines of a run: 1 when the generator printed them as one headline
+    (both lines of one article's title)."""
+    xs, ys = [], []
+    for page in train_pages(pages):
+        nw._JOIN_LOG = []
+        nw.segment_page(page.text)
+        labels, owners = page.line_labels, page.line_articles
+        for raw, x in nw._JOIN_LOG:
+            if raw + 1 < len(labels) and labels[raw][1] in HEADLINE_LABELS and labels[raw + 1][1] in HEADLINE_LABELS:
+                xs.append(x)
+                ys.append(float(labels[raw][1] == labels[raw + 1][1] == "title" and owners[raw] == owners[raw + 1]))
+    nw._JOIN_LOG = None
+    return np.array(xs), np.array(ys)
+
+
 def _report(name: str, x: np.ndarray, y: np.ndarray, w: np.ndarray, names: tuple[str, ...]) -> None:
     pred = (x @ w) > 0
     print(f"{name}: {len(y)} candidate lines, {int(y.sum())} headlines; train accuracy {np.mean(pred == y):.4f}, "
@@ -288,8 +304,15 @@ def main() -> None:
         shipped = json.loads((nw.LINE_MODEL_DIR / "weights.json").read_text(encoding="utf-8"))
         manifest = json.loads((nw.LINE_MODEL_DIR / "manifest.json").read_text(encoding="utf-8"))
         parts = {k: np.array(shipped[k]) for k in ("headline_1", "headline_2", "boundary")}
+        old_join = np.zeros(len(nw._JOIN_FEATURES))
+        old_join[0], old_join[1] = -1.0, 2.0  # the rule it replaces: join where the break falls inside a word
         _use(parts | {"headline_text": shipped["headline_text"],
-                      "title_role": np.zeros(len(nw._ROLE_FEATURES))})
+                      "title_role": np.zeros(len(nw._ROLE_FEATURES)), "headline_join": old_join})
+        xj, yj = join_examples(args.pages)
+        wj = fit(xj, yj)
+        _report("headline join", xj, yj, wj, nw._JOIN_FEATURES)
+        parts["headline_join"] = wj
+        _use(parts | {"headline_text": shipped["headline_text"], "title_role": np.zeros(len(nw._ROLE_FEATURES))})
         xr, yr = role_examples(args.pages)
         wr = fit(xr, yr)
         _report("title role", xr, yr, wr, nw._ROLE_FEATURES)
@@ -297,6 +320,7 @@ def main() -> None:
             training = manifest["training"]
             training["command"] += f"; then bench/pages/fit.py --pages {args.pages} --write --role-only"
             training["examples"]["title_role"] = len(yr)
+            training["examples"]["headline_join"] = len(yj)
             save_line_model(nw.LINE_MODEL_DIR, parts | {"title_role": wr}, shipped["headline_text"], None, training)
             print(f"written to {nw.LINE_MODEL_DIR}")
         return

@@ -1123,16 +1123,60 @@ def _group_run(run: list[_Line]) -> list[tuple[str, bool, int]]:
         text = doubled or ln.spaced or ln.text
         if doubled and prev_doubled and not ln.blank_before and groups:
             groups[-1] = (groups[-1][0] + text, True, groups[-1][2])
-        elif (not doubled and prev is not None and not prev_doubled and prev.joins_next and not ln.blank_before
-              and groups and re.match(rf"[{CJK}]", text) and re.search(rf"[{CJK}]$", groups[-1][0])):
-            # a headline broken over two lines inside a word ("…部分全|国人大…"): the two
-            # characters across the break are printed together in the text
-            groups[-1] = (groups[-1][0] + text, False, groups[-1][2])
+        elif (not doubled and prev is not None and not prev_doubled and not ln.blank_before and groups
+              and _one_headline(prev, ln)):
+            # one headline broken over two lines: inside a word ("…部分全|国人大…"), in the middle,
+            # or between its two parts ("全面小康|冲锋号已经吹响")
+            groups[-1] = (groups[-1][0] + ("" if prev.joins_next else " ") + text, False, groups[-1][2])
         else:
             groups.append((text, bool(doubled), ln.raw))
         prev_doubled = bool(doubled)
         prev = ln
     return groups
+
+
+_JOIN_FEATURES = ("bias", "joins_next", "len_a", "len_b", "a_longer", "similar", "a_closes", "a_dash",
+                  "b_dash", "b_tag", "a_space", "b_space", "a_end_text", "b_start_text", "a_pair_text",
+                  "b_pair_text", "a_comma", "b_comma")
+# Two headline lines are joined only when the join model's log-odds pass this margin: a short kicker
+# over a short title reads much like the two parts of one title, and a kicker glued to its title is
+# worse than a two-part title cut in two (the second part still becomes the subtitle).
+HEADLINE_JOIN_MARGIN = 1.0
+# (source line of the first line, features) of every pair judged by _one_headline, while fitting
+_JOIN_LOG: list[tuple[int, np.ndarray]] | None = None
+
+
+def _one_headline(a: _Line, b: _Line) -> bool:
+    """Are two consecutive headline lines one headline (a title broken over two lines: inside a
+    word, in the middle, or between its two parts) rather than two (kicker and title, title and
+    subtitle, two articles' titles)? The headline-join logistic model of the page-line model: the
+    two lines' lengths, whether the break falls inside a word, dashes, a bracketed column tag, how
+    the first line ends and the second starts under the headline-text table."""
+    ta, tb = _SPACES_RE.sub("", a.text), _SPACES_RE.sub("", b.text)
+    sa, sb = _text_score(a), _text_score(b)
+    x = np.array([
+        1.0,
+        float(a.joins_next and bool(re.search(f"[{CJK}]$", ta)) and bool(re.match(f"[{CJK}]", tb))),
+        min(len(ta), 40) / 20,
+        min(len(tb), 40) / 20,
+        float(len(ta) > len(tb)),
+        float(abs(len(ta) - len(tb)) <= 3),
+        float(ta.endswith(tuple(CLOSERS + "：:，。！？"))),
+        float(ta.endswith(SUBTITLE_DASHES)),
+        float(tb.startswith(SUBTITLE_DASHES)),
+        float(tb.endswith(("）", ")"))),
+        float(" " in a.spaced.strip()),
+        float(" " in b.spaced.strip()),
+        sa[3],
+        sb[2],
+        sa[1],
+        sb[1],
+        float(bool(re.search(r"[，、,]", ta))),
+        float(bool(re.search(r"[，、,]", tb))),
+    ])
+    if _JOIN_LOG is not None:
+        _JOIN_LOG.append((a.raw, x))
+    return float(x @ line_model()["headline_join"]) > HEADLINE_JOIN_MARGIN
 
 
 def _fallback_title(art: PageArticle) -> str:
@@ -1396,7 +1440,7 @@ LINE_MODEL_FORMAT = "newsqa-pagelines"
 LINE_MODEL_VERSION = 1
 # which weight vector reads which features
 LINE_MODEL_PARTS = {"headline_1": _FEATURES, "headline_2": _FEATURES_2, "boundary": _BOUNDARY_FEATURES,
-                    "title_role": _ROLE_FEATURES}
+                    "title_role": _ROLE_FEATURES, "headline_join": _JOIN_FEATURES}
 # what the headline-text table's keys are (text_grams); a table of other grams is refused
 HEADLINE_TEXT_GRAMS = "chars+pairs, ^first1/^first2/last1$/last2$, digits 0, latin a"
 

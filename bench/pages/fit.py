@@ -277,6 +277,28 @@ def join_examples(pages: int) -> tuple[np.ndarray, np.ndarray]:
     return np.array(xs), np.array(ys)
 
 
+def _runs_before() -> dict[str, np.ndarray]:
+    """The headline-join and title-role weights in use before they are fitted: join only where the break
+    falls inside a word (the rule the join model replaced), no role."""
+    join = np.zeros(len(nw._JOIN_FEATURES))
+    join[0], join[1] = -1.0, 2.0 + nw.HEADLINE_JOIN_MARGIN
+    return {"headline_join": join, "title_role": np.zeros(len(nw._ROLE_FEATURES))}
+
+
+def fit_runs(pages: int, parts: dict) -> tuple[np.ndarray, int, np.ndarray, int]:
+    """Fit the headline-join model, then the title-role model on the runs it groups (the rest of the
+    page-line model as in ``parts``). Returns the weights and the number of examples of each."""
+    _use(parts | _runs_before())
+    xj, yj = join_examples(pages)
+    wj = fit(xj, yj)
+    _report("headline join", xj, yj, wj, nw._JOIN_FEATURES)
+    _use(parts | _runs_before() | {"headline_join": wj})
+    xr, yr = role_examples(pages)
+    wr = fit(xr, yr)
+    _report("title role", xr, yr, wr, nw._ROLE_FEATURES)
+    return wj, len(yj), wr, len(yr)
+
+
 def _report(name: str, x: np.ndarray, y: np.ndarray, w: np.ndarray, names: tuple[str, ...]) -> None:
     pred = (x @ w) > 0
     print(f"{name}: {len(y)} candidate lines, {int(y.sum())} headlines; train accuracy {np.mean(pred == y):.4f}, "
@@ -304,23 +326,13 @@ def main() -> None:
         shipped = json.loads((nw.LINE_MODEL_DIR / "weights.json").read_text(encoding="utf-8"))
         manifest = json.loads((nw.LINE_MODEL_DIR / "manifest.json").read_text(encoding="utf-8"))
         parts = {k: np.array(shipped[k]) for k in ("headline_1", "headline_2", "boundary")}
-        old_join = np.zeros(len(nw._JOIN_FEATURES))
-        old_join[0], old_join[1] = -1.0, 2.0  # the rule it replaces: join where the break falls inside a word
-        _use(parts | {"headline_text": shipped["headline_text"],
-                      "title_role": np.zeros(len(nw._ROLE_FEATURES)), "headline_join": old_join})
-        xj, yj = join_examples(args.pages)
-        wj = fit(xj, yj)
-        _report("headline join", xj, yj, wj, nw._JOIN_FEATURES)
-        parts["headline_join"] = wj
-        _use(parts | {"headline_text": shipped["headline_text"], "title_role": np.zeros(len(nw._ROLE_FEATURES))})
-        xr, yr = role_examples(args.pages)
-        wr = fit(xr, yr)
-        _report("title role", xr, yr, wr, nw._ROLE_FEATURES)
+        wj, yj, wr, yr = fit_runs(args.pages, parts | {"headline_text": shipped["headline_text"]})
+        parts |= {"headline_join": wj}
         if args.write:
             training = manifest["training"]
             training["command"] += f"; then bench/pages/fit.py --pages {args.pages} --write --role-only"
-            training["examples"]["title_role"] = len(yr)
-            training["examples"]["headline_join"] = len(yj)
+            training["examples"]["title_role"] = yr
+            training["examples"]["headline_join"] = yj
             save_line_model(nw.LINE_MODEL_DIR, parts | {"title_role": wr}, shipped["headline_text"], None, training)
             print(f"written to {nw.LINE_MODEL_DIR}")
         return
@@ -334,7 +346,7 @@ def main() -> None:
         whole_text, folds = text_tables(args.pages)
         _use({"headline_1": np.zeros(len(nw._FEATURES)), "headline_2": np.zeros(len(nw._FEATURES_2)),
               "boundary": np.zeros(len(nw._BOUNDARY_FEATURES)),
-              "headline_text": {"default": 0.0, "grams": {}}})
+              "headline_text": {"default": 0.0, "grams": {}}} | _runs_before())
         _fold_tables[:] = folds
         x1, y1 = examples(args.pages, None)
         w1 = fit(x1, y1, l2=HEADLINE_L2)
@@ -348,7 +360,7 @@ def main() -> None:
             x2, y2 = examples(args.pages, w1)
         trees = fit_trees(x2, y2)
     model = {"headline_1": w1, "headline_2": w2, "boundary": np.zeros(len(nw._BOUNDARY_FEATURES)),
-             "headline_text": whole_text, "title_role": np.zeros(len(nw._ROLE_FEATURES))}
+             "headline_text": whole_text} | _runs_before()
     if trees is not None:
         model["headline_2_trees"] = trees
     _use(model)
@@ -356,20 +368,18 @@ def main() -> None:
     wb = fit(xb, yb)
     _fold_tables.clear()
     _report("boundary", xb, yb, wb, nw._BOUNDARY_FEATURES)
-    _use(model | {"boundary": wb})
-    xr, yr = role_examples(args.pages)
-    wr = fit(xr, yr)
-    _report("title role", xr, yr, wr, nw._ROLE_FEATURES)
+    wj, yj, wr, yr = fit_runs(args.pages, model | {"boundary": wb})
     n_b = min(args.pages, rmrbgen.page_count("train")) if rmrbgen.available() else 0
     if args.write:
-        save_line_model(nw.LINE_MODEL_DIR, {"headline_1": w1, "headline_2": w2, "boundary": wb, "title_role": wr},
+        save_line_model(nw.LINE_MODEL_DIR, {"headline_1": w1, "headline_2": w2, "boundary": wb, "title_role": wr,
+                                                 "headline_join": wj},
                         whole_text, trees, {
             "command": f"bench/pages/fit.py --pages {args.pages} --write"
                        + (" --boundary-only" if args.boundary_only else ""),
             "pages": f"generator A tune pages 0-{args.pages - 1}; generator B (rmrbgen) train pages "
                      f"(days 1-20), {n_b} pages",
             "examples": {"headline_1": len(y1), "headline_2": len(y2), "boundary": len(yb),
-                         "title_role": len(yr)},
+                         "title_role": yr, "headline_join": yj},
             "l2": {"headline": HEADLINE_L2, "boundary": 1e-3},
             "headline_text": {"grams": len(whole_text["grams"]), "alpha": TEXT_ALPHA, "min_count": TEXT_MIN_COUNT,
                               "min_headline": TEXT_MIN_HEADLINE, "keep_below": TEXT_KEEP_BELOW,

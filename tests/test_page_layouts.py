@@ -55,6 +55,14 @@ def test_kicker_and_subtitle_are_kept_apart_from_the_headline():
     assert art.text.startswith("本报讯")
 
 
+def test_a_headline_broken_over_two_lines_is_read_whole_not_as_kicker_and_title():
+    # two short lines over the lead: the title cut by its width, not a kicker over a title
+    (art,) = articles("twolines.txt")
+    assert art.title.replace(" ", "") == "图书馆延长开放时间（便民服务）"
+    assert art.kicker is None and art.subtitle is None
+    assert art.author == "李明"
+
+
 def test_newsqa_articles_shows_kicker_and_subtitle():
     out = subprocess.run([sys.executable, "-m", "bot.cli", "articles", str(PAGES / "kicker.txt")], cwd=ROOT,
                          capture_output=True, text=True, timeout=120)
@@ -65,13 +73,21 @@ def test_newsqa_articles_shows_kicker_and_subtitle():
 
 def test_the_shipped_line_model_loads_and_a_mismatched_one_is_refused(tmp_path):
     model = load_line_model()
-    assert {"headline_1", "headline_2", "boundary"} <= set(model)
+    assert {"headline_1", "headline_2", "boundary", "headline_text"} <= set(model)
+    # the headline-text table says a column tag closing a line reads like a headline, a comma like body text
+    grams = model["headline_text"]["grams"]
+    assert grams["）$"] > 0 > grams["，$"]
     bad = tmp_path / "model"
     shutil.copytree(LINE_MODEL_DIR, bad)
     manifest = json.loads((bad / "manifest.json").read_text(encoding="utf-8"))
     manifest["features"]["boundary"] = manifest["features"]["boundary"][:-1]
     (bad / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     with pytest.raises(ModelError, match="fit.py --write"):
+        load_line_model(bad)
+    manifest = json.loads((LINE_MODEL_DIR / "manifest.json").read_text(encoding="utf-8"))
+    manifest["features"]["headline_text"] = "words"
+    (bad / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(ModelError, match="headline-text table"):
         load_line_model(bad)
     (bad / "manifest.json").unlink()
     with pytest.raises(ModelError, match="unreadable"):

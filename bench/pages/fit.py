@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import re
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -40,6 +42,18 @@ BODY_LABELS = {"body", "body_first"}
 HEADLINE_L2 = 1e-4
 # boosted trees for pass 2 (--trees)
 TREES = 150
+# The headline-text table (naive Bayes log-odds of characters and pairs in headline vs body lines):
+# smoothing, and grams seen fewer times than this are left out (they read as 0).
+TEXT_ALPHA = 2.0
+TEXT_MIN_COUNT = 5
+TEXT_MIN_HEADLINE = 2
+TEXT_KEEP_BELOW = -2.5
+# The line models learn how far to trust the table from scores it gives to pages it was not fitted on:
+# pages are split in two folds, each scored by the table fitted on the other (cross-fitting); the
+# shipped table is fitted on all of them.
+TEXT_FOLDS = 2
+_fold_tables: list[dict] = []
+_last_counts: list = []
 
 
 def _pages(pages: int) -> Iterator[tuple[list, list[int], list[tuple[int, bool, float]]]]:
@@ -49,12 +63,68 @@ def _pages(pages: int) -> Iterator[tuple[list, list[int], list[tuple[int, bool, 
 
 def train_pages(pages: int) -> Iterator:
     """Generator A's tune pages 0..pages-1, then generator B's train pages (days 1-20; all of them
-    when ``pages`` reaches their number), when the archive is there. Never a held-out page."""
-    for n in range(pages):
-        yield make_page("tune", n)
+    when ``pages`` reaches their number), when the archive is there. Never a held-out page.
+    While fold tables are set, each page is read with the headline-text table of the other fold."""
+    made = [(make_page, "tune", n) for n in range(pages)]
     if rmrbgen.available():
-        for n in range(min(pages, rmrbgen.page_count("train"))):
-            yield rmrbgen.make_page("train", n)
+        made += [(rmrbgen.make_page, "train", n) for n in range(min(pages, rmrbgen.page_count("train")))]
+    for k, (make, split, n) in enumerate(made):
+        if _fold_tables:
+            nw.line_model()["headline_text"] = _fold_tables[k % TEXT_FOLDS]
+        yield make(split, n)
+
+
+def text_table(parts: list[tuple[Counter, Counter]]) -> dict:
+    """Log-odds of a headline line against a body line given one gram, less the odds before seeing it:
+    the counts are smoothed towards the classes' ratio (TEXT_ALPHA body grams' worth), so a gram seen
+    a few times only in body text weighs a little against a headline, never for it. Kept: grams seen in
+    TEXT_MIN_HEADLINE headline lines or more, and strongly body-only ones (under TEXT_KEEP_BELOW); any
+    other gram reads as ``default``, the mean weight of those left out (count-weighted), which keeps the
+    table small without making an ordinary body word look like a headline's."""
+    head, body = Counter(), Counter()
+    for h, b in parts:
+        head.update(h)
+        body.update(b)
+    ratio = sum(head.values()) / max(sum(body.values()), 1)
+    grams: dict[str, float] = {}
+    dropped = dropped_n = 0.0
+    for g in sorted(set(head) | set(body)):
+        n = head[g] + body[g]
+        if n < TEXT_MIN_COUNT:
+            continue
+        w = math.log((head[g] + TEXT_ALPHA * ratio) / (body[g] + TEXT_ALPHA)) - math.log(ratio)
+        if head[g] >= TEXT_MIN_HEADLINE or w < TEXT_KEEP_BELOW:
+            grams[g] = round(w, 2)
+        else:
+            dropped += n * w
+            dropped_n += n
+    return {"default": round(dropped / max(dropped_n, 1), 2), "grams": grams}
+
+
+def text_tables(pages: int) -> tuple[dict, list[dict]]:
+    """The headline-text table fitted on all train pages, and per fold the one fitted on the others."""
+    counts = [(Counter(), Counter()) for _ in range(TEXT_FOLDS)]
+    for k, page in enumerate(train_pages(pages)):
+        lines = nw._split_lines(page.text)
+        nw._mark_certain(lines)
+        head, body = counts[k % TEXT_FOLDS]
+        for ln in lines:
+            label = page.line_labels[ln.raw][1]
+            if ln.kind != "body" or ln.doubled:
+                continue
+            grams = [g for part in nw.text_grams(ln.key) for g in part]
+            if label in HEADLINE_LABELS:
+                head.update(grams)
+            elif label in BODY_LABELS:
+                body.update(grams)
+
+    global _last_counts
+    _last_counts = counts
+    whole = text_table(counts)
+    folds = [text_table([c for f, c in enumerate(counts) if f != k]) for k in range(TEXT_FOLDS)]
+    print(f"headline text: {len(whole['grams'])} grams, default {whole['default']}; headline / body grams counted "
+          f"{sum(sum(h.values()) for h, _ in counts)} / {sum(sum(b.values()) for _, b in counts)}")
+    return whole, folds
 
 
 def _labelled(pages: int) -> Iterator[tuple[list, list[int], list[tuple[int, bool, float]], list[str]]]:
@@ -97,19 +167,26 @@ def show_errors(pages: int, limit: int) -> None:
 def examples(pages: int, w1: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     """Pass-1 examples (w1 None: prev_headline left at 0) or pass-2 examples using w1."""
     xs, ys = [], []
+    if w1 is not None:
+        _use({"headline_1": w1, "headline_2": np.zeros(len(nw._FEATURES_2)),
+              "boundary": np.zeros(len(nw._BOUNDARY_FEATURES))})
     for lines, colws, cands in _pages(pages):
         if w1 is None:
             for i, _, y in cands:
                 xs.append(nw.line_features(lines, i, colws[i], False))
                 ys.append(y)
             continue
-        nw.use_line_model({"headline_1": w1, "headline_2": np.zeros(len(nw._FEATURES_2)),
-                           "boundary": np.zeros(len(nw._BOUNDARY_FEATURES))})
         p1 = nw.first_pass(lines, colws)
         for i, prev_headline, y in cands:
             xs.append(nw.second_features(lines, i, colws[i], prev_headline, p1))
             ys.append(y)
     return np.array(xs), np.array(ys)
+
+
+def _use(parts: dict) -> None:
+    """Segment with these weights, keeping the headline-text table in use."""
+    current = nw._LINE_MODEL or {}
+    nw.use_line_model(parts | {"headline_text": parts.get("headline_text", current.get("headline_text"))})
 
 
 def fit(x: np.ndarray, y: np.ndarray, l2: float = 1e-3, steps: int = 30) -> np.ndarray:
@@ -168,6 +245,60 @@ def boundary_examples(pages: int) -> tuple[np.ndarray, np.ndarray]:
     return np.array(xs), np.array(ys)
 
 
+def role_examples(pages: int) -> tuple[np.ndarray, np.ndarray]:
+    """Headlines printed in a run of two or more (kicker, title, subtitle, section line, two-part
+    title): 1 when the generator printed the line as (the start of) the title."""
+    xs, ys = [], []
+    for page in train_pages(pages):
+        nw._ROLE_LOG = []
+        nw.segment_page(page.text)
+        for raw, x in nw._ROLE_LOG:
+            label = page.line_labels[raw][1]
+            if label in HEADLINE_LABELS:
+                xs.append(x)
+                ys.append(float(label == "title"))
+    nw._ROLE_LOG = None
+    return np.array(xs), np.array(ys)
+
+
+def join_examples(pages: int) -> tuple[np.ndarray, np.ndarray]:
+    """Two consecutive headline lines of a run: 1 when the generator printed them as one headline
+    (both lines of one article's title)."""
+    xs, ys = [], []
+    for page in train_pages(pages):
+        nw._JOIN_LOG = []
+        nw.segment_page(page.text)
+        labels, owners = page.line_labels, page.line_articles
+        for raw, x in nw._JOIN_LOG:
+            if raw + 1 < len(labels) and labels[raw][1] in HEADLINE_LABELS and labels[raw + 1][1] in HEADLINE_LABELS:
+                xs.append(x)
+                ys.append(float(labels[raw][1] == labels[raw + 1][1] == "title" and owners[raw] == owners[raw + 1]))
+    nw._JOIN_LOG = None
+    return np.array(xs), np.array(ys)
+
+
+def _runs_before() -> dict[str, np.ndarray]:
+    """The headline-join and title-role weights in use before they are fitted: join only where the break
+    falls inside a word (the rule the join model replaced), no role."""
+    join = np.zeros(len(nw._JOIN_FEATURES))
+    join[0], join[1] = -1.0, 2.0 + nw.HEADLINE_JOIN_MARGIN
+    return {"headline_join": join, "title_role": np.zeros(len(nw._ROLE_FEATURES))}
+
+
+def fit_runs(pages: int, parts: dict) -> tuple[np.ndarray, int, np.ndarray, int]:
+    """Fit the headline-join model, then the title-role model on the runs it groups (the rest of the
+    page-line model as in ``parts``). Returns the weights and the number of examples of each."""
+    _use(parts | _runs_before())
+    xj, yj = join_examples(pages)
+    wj = fit(xj, yj)
+    _report("headline join", xj, yj, wj, nw._JOIN_FEATURES)
+    _use(parts | _runs_before() | {"headline_join": wj})
+    xr, yr = role_examples(pages)
+    wr = fit(xr, yr)
+    _report("title role", xr, yr, wr, nw._ROLE_FEATURES)
+    return wj, len(yj), wr, len(yr)
+
+
 def _report(name: str, x: np.ndarray, y: np.ndarray, w: np.ndarray, names: tuple[str, ...]) -> None:
     pred = (x @ w) > 0
     print(f"{name}: {len(y)} candidate lines, {int(y.sum())} headlines; train accuracy {np.mean(pred == y):.4f}, "
@@ -185,16 +316,38 @@ def main() -> None:
                     help="pass 2 by gradient-boosted trees (scikit-learn at fit time only) instead of the weights")
     ap.add_argument("--boundary-only", action="store_true",
                     help="keep the shipped headline models, refit the boundary model")
+    ap.add_argument("--role-only", action="store_true",
+                    help="keep the shipped headline and boundary models, refit the title-role model")
     args = ap.parse_args()
     if args.errors:
         show_errors(args.pages, args.errors)
         return
+    if args.role_only:
+        shipped = json.loads((nw.LINE_MODEL_DIR / "weights.json").read_text(encoding="utf-8"))
+        manifest = json.loads((nw.LINE_MODEL_DIR / "manifest.json").read_text(encoding="utf-8"))
+        parts = {k: np.array(shipped[k]) for k in ("headline_1", "headline_2", "boundary")}
+        wj, yj, wr, yr = fit_runs(args.pages, parts | {"headline_text": shipped["headline_text"]})
+        parts |= {"headline_join": wj}
+        if args.write:
+            training = manifest["training"]
+            training["command"] += f"; then bench/pages/fit.py --pages {args.pages} --write --role-only"
+            training["examples"]["title_role"] = yr
+            training["examples"]["headline_join"] = yj
+            save_line_model(nw.LINE_MODEL_DIR, parts | {"title_role": wr}, shipped["headline_text"], None, training)
+            print(f"written to {nw.LINE_MODEL_DIR}")
+        return
     if args.boundary_only:
         shipped = json.loads((nw.LINE_MODEL_DIR / "weights.json").read_text(encoding="utf-8"))
         w1, w2 = np.array(shipped["headline_1"]), np.array(shipped["headline_2"])
+        whole_text = shipped["headline_text"]
         y1 = y2 = np.zeros(json.loads((nw.LINE_MODEL_DIR / "manifest.json").read_text(
             encoding="utf-8"))["training"]["examples"]["headline_1"])
     else:
+        whole_text, folds = text_tables(args.pages)
+        _use({"headline_1": np.zeros(len(nw._FEATURES)), "headline_2": np.zeros(len(nw._FEATURES_2)),
+              "boundary": np.zeros(len(nw._BOUNDARY_FEATURES)),
+              "headline_text": {"default": 0.0, "grams": {}}} | _runs_before())
+        _fold_tables[:] = folds
         x1, y1 = examples(args.pages, None)
         w1 = fit(x1, y1, l2=HEADLINE_L2)
         _report("pass 1", x1, y1, w1, nw._FEATURES)
@@ -206,32 +359,44 @@ def main() -> None:
         if args.boundary_only:
             x2, y2 = examples(args.pages, w1)
         trees = fit_trees(x2, y2)
-    model = {"headline_1": w1, "headline_2": w2, "boundary": np.zeros(len(nw._BOUNDARY_FEATURES))}
+    model = {"headline_1": w1, "headline_2": w2, "boundary": np.zeros(len(nw._BOUNDARY_FEATURES)),
+             "headline_text": whole_text} | _runs_before()
     if trees is not None:
         model["headline_2_trees"] = trees
-    nw.use_line_model(model)
+    _use(model)
     xb, yb = boundary_examples(args.pages)
     wb = fit(xb, yb)
+    _fold_tables.clear()
     _report("boundary", xb, yb, wb, nw._BOUNDARY_FEATURES)
+    wj, yj, wr, yr = fit_runs(args.pages, model | {"boundary": wb})
     n_b = min(args.pages, rmrbgen.page_count("train")) if rmrbgen.available() else 0
     if args.write:
-        save_line_model(nw.LINE_MODEL_DIR, {"headline_1": w1, "headline_2": w2, "boundary": wb}, trees, {
+        save_line_model(nw.LINE_MODEL_DIR, {"headline_1": w1, "headline_2": w2, "boundary": wb, "title_role": wr,
+                                                 "headline_join": wj},
+                        whole_text, trees, {
             "command": f"bench/pages/fit.py --pages {args.pages} --write"
                        + (" --boundary-only" if args.boundary_only else ""),
             "pages": f"generator A tune pages 0-{args.pages - 1}; generator B (rmrbgen) train pages "
                      f"(days 1-20), {n_b} pages",
-            "examples": {"headline_1": len(y1), "headline_2": len(y2), "boundary": len(yb)},
+            "examples": {"headline_1": len(y1), "headline_2": len(y2), "boundary": len(yb),
+                         "title_role": yr, "headline_join": yj},
             "l2": {"headline": HEADLINE_L2, "boundary": 1e-3},
+            "headline_text": {"grams": len(whole_text["grams"]), "alpha": TEXT_ALPHA, "min_count": TEXT_MIN_COUNT,
+                              "min_headline": TEXT_MIN_HEADLINE, "keep_below": TEXT_KEEP_BELOW,
+                              "folds": TEXT_FOLDS},
         })
         print(f"written to {nw.LINE_MODEL_DIR}")
 
 
-def save_line_model(path: Path, weights: dict[str, np.ndarray], trees: dict | None, training: dict) -> None:
+def save_line_model(path: Path, weights: dict[str, np.ndarray], text: dict, trees: dict | None,
+                    training: dict) -> None:
     """weights.json, then manifest.json last: a half-written model is refused on load."""
     path.mkdir(parents=True, exist_ok=True)
     (path / "manifest.json").unlink(missing_ok=True)
     data: dict = {k: [round(float(v), 4) for v in w] for k, w in weights.items()}
-    features = {k: list(v) for k, v in nw.LINE_MODEL_PARTS.items()}
+    data["headline_text"] = text
+    features: dict = {k: list(v) for k, v in nw.LINE_MODEL_PARTS.items()}
+    features["headline_text"] = nw.HEADLINE_TEXT_GRAMS
     if trees is not None:
         data["headline_2_trees"] = trees
         features["headline_2_trees"] = list(nw._FEATURES_2)

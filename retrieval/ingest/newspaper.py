@@ -132,7 +132,7 @@ _FEATURES = (
     "blank_before", "blank_after", "ascii_share", "width", "inner_space", "next_headlike", "very_short", "echo",
     "joins_next", "misfit", "misfit_x_next_ends", "indent_x_next_cont", "page_top", "no_punct",
     "next_para_start", "next_repeats", "run_unfinished", "credit_soon", "next_indented", "credit_x_indented",
-    "topic_shift", "echo_below", "shift_x_misfit",
+    "topic_shift", "echo_below", "shift_x_misfit", "text_chars", "text_pairs", "text_start", "text_end", "prev_text_end",
 )
 _OWN_2 = _FEATURES + ("p1_prev", "p1_next", "p1_self_x_next")
 _CONTEXTS_2 = ("blank_before", "prev_headline")
@@ -174,6 +174,7 @@ class _Line:
     skey: str = ""  # spaced, in simplified characters
     width: int = 0  # in half-width units, spaces not counted
     joins_next: bool = False  # the line seems to end inside a word that the next line finishes
+    text_score: tuple[float, ...] | None = None  # headline-ness of its words (_text_score), when asked
 
 
 def undouble(text: str) -> str | None:
@@ -521,7 +522,42 @@ def line_features(lines: list[_Line], i: int, colw: int, prev_headline: bool) ->
         shift,
         echo_below,
         shift * float(misfit),
+        *_text_score(ln),
+        _text_score(prev)[3] if prev is not None and prev.kind == "body" else 0.0,
     ])
+
+
+_DIGIT_RE = re.compile(r"[0-9０-９]+")
+_LATIN_RE = re.compile(r"[A-Za-zＡ-Ｚａ-ｚ]+")
+# a line's mean gram weight is clipped to this: one line's words are weak evidence on their own
+TEXT_SCORE_CLIP = 3.0
+
+
+def text_grams(key: str) -> list[list[str]]:
+    """The line's characters, its character pairs, its first one and two characters (marked ^) and its
+    last one and two (marked $). Numbers read as 0 and Latin words as a: a headline's words, not its
+    figures, tell it from body text. Body lines are cut by the column anywhere inside a sentence;
+    headline lines start and end where a phrase does."""
+    s = _LATIN_RE.sub("a", _DIGIT_RE.sub("0", _SPACES_RE.sub("", key)))
+    if not s:
+        return [[], [], [], []]
+    return [list(s), [s[k : k + 2] for k in range(len(s) - 1)], ["^" + s[:1], "^" + s[:2]],
+            [s[-1:] + "$", s[-2:] + "$"]]
+
+
+def _text_score(ln: _Line) -> tuple[float, ...]:
+    """How much the line's words read like a headline line rather than a body line: the mean log-odds
+    of its characters, of its pairs, of its start and of its end under the headline-text table of the
+    page-line model (naive Bayes, fitted on the same generated pages)."""
+    if ln.text_score is None:
+        text = line_model()["headline_text"]
+        table, default = text["grams"], text["default"]
+        got = []
+        for grams in text_grams(ln.key):
+            v = sum(table.get(g, default) for g in grams) / len(grams) if grams else 0.0
+            got.append(max(-TEXT_SCORE_CLIP, min(TEXT_SCORE_CLIP, v)) / TEXT_SCORE_CLIP)
+        ln.text_score = tuple(got)
+    return ln.text_score
 
 
 def _topic_shift(lines: list[_Line], i: int) -> tuple[float, float]:
@@ -610,8 +646,9 @@ def may_be_headline(lines: list[_Line], i: int, prev_headline: bool, colws: list
     prev = lines[i - 1]
     # a line much shorter than the column ends a paragraph; one much wider is
     # no line of a paragraph at all; nor is a line after a break (blank line)
-    # that neither fills the column nor ends a sentence
-    return prev.kind != "body" or _ends_paragraph(prev.text) or (
+    # that neither fills the column nor ends a sentence; a bracket closing a
+    # line may close a commentary's signature ("（作者为…研究员）")
+    return prev.kind != "body" or _ends_paragraph(prev.text) or prev.text.endswith(("）", ")")) or (
         colws[i - 1] > 0 and not colws[i - 1] - 6 <= prev.width <= colws[i - 1] + 3) or (
         ln.blank_before and colws[i] > 0 and not colws[i] - 5 <= ln.width <= colws[i] + 2)
 
@@ -695,6 +732,7 @@ class _Floating:
     bold: bool = False  # printed with doubled characters: one headline, never two run together
     run: int = -1  # which run of consecutive headline lines it was printed in
     pos: int = 0  # its place in that run
+    raw: int = -1  # the source line it starts on
 
 
 def _chunks(text: str) -> Iterator[str]:
@@ -772,7 +810,7 @@ def _segment_chunk(text: str, boundary_log: list[tuple[int, int, np.ndarray]] | 
         for g, group in enumerate(groups):
             floating.append(_Floating(group[0], len(articles) - 1,
                                       len(articles) - 2 if len(articles) > 1 else None, g == last,
-                                      group[1], run=len(articles), pos=g))
+                                      group[1], run=len(articles), pos=g, raw=group[2]))
         pending = []
         current = art
         return art
@@ -852,12 +890,13 @@ def _segment_chunk(text: str, boundary_log: list[tuple[int, int, np.ndarray]] | 
             if not para:
                 para_at = i - 1
             para = join_lines(para, ln.text) if para else ln.text
-        if para and _ends_paragraph(para):
+        if para and (_ends_paragraph(para) or SIGN_OFF_RE.search(para)):
+            # a bracketed sign-off ("（新华社电）") ends its paragraph though no full stop closes it
             close_para()
     close_para()
-    for g, (text_g, bold) in enumerate(_group_run(pending)):
+    for g, (text_g, bold, raw) in enumerate(_group_run(pending)):
         floating.append(_Floating(text_g, None, len(articles) - 1 if articles else None, False, bold,
-                                  run=len(articles) + 1, pos=g))
+                                  run=len(articles) + 1, pos=g, raw=raw))
     if boundary_log is not None:
         boundary_log.extend((lines[b].raw, lines[starts[k][j - 1]].raw, x)
                             for k, j, b, x in _boundaries(lines, articles, starts, floating))
@@ -917,8 +956,8 @@ def _boundaries(lines: list[_Line], articles: list[PageArticle], starts: list[li
         for j in range(1, len(art.paragraphs)):
             b = starts[k][j]
             if not lines[b].blank_before:
-                # (fitted on every paragraph start as well, the model found no article start
-                # without a blank line: 605 of 23,210 places, none told apart)
+                # (fitted on every paragraph start as well, with a model of their own, none was told
+                # apart: 271 article starts among 21,203 paragraphs printed flush under another)
                 continue
             before = _joined(art.paragraphs, j, -1, 1500)
             after = _joined(art.paragraphs, j, 1, 1500)
@@ -960,6 +999,11 @@ def _boundaries(lines: list[_Line], articles: list[PageArticle], starts: list[li
                 # (almost) no rare character pair shared either way: a clean change of topic, which
                 # a short paragraph after the place cannot show through the shares above
                 float(cohesion < 0.02 and back < 0.02),
+                # the paragraph before ends with a dateline or byline in brackets ("（新华社电）",
+                # "（本报华盛顿1月2日电）"): where a report signs off
+                float(bool(SIGN_OFF_RE.search(art.paragraphs[j - 1]))),
+                # the paragraph opens with a day or "recently": how a report (or a photo caption) starts
+                float(bool(OPENS_WITH_TIME_RE.match(art.paragraphs[j]))),
             ])))
     return out
 
@@ -982,7 +1026,9 @@ def _joined(paras: list[str], j: int, way: int, limit: int) -> str:
 
 _BOUNDARY_FEATURES = ("bias", "cohesion", "back", "min_cohesion", "width_change", "width_unknown",
                       "after_len", "before_len", "one_line_para", "headline_gain", "caption",
-                      "headline_opens", "disjoint")
+                      "headline_opens", "disjoint", "sign_off_before", "opens_with_time")
+SIGN_OFF_RE = re.compile(r"[（(](?:据)?(?:本报|新华社|中新社)[^（）()]{0,24}电(?:\s*记者[^（）()]{1,12})?[）)]$")
+OPENS_WITH_TIME_RE = re.compile(r"^(?:\d{1,2}月\d{1,2}日|\d{1,2}日|近日|日前|当地时间|本周|昨天|今天)")
 
 
 def _split_articles(lines: list[_Line], articles: list[PageArticle], opened_by: list[str],
@@ -1067,27 +1113,71 @@ def _join_two_part(heads: list[tuple[str, _Floating]], m: _Matcher, base: int, n
     return out
 
 
-def _group_run(run: list[_Line]) -> list[tuple[str, bool]]:
-    """(headline, bold) of a run: doubled lines printed on consecutive lines
-    are one bold headline broken over lines; other lines stand alone."""
-    groups: list[tuple[str, bool]] = []
+def _group_run(run: list[_Line]) -> list[tuple[str, bool, int]]:
+    """(headline, bold, source line of its first line) of a run: doubled lines printed on consecutive
+    lines are one bold headline broken over lines; other lines stand alone."""
+    groups: list[tuple[str, bool, int]] = []
     prev_doubled = False
     prev: _Line | None = None
     for ln in run:
         doubled = ln.doubled or undouble(ln.text)
         text = doubled or ln.spaced or ln.text
         if doubled and prev_doubled and not ln.blank_before and groups:
-            groups[-1] = (groups[-1][0] + text, True)
-        elif (not doubled and prev is not None and not prev_doubled and prev.joins_next and not ln.blank_before
-              and groups and re.match(rf"[{CJK}]", text) and re.search(rf"[{CJK}]$", groups[-1][0])):
-            # a headline broken over two lines inside a word ("…部分全|国人大…"): the two
-            # characters across the break are printed together in the text
-            groups[-1] = (groups[-1][0] + text, False)
+            groups[-1] = (groups[-1][0] + text, True, groups[-1][2])
+        elif (not doubled and prev is not None and not prev_doubled and not ln.blank_before and groups
+              and _one_headline(prev, ln)):
+            # one headline broken over two lines: inside a word ("…部分全|国人大…"), in the middle,
+            # or between its two parts ("全面小康|冲锋号已经吹响")
+            groups[-1] = (groups[-1][0] + ("" if prev.joins_next else " ") + text, False, groups[-1][2])
         else:
-            groups.append((text, bool(doubled)))
+            groups.append((text, bool(doubled), ln.raw))
         prev_doubled = bool(doubled)
         prev = ln
     return groups
+
+
+_JOIN_FEATURES = ("bias", "joins_next", "len_a", "len_b", "a_longer", "similar", "a_closes", "a_dash",
+                  "b_dash", "b_tag", "a_space", "b_space", "a_end_text", "b_start_text", "a_pair_text",
+                  "b_pair_text", "a_comma", "b_comma")
+# Two headline lines are joined only when the join model's log-odds pass this margin: a short kicker
+# over a short title reads much like the two parts of one title, and a kicker glued to its title is
+# worse than a two-part title cut in two (the second part still becomes the subtitle).
+HEADLINE_JOIN_MARGIN = 1.0
+# (source line of the first line, features) of every pair judged by _one_headline, while fitting
+_JOIN_LOG: list[tuple[int, np.ndarray]] | None = None
+
+
+def _one_headline(a: _Line, b: _Line) -> bool:
+    """Are two consecutive headline lines one headline (a title broken over two lines: inside a
+    word, in the middle, or between its two parts) rather than two (kicker and title, title and
+    subtitle, two articles' titles)? The headline-join logistic model of the page-line model: the
+    two lines' lengths, whether the break falls inside a word, dashes, a bracketed column tag, how
+    the first line ends and the second starts under the headline-text table."""
+    ta, tb = _SPACES_RE.sub("", a.text), _SPACES_RE.sub("", b.text)
+    sa, sb = _text_score(a), _text_score(b)
+    x = np.array([
+        1.0,
+        float(a.joins_next and bool(re.search(f"[{CJK}]$", ta)) and bool(re.match(f"[{CJK}]", tb))),
+        min(len(ta), 40) / 20,
+        min(len(tb), 40) / 20,
+        float(len(ta) > len(tb)),
+        float(abs(len(ta) - len(tb)) <= 3),
+        float(ta.endswith(tuple(CLOSERS + "：:，。！？"))),
+        float(ta.endswith(SUBTITLE_DASHES)),
+        float(tb.startswith(SUBTITLE_DASHES)),
+        float(tb.endswith(("）", ")"))),
+        float(" " in a.spaced.strip()),
+        float(" " in b.spaced.strip()),
+        sa[3],
+        sb[2],
+        sa[1],
+        sb[1],
+        float(bool(re.search(r"[，、,]", ta))),
+        float(bool(re.search(r"[，、,]", tb))),
+    ])
+    if _JOIN_LOG is not None:
+        _JOIN_LOG.append((a.raw, x))
+    return float(x @ line_model()["headline_join"]) > HEADLINE_JOIN_MARGIN
 
 
 def _fallback_title(art: PageArticle) -> str:
@@ -1219,6 +1309,7 @@ def _assign_titles(articles: list[PageArticle], floating: list[_Floating], opene
             for part in ([fl.text] if fl.bold else _split_run_together(fl.text, m, ks)):
                 heads.append((part, fl))
         heads = _join_two_part(heads, m, base, n)
+        roles = _title_roles(heads)
         scores = np.zeros((len(heads), top - base))
         for h, (text, fl) in enumerate(heads):
             if _is_subtitle(text, fl.pos) or (_is_kicker(text) and not fl.last_in_run):
@@ -1237,7 +1328,7 @@ def _assign_titles(articles: list[PageArticle], floating: list[_Floating], opene
                 if opened_by[k] == "cont":
                     # a continuation is printed without its headline
                     s -= 0.3
-                scores[h, k - base] = s
+                scores[h, k - base] = s + TITLE_ROLE_WEIGHT * roles[h]
         used: set[int] = set()
         title_of: dict[int, int] = {}  # head → the article it is the title of
         for threshold in (MIN_TITLE_SCORE, LEFTOVER_TITLE_SCORE):
@@ -1251,6 +1342,59 @@ def _assign_titles(articles: list[PageArticle], floating: list[_Floating], opene
                     used.add(h)
                     title_of[h] = base + c
         _kickers_and_subtitles(articles, heads, title_of, m, base)
+
+
+# A headline line's chance of being its run's title rather than a kicker, subtitle or section line
+# (the title-role model, -1..1) adds this much to its match score with every article.
+TITLE_ROLE_WEIGHT = 0.3
+_ROLE_FEATURES = ("bias", "first", "last", "alone", "run3", "length", "rel_length", "shortest", "longest",
+                  "dash_start", "dash_end", "bracket_end", "comma", "space", "colon", "last_in_run",
+                  "after_article", "prev_longer", "next_longer")
+# (source line, features) of every headline scored by _title_roles, while fitting (bench/pages/fit.py)
+_ROLE_LOG: list[tuple[int, np.ndarray]] | None = None
+
+
+def _title_roles(heads: list[tuple[str, _Floating]]) -> list[float]:
+    """Per headline, -1..1: how much its place and shape in its run of headline lines (first or last,
+    longer or shorter than the others, a dash, a column tag in brackets) say it is the title rather
+    than a kicker (引题, a longer line above the title), a subtitle (副题, under it) or a section line:
+    the title-role logistic model of the page-line model. A headline alone in its run reads 0."""
+    runs: dict[int, list[int]] = {}
+    for h, (_, fl) in enumerate(heads):
+        runs.setdefault(fl.run, []).append(h)
+    w = line_model()["title_role"]
+    out = []
+    for h, (text, fl) in enumerate(heads):
+        members = runs[fl.run] if fl.run >= 0 else [h]
+        at = members.index(h)
+        sizes = [len(_SPACES_RE.sub("", heads[g][0])) for g in members]
+        size = sizes[at]
+        t = text.strip()
+        x = np.array([
+            1.0,
+            float(at == 0),
+            float(at == len(members) - 1),
+            float(len(members) == 1),
+            float(len(members) >= 3),
+            min(size, 40) / 20,
+            size / (sum(sizes) / len(sizes)),
+            float(len(members) > 1 and size == min(sizes)),
+            float(len(members) > 1 and size == max(sizes)),
+            float(t.startswith(SUBTITLE_DASHES)),
+            float(t.endswith(SUBTITLE_DASHES)),
+            float(t.endswith(("）", ")"))),
+            float(bool(re.search(r"[，、,]", t))),
+            float(" " in t),
+            float("：" in t or ":" in t),
+            float(fl.last_in_run),
+            float(fl.before_article is None),
+            float(at > 0 and sizes[at - 1] > size),
+            float(at + 1 < len(members) and sizes[at + 1] > size),
+        ])
+        if _ROLE_LOG is not None and len(members) > 1:
+            _ROLE_LOG.append((fl.raw, x))
+        out.append(0.0 if len(members) == 1 else 2 * _sigmoid(float(x @ w)) - 1)
+    return out
 
 
 def _kickers_and_subtitles(articles: list[PageArticle], heads: list[tuple[str, _Floating]],
@@ -1296,10 +1440,13 @@ LINE_MODEL_DIR = Path(__file__).with_name("pagemodel")
 LINE_MODEL_FORMAT = "newsqa-pagelines"
 LINE_MODEL_VERSION = 1
 # which weight vector reads which features
-LINE_MODEL_PARTS = {"headline_1": _FEATURES, "headline_2": _FEATURES_2, "boundary": _BOUNDARY_FEATURES}
+LINE_MODEL_PARTS = {"headline_1": _FEATURES, "headline_2": _FEATURES_2, "boundary": _BOUNDARY_FEATURES,
+                    "title_role": _ROLE_FEATURES, "headline_join": _JOIN_FEATURES}
+# what the headline-text table's keys are (text_grams); a table of other grams is refused
+HEADLINE_TEXT_GRAMS = "chars+pairs, ^first1/^first2/last1$/last2$, digits 0, latin a"
 
 
-def load_line_model(path: Path = LINE_MODEL_DIR) -> dict[str, np.ndarray]:
+def load_line_model(path: Path = LINE_MODEL_DIR) -> dict:
     """The weight vectors of the page-line model in ``path`` (weights.json, manifest.json written last by
     bench/pages/fit.py --write). A model made for other features is refused: the code and the file
     must come from the same checkout."""
@@ -1313,12 +1460,19 @@ def load_line_model(path: Path = LINE_MODEL_DIR) -> dict[str, np.ndarray]:
         raise ModelError(f"page-line model {path} has format {manifest.get('format')!r} "
                          f"v{manifest.get('format_version')}, this code reads {LINE_MODEL_FORMAT} "
                          f"v{LINE_MODEL_VERSION}; {fix}")
-    out = {}
+    out: dict = {}
     for part, names in LINE_MODEL_PARTS.items():
         if manifest.get("features", {}).get(part) != list(names) or len(weights.get(part, [])) != len(names):
             raise ModelError(f"page-line model {path}: the {part} weights were fitted on other features "
                              f"than this code computes; {fix}")
         out[part] = np.array(weights[part], dtype=float)
+    if manifest.get("features", {}).get("headline_text") != HEADLINE_TEXT_GRAMS or \
+            not isinstance(weights.get("headline_text", {}).get("grams"), dict):
+        raise ModelError(f"page-line model {path}: the headline-text table is missing or made of other grams "
+                         f"than this code reads; {fix}")
+    text = weights["headline_text"]
+    # {gram: log-odds}, and what a gram not in the table weighs
+    out["headline_text"] = {"default": float(text["default"]), "grams": text["grams"]}
     trees = weights.get("headline_2_trees")
     if trees is not None:
         # gradient-boosted trees over pass 2's features, flattened: node k splits on
@@ -1332,10 +1486,10 @@ def load_line_model(path: Path = LINE_MODEL_DIR) -> dict[str, np.ndarray]:
     return out
 
 
-_LINE_MODEL: dict[str, np.ndarray] | None = None
+_LINE_MODEL: dict | None = None
 
 
-def line_model() -> dict[str, np.ndarray]:
+def line_model() -> dict:
     """The shipped page-line model, read on first use and kept."""
     global _LINE_MODEL
     if _LINE_MODEL is None:
@@ -1343,7 +1497,7 @@ def line_model() -> dict[str, np.ndarray]:
     return _LINE_MODEL
 
 
-def use_line_model(weights: dict[str, np.ndarray]) -> None:
+def use_line_model(weights: dict) -> None:
     """Segment with these weights instead (bench/pages/fit.py, while it fits them)."""
     global _LINE_MODEL
     _LINE_MODEL = dict(weights)

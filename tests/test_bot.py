@@ -95,7 +95,6 @@ top_k = 15
 max_sources = 15
 [reader]
 depth = 15
-stop_at = 0.9
 [telegram]
 allowed_users = {ALLOWED}
 rate_limit_per_minute = 10

@@ -85,11 +85,13 @@ def reader_dir() -> Path:
 
 
 def fit_verifier(news: dict[str, list[dict]], evals: dict[str, dict[str, list[dict]]],  # type: ignore[no-untyped-def]
-                 fit_on: list[str]):
+                 fit_on: list[str], reader_t: float):
     """Fit the verifier on the even halves (label: the answer is right; a trap
     answered is wrong), each source weighing as much as the others; then
     rescore every row (both halves) with it, in place, as the deployed
-    reader would: the score "found" is decided on and the confidence."""
+    reader would: the score "found" is decided on and the confidence. The
+    verifier is a second opinion: an answer the reader itself declines
+    (its own score below ``reader_t``) stays declined."""
     from retrieval.reader.verify import FEATURES, fit
 
     rows, weights = [], []
@@ -104,10 +106,12 @@ def fit_verifier(news: dict[str, list[dict]], evals: dict[str, dict[str, list[di
     print("verifier: " + ", ".join(f"{n} {w:+.3f}" for n, w in zip(FEATURES, v.weights)) + f", bias {v.bias:+.3f}")
     for half in ("even", "odd"):
         for r in news[half]:
-            r["answerable_score"] = r["confidence"] = v.prob(tuple(r["support"])) if r["predicted"] else 0.0
+            ok = r["predicted"] and r["answerable_score"] >= reader_t
+            r["answerable_score"] = r["confidence"] = v.prob(tuple(r["support"])) if ok else 0.0
         for e in evals.values():
             for r in e[half]:
-                r["answerable"] = r["confidence"] = v.prob(tuple(r["support"])) if r["predicted"] else 0.0
+                ok = r["predicted"] and r["answerable"] >= reader_t
+                r["answerable"] = r["confidence"] = v.prob(tuple(r["support"])) if ok else 0.0
     return v
 
 
@@ -149,7 +153,9 @@ def main() -> None:
     print(f"the reader as it stands (threshold {current_t:.3f}): "
           + ", ".join(f"{n} even F1 {v * 100:.1f}" for n, v in floor_f1.items()))
     fit_on = [n for n in args.fit_on.split(",") if n] or list(evals)
-    verifier = fit_verifier(news, evals, fit_on) if args.fit_verifier else None
+    reader_t = float(current.calibration.get("source_threshold", current_t)) if current.calibration.get(
+        "no_answer_score") == "verify" else current_t
+    verifier = fit_verifier(news, evals, fit_on, reader_t) if args.fit_verifier else None
     cols = ["news right", "news traps declined"] + [f"{n} {'declined' if is_traps(e['even']) else 'F1'}"
                                                     for n, e in evals.items()]
     print(f"{'t':>6s}  " + "  ".join(f"{c:>20s}" for c in cols) + "  mean (even)")
@@ -197,8 +203,10 @@ def main() -> None:
         calib = {**m.calibration, "no_answer_threshold": best[1]}
         if verifier is not None:
             old = m.calibration
-            calib.update({"no_answer_score": "verify", "verifier": verifier.to_dict(),
-                          "source_threshold": old.get("source_threshold", old.get("no_answer_threshold", 0.5))})
+            calib.update({"no_answer_score": "verify", "verifier": verifier.to_dict(), "source_threshold": reader_t,
+                          # the reader's own not-found score, which still declines on its own
+                          "reader_score": old.get("reader_score", old.get("no_answer_score", "has"))
+                          if old.get("no_answer_score") == "verify" else old.get("no_answer_score", "has")})
         figures = {**m.figures, "threshold_chosen_on": "news dev even + " + " + ".join(f"{n} even" for n in evals)}
         if verifier is not None:
             figures["verifier_fitted_on"] = "news dev even + " + " + ".join(f"{n} even" for n in fit_on)

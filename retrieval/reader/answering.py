@@ -95,7 +95,11 @@ def choose(readings: list[Reading], reader: Reader, opts: ReadingOptions) -> tup
     # swapped answers between near-tied chunks of one article (岗位标兵 → the
     # wrong sentence on the sample page); the calibrated answer score gave 71.1.
     best = readings[0]
-    return best, answerable(readings, best, reader.manifest.calibration.get("no_answer_score", "has"))
+    calib = reader.manifest.calibration
+    score = calib.get("no_answer_score", "has")
+    if score == "verify":  # the reader's own score, before the verifier's second opinion
+        score = calib.get("reader_score", "has")
+    return best, answerable(readings, best, score)
 
 
 def answerable(readings: list[Reading], best: Reading, score: str) -> float:
@@ -139,8 +143,11 @@ def answer_with_reader(question: str, hits: list[Hit], reader: Reader, opts: Rea
     confidence = best.confidence
     if reader.verifier is not None:
         # The verifier estimates P(this answer is right) from the reader's scores and how much of
-        # the question the article holds: it decides "found" and is the answer's confidence.
-        has_prob = confidence = reader.verifier.prob(features) if best.reading.span is not None else 0.0
+        # the question the article holds: it decides "found" and is the answer's confidence. It is a
+        # second opinion: what the reader itself declines (below source_threshold) stays declined.
+        own = float(reader.manifest.calibration.get("source_threshold", 0.0))
+        ok = best.reading.span is not None and has_prob >= own
+        has_prob = confidence = reader.verifier.prob(features) if ok else 0.0
     if best.reading.span is None or has_prob < limit:
         return Answer(question, "", False, confidence, (), ranked_hits, tuple(hits), has_prob, features)
     # Other articles' spans are cited when the reader alone finds them likely enough (in verify

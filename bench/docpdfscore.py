@@ -22,7 +22,6 @@ import argparse
 import sys
 import tempfile
 import time
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,10 +30,10 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from docpdfgen import available, day_articles, days, make_doc_pdf  # noqa: E402
-from pdfscore import Found  # noqa: E402
+from pdfscore import Found, match, merged  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "pages"))
-from score import Score, _f1, _grams, _norm  # noqa: E402
+from score import Score, _f1, _norm  # noqa: E402
 
 
 @dataclass
@@ -53,16 +52,7 @@ def score_doc(truths: list, found: list, arts: list, score: Score, extra: Extra,
     whose body is most like it (Jaccard of character grams): in a document of
     long and very short articles, the most shared grams would pick a long one."""
     fbodies = [_norm(f.body) for f in found]
-    fgrams = [_grams(b) for b in fbodies]
-    best: list[tuple[float, int]] = []
-    for t in truths:
-        tg = _grams(_norm(t.body))
-        sims = [len(tg & g) / (len(tg | g) or 1) for g in fgrams]
-        k = max(range(len(found)), key=lambda i: sims[i]) if found else -1
-        best.append((sims[k] if k >= 0 else 0.0, k))
-        if tg and sum(1 for g in fgrams if len(tg & g) >= 0.2 * len(tg)) >= 2:
-            score.split += 1
-    claimed = Counter(k for o, k in best if o > 0)
+    best, claimed = match(truths, found, score, lambda t, f: len(t & f) / (len(t | f) or 1))
     for ti, t in enumerate(truths):
         score.articles += 1
         o, k = best[ti]
@@ -70,8 +60,7 @@ def score_doc(truths: list, found: list, arts: list, score: Score, extra: Extra,
             if show:
                 print(f"  LOST  {t.title!r}")
             continue
-        if claimed[k] > 1 and any(best[j][1] == k and best[j][0] > o for j in range(len(best)) if j != ti):
-            score.merged += 1
+        score.merged += merged(best, claimed, ti)
         f, a = found[k], arts[k]
         title_ok = _norm(f.title) == _norm(t.title)
         author_ok = (f.author or None) == t.author

@@ -48,18 +48,33 @@ class Found:
     body: str
 
 
-def score_page(truths: list[TruthArticle], found: list[Found], score: Score, show: bool = False) -> None:
-    bodies = [_norm(f.body) for f in found]
-    fgrams = [_grams(b) for b in bodies]
-    best: list[tuple[int, int]] = []
+def match(truths: list, found: list[Found], score: Score,
+          similarity: Callable[[set, set], float] = lambda t, f: len(t & f)) -> tuple[list[tuple[float, int]], Counter]:
+    """Each true article's best-matching found one, as (similarity of their
+    bodies' character grams, index; -1 when nothing was found), and how many
+    true articles claim each found one; counts in ``score`` the true articles
+    spread over two or more found ones (split)."""
+    fgrams = [_grams(_norm(f.body)) for f in found]
+    best: list[tuple[float, int]] = []
     for t in truths:
         tg = _grams(_norm(t.body))
-        overlaps = [len(tg & g) for g in fgrams]
-        k = max(range(len(found)), key=lambda i: overlaps[i]) if found else -1
-        best.append((overlaps[k] if k >= 0 else 0, k))
-        if tg and sum(1 for o in overlaps if o >= 0.2 * len(tg)) >= 2:
+        sims = [similarity(tg, g) for g in fgrams]
+        k = max(range(len(found)), key=lambda i: sims[i]) if found else -1
+        best.append((sims[k] if k >= 0 else 0, k))
+        if tg and sum(1 for g in fgrams if len(tg & g) >= 0.2 * len(tg)) >= 2:
             score.split += 1
-    claimed = Counter(k for o, k in best if o > 0)
+    return best, Counter(k for o, k in best if o > 0)
+
+
+def merged(best: list[tuple[float, int]], claimed: Counter, ti: int) -> bool:
+    """True article ``ti`` shares its found article with one that matches it better."""
+    o, k = best[ti]
+    return claimed[k] > 1 and any(best[j][1] == k and best[j][0] > o for j in range(len(best)) if j != ti)
+
+
+def score_page(truths: list[TruthArticle], found: list[Found], score: Score, show: bool = False) -> None:
+    bodies = [_norm(f.body) for f in found]
+    best, claimed = match(truths, found, score)
     for ti, t in enumerate(truths):
         score.articles += 1
         o, k = best[ti]
@@ -67,8 +82,7 @@ def score_page(truths: list[TruthArticle], found: list[Found], score: Score, sho
             if show:
                 print(f"  LOST  {t.title!r}")
             continue
-        if claimed[k] > 1 and any(best[j][1] == k and best[j][0] > o for j in range(len(best)) if j != ti):
-            score.merged += 1
+        score.merged += merged(best, claimed, ti)
         f = found[k]
         title_ok = _norm(f.title).startswith("（上接") if t.title is None else _norm(f.title) == _norm(t.title)
         author_ok = (f.author or None) == t.author

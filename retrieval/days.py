@@ -30,9 +30,17 @@ from retrieval.types import Article
 MAX_SPAN_DAYS = 7
 # Characters without which a question names no time at all (spares the parser most questions).
 _TIME_CHARS = re.compile(r"[日号天周年月节旦夕晚早今昨前去上本星礼拜]")
-_ISSUE_AFTER = re.compile(r"^(?:出版)?的?(?:《?人民日报》?)?(?:的)?(?:头版|第\d+版|要闻版)?(?:的)?"
-                          r"(?:报道|消息|新闻|社论|评论|文章)?(?:中|里|上|说|称|提到|指出)?[，,：:]?")
-_ISSUE_WORD = re.compile(r"^(?:出版)?的?(?:《?人民日报》?|头版|第\d+版|报道|消息|新闻|社论)")
+# A paper's name: 《…》 or a name ending like one (人民日报, 北京晚报); "报纸", "报上" name any paper.
+_PAPER = r"(?:《[^》]{1,12}》|[\u4e00-\u9fff]{0,4}(?:日报|晚报|早报|时报|周报)|报纸|报上|报端)"
+# Verbs of printing: "1月4日人民日报刊登的…", "1月19日的报纸公布了…".
+_PRINTED = r"(?:报道|刊登|刊出|刊发|登载|登|公布|发表|说|称|提到|指出)"
+# The day as the paper's: "1月3日的报纸说，", "元旦那天人民日报登的…", "1月12日的报道中，";
+# 中/里/上 only before a pause ("报道中国…" keeps its 中).
+_ISSUE_AFTER = re.compile(r"^(?:当天|那天|这天)?(?:出版)?的?(?:" + _PAPER + r")?(?:的)?(?:头版|第\d+版|要闻版)?(?:上)?(?:的)?"
+                          r"(?:报道|消息|新闻|社论|评论|文章)?(?:(?:中|里|上)(?=[，,：:])|" + _PRINTED + r")?"
+                          r"(?:了|的)?[，,：:]?")
+_ISSUE_WORD = re.compile(r"^(?:当天|那天|这天)?(?:出版)?的?(?:" + _PAPER +
+                         r"|头版|第\d+版|报道|消息|新闻|社论|刊登|刊出|刊发|登载|见报)")
 _RELATIVE = re.compile(r"[今昨前去上本明后]|这|那")
 _HOLIDAY_PERIOD = re.compile(r"^(?:期间|假期|长假|前后)")
 # Years counted from the newest issue; "上年" (the year before the one the sentence is about) is not one.

@@ -68,6 +68,20 @@ def test_the_phrase_naming_the_paper_is_not_searched_and_other_questions_are_lef
     assert named_days("1月9日的报道中谁讲话？", None).days == ()  # an index without dates
 
 
+@pytest.mark.parametrize("question, searched", [
+    ("1月5日的报纸说，谁当选了协会主席？", "谁当选了协会主席？"),  # any paper, not only 人民日报
+    ("元旦那天人民日报登的贺词里提到了哪座城市？", "贺词里提到了哪座城市？"),
+    ("1月8日光明日报刊登的评论，作者是谁？", "评论，作者是谁？"),
+    ("1月6日的报纸上，哪个球队夺冠？", "哪个球队夺冠？"),
+    # 中 after 报道 is the start of 中国 here, not "in the report"
+    ("1月7日的人民日报报道中国女排在哪里集训？", "中国女排在哪里集训？"),
+])
+def test_the_paper_is_named_in_many_ways_and_only_that_phrase_is_cut(question, searched):
+    q = named_days(question, "2020-01-31")
+    assert q.search_text == searched
+    assert q.days and q.days[0].issue  # the paper's own day: its articles are boosted
+
+
 # ------------------------------------------------------------ through the index
 
 @pytest.fixture(scope="module")

@@ -323,3 +323,13 @@ def test_traditional_articles_are_answered_in_their_own_characters(traditional_q
     src = ans.sources[0]
     text = next(a["text"] for a in TRADITIONAL_ARTICLES if a["title"] == title)
     assert src.title == title and ans.text in src.quote and ans.text in text
+
+
+def test_an_answer_opening_a_paragraph_is_read_whole(reader_qa):
+    """A number at a paragraph's start is one piece with the line break before it ("▁1987");
+    that piece must count as the new sentence, or "1987年" cannot be an answer (only "年")."""
+    text = "这座石桥始建于明代，是当地百姓进城的要道。\n1987年，青石桥被列入县级文物保护单位。\n如今桥上每天仍有上千人经过。"
+    [reading] = reader_qa.reader.read("青石桥是哪一年被列入县级文物保护单位的？", [("", text)])
+    assert text[reading.span.start:reading.span.end] == "1987年"
+    ids, offsets = reader_qa.reader.tokenizer.encode_passages([("石桥", text)])[0]
+    assert all(not text[a].isspace() for a, b in offsets if a >= 0)  # no piece begins on the break

@@ -67,16 +67,24 @@ class ReaderTokenizer:
         self._space_id = self._tok.token_to_id("\u2581")
 
     def encode(self, text: str) -> tuple[np.ndarray, np.ndarray]:
-        return self._arrays(self._tok.encode(text, add_special_tokens=False))
+        return self._arrays(self._tok.encode(text, add_special_tokens=False), text)
 
     def encode_batch_plain(self, texts: list[str]) -> list[np.ndarray]:
         """Token ids only (questions)."""
         return [np.asarray(e.ids, dtype=np.int64) for e in self._tok.encode_batch(texts, add_special_tokens=False)]
 
-    def _arrays(self, enc) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[no-untyped-def]
+    def _arrays(self, enc, text: str) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[no-untyped-def]
         ids = np.asarray(enc.ids, dtype=np.int64)
         offs = np.asarray(enc.offsets, dtype=np.int32).reshape(-1, 2)
         offs[ids == self._space_id] = -1
+        # A word-start piece merged with what follows ("▁2006" after a line break) reports
+        # the whitespace as its first character: it then counted as the sentence before the
+        # break, so "2006年" at a paragraph's start could not be an answer (only "年").
+        for i in np.flatnonzero((offs[:, 0] >= 0) & (offs[:, 1] - offs[:, 0] > 1)):
+            a, b = int(offs[i, 0]), int(offs[i, 1])
+            while a < b - 1 and text[a].isspace():
+                a += 1
+            offs[i, 0] = a
         offs[offs[:, 1] <= offs[:, 0]] = -1
         return ids, offs
 
@@ -89,10 +97,11 @@ class ReaderTokenizer:
         """(title, text) pairs → tokens of ``title + "\n" + text``. The title is
         read for context (it often names who "他" is) but only tokens inside
         ``text`` carry offsets, relative to ``text``, so answers come from it."""
-        encs = self._tok.encode_batch([f"{t}\n{x}" if t else x for t, x in items], add_special_tokens=False)
+        joined = [f"{t}\n{x}" if t else x for t, x in items]
+        encs = self._tok.encode_batch(joined, add_special_tokens=False)
         out = []
-        for (title, _), enc in zip(items, encs):
-            ids, offs = self._arrays(enc)
+        for (title, _), enc, text in zip(items, encs, joined):
+            ids, offs = self._arrays(enc, text)
             if title:
                 shift = len(title) + 1
                 inside = offs[:, 0] >= shift

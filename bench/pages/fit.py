@@ -277,12 +277,38 @@ def join_examples(pages: int) -> tuple[np.ndarray, np.ndarray]:
     return np.array(xs), np.array(ys)
 
 
+def split_examples(pages: int) -> tuple[np.ndarray, np.ndarray]:
+    """(leftover headline, paragraph) pairs the headline-split model judges: 1 when the generator laid the
+    paragraph out for another article than the text before it."""
+    xs, ys = [], []
+    for page in train_pages(pages):
+        nw._SPLIT_LOG = []
+        nw.segment_page(page.text)
+        owners = page.line_articles
+        for raw_b, raw_prev, x, _ in nw._SPLIT_LOG:
+            if raw_prev >= 0:
+                xs.append(x)
+                ys.append(float(owners[raw_prev] != owners[raw_b]))
+    nw._SPLIT_LOG = None
+    return np.array(xs), np.array(ys)
+
+
+def fit_split(pages: int, parts: dict) -> tuple[np.ndarray, int]:
+    """The headline-split model, fitted on the candidates the segmenter (``parts``, no split) offers."""
+    _use(parts | {"headline_split": np.zeros(len(nw._SPLIT_FEATURES))})
+    xs, ys = split_examples(pages)
+    ws = fit(xs, ys)
+    _report("headline split", xs, ys, ws, nw._SPLIT_FEATURES)
+    return ws, len(ys)
+
+
 def _runs_before() -> dict[str, np.ndarray]:
     """The headline-join and title-role weights in use before they are fitted: join only where the break
     falls inside a word (the rule the join model replaced), no role."""
     join = np.zeros(len(nw._JOIN_FEATURES))
     join[0], join[1] = -1.0, 2.0 + nw.HEADLINE_JOIN_MARGIN
-    return {"headline_join": join, "title_role": np.zeros(len(nw._ROLE_FEATURES))}
+    return {"headline_join": join, "title_role": np.zeros(len(nw._ROLE_FEATURES)),
+            "headline_split": np.zeros(len(nw._SPLIT_FEATURES))}
 
 
 def fit_runs(pages: int, parts: dict) -> tuple[np.ndarray, int, np.ndarray, int]:
@@ -318,14 +344,30 @@ def main() -> None:
                     help="keep the shipped headline models, refit the boundary model")
     ap.add_argument("--role-only", action="store_true",
                     help="keep the shipped headline and boundary models, refit the title-role model")
+    ap.add_argument("--split-only", action="store_true",
+                    help="keep the other shipped models, refit the headline-split model")
     args = ap.parse_args()
     if args.errors:
         show_errors(args.pages, args.errors)
         return
+    if args.split_only:
+        shipped = json.loads((nw.LINE_MODEL_DIR / "weights.json").read_text(encoding="utf-8"))
+        manifest = json.loads((nw.LINE_MODEL_DIR / "manifest.json").read_text(encoding="utf-8"))
+        parts = {k: np.array(shipped[k]) for k in ("headline_1", "headline_2", "boundary", "title_role",
+                                                    "headline_join")}
+        ws, ys = fit_split(args.pages, parts | {"headline_text": shipped["headline_text"]})
+        if args.write:
+            training = manifest["training"]
+            training["command"] += f"; then bench/pages/fit.py --pages {args.pages} --write --split-only"
+            training["examples"]["headline_split"] = ys
+            save_line_model(nw.LINE_MODEL_DIR, parts | {"headline_split": ws}, shipped["headline_text"], None,
+                            training)
+            print(f"written to {nw.LINE_MODEL_DIR}")
+        return
     if args.role_only:
         shipped = json.loads((nw.LINE_MODEL_DIR / "weights.json").read_text(encoding="utf-8"))
         manifest = json.loads((nw.LINE_MODEL_DIR / "manifest.json").read_text(encoding="utf-8"))
-        parts = {k: np.array(shipped[k]) for k in ("headline_1", "headline_2", "boundary")}
+        parts = {k: np.array(shipped[k]) for k in ("headline_1", "headline_2", "boundary", "headline_split")}
         wj, yj, wr, yr = fit_runs(args.pages, parts | {"headline_text": shipped["headline_text"]})
         parts |= {"headline_join": wj}
         if args.write:
@@ -369,17 +411,18 @@ def main() -> None:
     _fold_tables.clear()
     _report("boundary", xb, yb, wb, nw._BOUNDARY_FEATURES)
     wj, yj, wr, yr = fit_runs(args.pages, model | {"boundary": wb})
+    ws, ys = fit_split(args.pages, model | {"boundary": wb, "headline_join": wj, "title_role": wr})
     n_b = min(args.pages, rmrbgen.page_count("train")) if rmrbgen.available() else 0
     if args.write:
         save_line_model(nw.LINE_MODEL_DIR, {"headline_1": w1, "headline_2": w2, "boundary": wb, "title_role": wr,
-                                                 "headline_join": wj},
+                                                 "headline_join": wj, "headline_split": ws},
                         whole_text, trees, {
             "command": f"bench/pages/fit.py --pages {args.pages} --write"
                        + (" --boundary-only" if args.boundary_only else ""),
             "pages": f"generator A tune pages 0-{args.pages - 1}; generator B (rmrbgen) train pages "
                      f"(days 1-20), {n_b} pages",
             "examples": {"headline_1": len(y1), "headline_2": len(y2), "boundary": len(yb),
-                         "title_role": yr, "headline_join": yj},
+                         "title_role": yr, "headline_join": yj, "headline_split": ys},
             "l2": {"headline": HEADLINE_L2, "boundary": 1e-3},
             "headline_text": {"grams": len(whole_text["grams"]), "alpha": TEXT_ALPHA, "min_count": TEXT_MIN_COUNT,
                               "min_headline": TEXT_MIN_HEADLINE, "keep_below": TEXT_KEEP_BELOW,

@@ -700,7 +700,8 @@ def _forest(x: np.ndarray, t: dict) -> float:
     return total
 
 
-def _classify(lines: list[_Line]) -> None:
+def _classify(lines: list[_Line]) -> list[int]:
+    """Mark every line's kind; returns the column width at each line."""
     _mark_certain(lines)
     colws = _column_widths(lines)
     p1 = first_pass(lines, colws)
@@ -719,6 +720,7 @@ def _classify(lines: list[_Line]) -> None:
             prev_headline = True
         else:
             prev_headline = False
+    return colws
 
 
 # ------------------------------------------------------------------ articles
@@ -779,7 +781,7 @@ def _segment_chunk(text: str, boundary_log: list[tuple[int, int, np.ndarray]] | 
     at topic shifts and the candidate places are logged instead: (source line of
     the paragraph, source line of the paragraph before, features)."""
     lines = _split_lines(text)
-    _classify(lines)
+    colws = _classify(lines)
     articles: list[PageArticle] = []
     opened_by: list[str] = []
     floating: list[_Floating] = []
@@ -901,7 +903,7 @@ def _segment_chunk(text: str, boundary_log: list[tuple[int, int, np.ndarray]] | 
         boundary_log.extend((lines[b].raw, lines[starts[k][j - 1]].raw, x)
                             for k, j, b, x in _boundaries(lines, articles, starts, floating))
     else:
-        articles, opened_by, floating = _split_articles(lines, articles, opened_by, starts, floating)
+        articles, opened_by, starts, floating = _split_articles(lines, articles, opened_by, starts, floating)
 
     # Debris: a short scrap with no sentence in it is a headline nobody took, not an article.
     for k, art in enumerate(articles):
@@ -911,6 +913,9 @@ def _segment_chunk(text: str, boundary_log: list[tuple[int, int, np.ndarray]] | 
             floating.append(_Floating(body, k + 1 if k + 1 < len(articles) else None, k - 1 if k else None, True))
             art.paragraphs = []
     floating = [fl for fl in floating if fl.text.strip()]
+    if boundary_log is None:
+        articles, opened_by, starts, floating = _split_for_headlines(lines, colws, articles, opened_by, starts,
+                                                                      floating)
     _assign_titles(articles, floating, opened_by)
     kept = [a for a in articles if a.paragraphs]
     for art in kept:
@@ -1033,35 +1038,188 @@ OPENS_WITH_TIME_RE = re.compile(r"^(?:\d{1,2}月\d{1,2}日|\d{1,2}日|近日|日
 
 def _split_articles(lines: list[_Line], articles: list[PageArticle], opened_by: list[str],
                     starts: list[list[int]], floating: list[_Floating]
-                    ) -> tuple[list[PageArticle], list[str], list[_Floating]]:
+                    ) -> tuple[list[PageArticle], list[str], list[list[int]], list[_Floating]]:
     """Cut articles where the boundary model sees another article begin."""
     cuts: dict[int, list[int]] = {}
     wb = line_model()["boundary"]
     for k, j, _, x in _boundaries(lines, articles, starts, floating):
         if float(x @ wb) > 0:
             cuts.setdefault(k, []).append(j)
+    return _apply_cuts(articles, opened_by, starts, floating, cuts)
+
+
+def _apply_cuts(articles: list[PageArticle], opened_by: list[str], starts: list[list[int]],
+                floating: list[_Floating], cuts: dict[int, list[int]]
+                ) -> tuple[list[PageArticle], list[str], list[list[int]], list[_Floating]]:
+    """Articles cut before the paragraphs ``cuts`` names (article → paragraph indexes); headlines
+    printed before an article go with its first part, those after it with its last."""
     if not cuts:
-        return articles, opened_by, floating
+        return articles, opened_by, starts, floating
     new_articles: list[PageArticle] = []
     new_opened: list[str] = []
+    new_starts: list[list[int]] = []
     first: list[int] = []  # old article → index of its first part
     last: list[int] = []  # old article → index of its last part
     for k, art in enumerate(articles):
         first.append(len(new_articles))
-        bounds = [0] + cuts.get(k, []) + [len(art.paragraphs)]
+        bounds = [0] + sorted(set(cuts.get(k, []))) + [len(art.paragraphs)]
+        rest, at = art.paragraphs, starts[k]
         for part, (lo, hi) in enumerate(zip(bounds, bounds[1:])):
             if part == 0:
-                art.paragraphs, rest = art.paragraphs[:hi], art.paragraphs
+                art.paragraphs = rest[:hi]
                 new_articles.append(art)
                 new_opened.append(opened_by[k])
             else:
                 new_articles.append(PageArticle(paragraphs=rest[lo:hi]))
                 new_opened.append("split")
+            new_starts.append(at[lo:hi])
         last.append(len(new_articles) - 1)
     for fl in floating:
         fl.before_article = first[fl.before_article] if fl.before_article is not None else None
         fl.after_article = last[fl.after_article] if fl.after_article is not None else None
-    return new_articles, new_opened, floating
+    return new_articles, new_opened, new_starts, floating
+
+
+# "Another article starts at this paragraph, the one a headline nobody took describes": a paragraph
+# inside a found article (after a blank line or printed flush under the one before) scored for one
+# headline left over by a first, dry title assignment. An article printed without a lead under a
+# headline placed after its text or in a block at the page top runs on from the one above; the page
+# still prints its headline, which then has no article of its own. Fitted by bench/pages/fit.py.
+_SPLIT_FEATURES = ("bias", "near_after", "near_before", "far_after", "far_before", "best_gain", "s_whole",
+                   "other_best", "title_near_before", "title_near_after", "no_title", "blank_before",
+                   "indent_start", "short_end", "cohesion", "back", "min_cohesion", "disjoint", "width_change",
+                   "opens_with_time", "sign_off_before", "after_len", "before_len", "printed_after",
+                   "printed_before", "distance", "head_len", "role", "frac")
+# articles either side of a leftover headline's place whose paragraphs are candidates
+SPLIT_WINDOW = 3
+# A leftover headline cuts at its best paragraph when the split model's log-odds pass this (the best
+# of many candidates is taken, so a margin under 0 still cuts rarely; chosen on train pages)
+SPLIT_MARGIN = -2.0
+# (source line of the paragraph, source line before it, features) of every candidate, while fitting
+_SPLIT_LOG: list[tuple[int, int, np.ndarray, int]] | None = None
+
+
+def _split_for_headlines(lines: list[_Line], colws: list[int], articles: list[PageArticle], opened_by: list[str],
+                         starts: list[list[int]], floating: list[_Floating]
+                         ) -> tuple[list[PageArticle], list[str], list[list[int]], list[_Floating]]:
+    """Cut an article where a headline left over by the title assignment describes the text after
+    (or before) a paragraph and the article's own title the other side: per leftover headline, its
+    best paragraph under the headline-split model, when the model says yes."""
+    w = line_model()["headline_split"]
+    if not w.any() and _SPLIT_LOG is None:
+        return articles, opened_by, starts, floating
+    leftover = _assign_titles(articles, floating, opened_by, dry=True)
+    titles = [a.title for a in articles]
+    for a in articles:
+        a.title = None
+    leftover = [(t, fl, r) for t, fl, r in leftover if not _is_subtitle(t, fl.pos) and not _is_kicker(t)]
+    if not leftover:
+        return articles, opened_by, starts, floating
+    m = _Matcher(articles)
+    para_grams = [[_bigrams(p) for p in a.paragraphs] for a in articles]
+    df: Counter[str] = Counter()
+    for gs in para_grams:
+        for g in gs:
+            df.update(g)
+    npara = max(sum(len(gs) for gs in para_grams), 1)
+    unseen = math.log((npara + 1) / 0.5)
+    idf_of = {g: math.log((npara + 1) / (c + 0.5)) for g, c in df.items()}
+    weight = lambda gs: sum(idf_of.get(g, unseen) for g in gs)  # noqa: E731
+    head_total: dict[frozenset[str], float] = {}
+
+    def overlap(head: set[str], text: set[str]) -> float:
+        """IDF-weighted share of the headline's character pairs printed in the text."""
+        key = frozenset(head)
+        total = head_total.get(key)
+        if total is None:
+            total = head_total[key] = weight(head)
+        return weight(head & text) / total if total else 0.0
+
+    parts: dict[tuple[int, int], tuple] = {}
+
+    def part(k: int, j: int) -> tuple:
+        got = parts.get((k, j))
+        if got is None:
+            # the paragraphs' pairs either side, whole paragraphs up to about 300 / 1500 characters
+            # (the boundary model reads the same from the text; unions of sets are cheaper)
+            ps, gs = articles[k].paragraphs, para_grams[k]
+
+            def side(idx: range, limit: int) -> set[str]:
+                got: set[str] = set()
+                size = 0
+                for q in idx:
+                    got |= gs[q]
+                    size += len(ps[q])
+                    if size >= limit:
+                        break
+                return got
+
+            ga, gb = side(range(j - 1, -1, -1), 1500), side(range(j, len(ps)), 300)
+            gb_all, ga_tail = side(range(j, len(ps)), 1500), side(range(j - 1, -1, -1), 300)
+            cohesion = weight(gb & ga) / (weight(gb) or 1.0)
+            back = weight(ga_tail & gb_all) / (weight(ga_tail) or 1.0)
+            first = set(starts[k])
+            b = starts[k][j]
+            w_before = _width_mode(lines, range(starts[k][j - 1], b), first)
+            stop = starts[k][j + 1] if j + 1 < len(starts[k]) else min(len(lines), b + 12)
+            w_after = _width_mode(lines, range(b, stop), first)
+            got = parts[(k, j)] = (ga, gb_all, ga_tail, gb, cohesion, back,
+                                   float(bool(w_before and w_after) and abs(w_before - w_after) >= 2))
+        return got
+
+    cuts: dict[int, list[int]] = {}
+    n = len(articles)
+    for text, fl, role in leftover:
+        anchor = fl.before_article if fl.before_article is not None else fl.after_article
+        if anchor is None:
+            continue
+        window = range(max(0, anchor - SPLIT_WINDOW), min(n, anchor + SPLIT_WINDOW + 1))
+        whole = {k: m.score(text, k) for k in window}
+        gh = _bigrams(text)
+        best: tuple[float, int, int] | None = None
+        for k in window:
+            if len(articles[k].paragraphs) < 2:
+                continue
+            other = max((v for q, v in whole.items() if q != k), default=0.0)
+            gt = _bigrams(titles[k]) if titles[k] else set()
+            cands = []
+            for j in range(1, len(articles[k].paragraphs)):
+                ga, gb_all, ga_tail, gb, *_ = part(k, j)
+                cands.append((j, overlap(gh, gb), overlap(gh, ga_tail), overlap(gh, gb_all), overlap(gh, ga)))
+            top_gain = max(c[3] - c[4] for c in cands)
+            for j, na, nb, fa, fb in cands:
+                ga, gb_all, ga_tail, gb, cohesion, back, width_change = part(k, j)
+                b = starts[k][j]
+                prev_last = b - 1
+                x = np.array([
+                    1.0, na, nb, fa, fb, float(fa - fb >= top_gain - 1e-9),
+                    whole[k], other,
+                    overlap(gt, ga_tail) if gt else 0.0, overlap(gt, gb) if gt else 0.0, float(not gt),
+                    float(lines[b].blank_before),
+                    float(colws[b] > 0 and abs(lines[b].width - (colws[b] - 4)) <= 1),
+                    float(prev_last >= 0 and colws[prev_last] > 0 and lines[prev_last].width < colws[prev_last] - 6),
+                    10 * cohesion, 10 * back, 10 * min(cohesion, back), float(cohesion < 0.02 and back < 0.02),
+                    width_change,
+                    float(bool(OPENS_WITH_TIME_RE.match(articles[k].paragraphs[j]))),
+                    float(bool(SIGN_OFF_RE.search(articles[k].paragraphs[j - 1]))),
+                    min(sum(map(len, articles[k].paragraphs[j:])), 600) / 600,
+                    min(sum(map(len, articles[k].paragraphs[:j])), 600) / 600,
+                    float(fl.after_article == k and fl.before_article != k),
+                    float(fl.before_article == k),
+                    abs(k - anchor) / SPLIT_WINDOW,
+                    min(len(text), 30) / 15,
+                    role,
+                    j / len(articles[k].paragraphs),
+                ])
+                if _SPLIT_LOG is not None:
+                    _SPLIT_LOG.append((lines[b].raw, lines[prev_last].raw if prev_last >= 0 else -1, x, fl.raw))
+                    continue
+                z = float(x @ w)
+                if z > SPLIT_MARGIN and (best is None or z > best[0]):
+                    best = (z, k, j)
+        if best is not None:
+            cuts.setdefault(best[1], []).append(best[2])
+    return _apply_cuts(articles, opened_by, starts, floating, cuts)
 
 
 def _read_byline(art: PageArticle, lead: str, key: str) -> None:
@@ -1289,10 +1447,15 @@ def _split_run_together(text: str, m: _Matcher, ks: range) -> list[str]:
     return [text]
 
 
-def _assign_titles(articles: list[PageArticle], floating: list[_Floating], opened_by: list[str]) -> None:
+def _assign_titles(articles: list[PageArticle], floating: list[_Floating], opened_by: list[str],
+                   dry: bool = False) -> list[tuple[str, _Floating, float]]:
+    """Give every article its title (and kicker / subtitle) from the headlines printed near it.
+    Returns the headlines no article took as its title, each with its title-role score; ``dry``
+    sets titles only (the caller clears them), for the headline-split model to read."""
     from scipy.optimize import linear_sum_assignment
 
     n = len(articles)
+    leftover: list[tuple[str, _Floating, float]] = []
     for lo in range(0, n, ASSIGN_BLOCK):
         hi = min(n, lo + ASSIGN_BLOCK)
         block_fl = [fl for fl in floating
@@ -1309,7 +1472,7 @@ def _assign_titles(articles: list[PageArticle], floating: list[_Floating], opene
             for part in ([fl.text] if fl.bold else _split_run_together(fl.text, m, ks)):
                 heads.append((part, fl))
         heads = _join_two_part(heads, m, base, n)
-        roles = _title_roles(heads)
+        roles = _title_roles(heads, log=not dry)
         scores = np.zeros((len(heads), top - base))
         for h, (text, fl) in enumerate(heads):
             if _is_subtitle(text, fl.pos) or (_is_kicker(text) and not fl.last_in_run):
@@ -1341,7 +1504,10 @@ def _assign_titles(articles: list[PageArticle], floating: list[_Floating], opene
                     articles[base + c].title = heads[h][0]
                     used.add(h)
                     title_of[h] = base + c
-        _kickers_and_subtitles(articles, heads, title_of, m, base)
+        leftover.extend((text, fl, roles[h]) for h, (text, fl) in enumerate(heads) if h not in title_of)
+        if not dry:
+            _kickers_and_subtitles(articles, heads, title_of, m, base)
+    return leftover
 
 
 # A headline line's chance of being its run's title rather than a kicker, subtitle or section line
@@ -1354,7 +1520,7 @@ _ROLE_FEATURES = ("bias", "first", "last", "alone", "run3", "length", "rel_lengt
 _ROLE_LOG: list[tuple[int, np.ndarray]] | None = None
 
 
-def _title_roles(heads: list[tuple[str, _Floating]]) -> list[float]:
+def _title_roles(heads: list[tuple[str, _Floating]], log: bool = True) -> list[float]:
     """Per headline, -1..1: how much its place and shape in its run of headline lines (first or last,
     longer or shorter than the others, a dash, a column tag in brackets) say it is the title rather
     than a kicker (引题, a longer line above the title), a subtitle (副题, under it) or a section line:
@@ -1391,7 +1557,7 @@ def _title_roles(heads: list[tuple[str, _Floating]]) -> list[float]:
             float(at > 0 and sizes[at - 1] > size),
             float(at + 1 < len(members) and sizes[at + 1] > size),
         ])
-        if _ROLE_LOG is not None and len(members) > 1:
+        if _ROLE_LOG is not None and log and len(members) > 1:
             _ROLE_LOG.append((fl.raw, x))
         out.append(0.0 if len(members) == 1 else 2 * _sigmoid(float(x @ w)) - 1)
     return out
@@ -1441,7 +1607,8 @@ LINE_MODEL_FORMAT = "newsqa-pagelines"
 LINE_MODEL_VERSION = 1
 # which weight vector reads which features
 LINE_MODEL_PARTS = {"headline_1": _FEATURES, "headline_2": _FEATURES_2, "boundary": _BOUNDARY_FEATURES,
-                    "title_role": _ROLE_FEATURES, "headline_join": _JOIN_FEATURES}
+                    "title_role": _ROLE_FEATURES, "headline_join": _JOIN_FEATURES,
+                    "headline_split": _SPLIT_FEATURES}
 # what the headline-text table's keys are (text_grams); a table of other grams is refused
 HEADLINE_TEXT_GRAMS = "chars+pairs, ^first1/^first2/last1$/last2$, digits 0, latin a"
 

@@ -23,7 +23,8 @@ skips with a message otherwise. Prints:
                  deciding, rewriting and remembering, over the whole run);
   --standalone   the single-question dev set (--split) asked alone and asked as
                  one long conversation (each question after the previous one):
-                 right+art both ways, and how many were taken for follow-ups;
+                 right+art both ways, traps (unanswerable questions) declined
+                 both ways, and how many were taken for follow-ups;
   --check-sentences  the sentence check of LLM answers (retrieval/llm/check.py):
                  supported statements (quoted or paraphrased from the answer's
                  sentence) kept and unsupported ones (a changed name, number or
@@ -252,6 +253,7 @@ def standalone(qa, split: str) -> None:  # type: ignore[no-untyped-def]
     chat = Chat(qa, ConversationConfig())
     conv = Conversation()
     alone, inconv, taken, changed = [], [], 0, 0
+    traps_alone, traps_inconv = [], []
     for q in qs:
         a = qa.ask(q.question)
         c = chat.ask(conv, q.question)
@@ -260,9 +262,14 @@ def standalone(qa, split: str) -> None:  # type: ignore[no-untyped-def]
         if q.answerable:
             alone.append(right_with(a, q.answers, q.file))
             inconv.append(right_with(c.answer, q.answers, q.file))
+        else:  # a trap: its answer is not in the archive, "not found" is right
+            traps_alone.append(not a.found)
+            traps_inconv.append(not c.answer.found)
     print(f"single-question dev set ({split}): {len(qs)} questions, {len(alone)} answerable")
     print(f"  right+art asked alone:                   {share(alone)}")
     print(f"  right+art asked as one long conversation: {share(inconv)}")
+    print(f"  traps declined asked alone:              {share(traps_alone)}")
+    print(f"  traps declined in one long conversation: {share(traps_inconv)}")
     print(f"  taken for follow-ups: {taken}; answers that changed: {changed}")
 
 

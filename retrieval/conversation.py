@@ -6,13 +6,16 @@ question within one:
 
 - ``leans_on_context`` decides whether the question leans on the previous
   turn ("他担任什么职务？", "还有呢？", "为什么？", a question with no name of its
-  own). It is a logistic model over a handful of features whose weights were
-  fitted on the even half of the follow-up dev set and checked on the odd half
-  (``bench/followups.py --fit`` prints them; docs/conversation.md has the
-  figures);
+  own, words the previous article prints). It is a logistic model over a
+  handful of features whose weights were fitted on the even half of the
+  follow-up dev set and checked on the odd half (``bench/followups.py --fit``
+  prints them; docs/conversation.md has the figures);
 - a leaning question is searched with the previous turn's key terms added and
-  answered against the previous answer's article first; when that article
-  does not answer it, the best answer of the expanded search stands;
+  answered against the previous answer's article first (``read_in_article``:
+  there the not-found verifier alone decides); when that article does not
+  answer it, the best answer of the expanded search stands. An elliptic one
+  ("自动速报呢？") is read in the previous question's frame
+  (``frame_question``);
 - a question that stands on its own is answered exactly as ``QA.ask`` answers
   it alone.
 
@@ -28,11 +31,13 @@ import math
 import re
 import threading
 import time
+import unicodedata
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Hashable, Mapping
 
 from retrieval.config import ConversationConfig
+from retrieval.textnorm import CJK_RE
 from retrieval.types import Answer, Article, Hit
 
 if TYPE_CHECKING:
@@ -61,13 +66,17 @@ _NUMBER = re.compile(r"[0-9０-９]|[〇零一二三四五六七八九十百千�
 
 # Features, in order: bias, a pronoun, an ellipsis, "why", no entity of its
 # own, few content words (≤ 3), the question's rarest word (its IDF over the
-# index, divided by the largest possible IDF).
-FEATURES = ("bias", "pronoun", "ellipsis", "why", "no_entity", "few_words", "rarest")
+# index, divided by the largest possible IDF), and how much of it the previous
+# turn's article says (the IDF-weighted share of its words found there: a
+# follow-up asks about what that article covers, "有多少人应邀出席？"; a new
+# question mostly does not).
+FEATURES = ("bias", "pronoun", "ellipsis", "why", "no_entity", "few_words", "rarest", "in_previous")
 # Fitted by `bench/followups.py --fit` on the even half of the follow-up set
 # (leaning follow-ups against standalone follow-ups, first turns and the
-# single-question dev set's even half; classes weighted equally). See
-# docs/conversation.md for how it does on the odd half.
-WEIGHTS = (-1.50, 1.03, 0.24, 0.31, 3.11, 1.51, -0.99)
+# single-question dev set's even half, each after the article of the question
+# before it; classes weighted equally). See docs/conversation.md for how it
+# does on the odd half.
+WEIGHTS = (-2.55, 0.98, 0.12, 0.40, 2.72, 1.17, -0.72, 2.26)
 THRESHOLD = 0.5
 _WORD = re.compile(r"\w")
 
@@ -164,8 +173,10 @@ class ConversationStore:
         return len(self._items)
 
 
-def question_features(question: str, tokenizer: Tokenizer, doc_freq: Mapping[str, int] | None = None) -> list[float]:
-    """The features ``leans_on_context`` weighs (see ``FEATURES``)."""
+def question_features(question: str, tokenizer: Tokenizer, doc_freq: Mapping[str, int] | None = None,
+                      context: str = "") -> list[float]:
+    """The features ``leans_on_context`` weighs (see ``FEATURES``); ``context``:
+    the previous turn's article (its text), "" when there is none."""
     from retrieval.textnorm import for_search
 
     norm = for_search(question)
@@ -178,11 +189,34 @@ def question_features(question: str, tokenizer: Tokenizer, doc_freq: Mapping[str
                  and not any(w.startswith(p) for p in PRONOUNS) for w, flag in words)
     content = tokenizer.normalized(norm)
     rarest = 0.0
+    n = max(int((doc_freq or {}).get("__docs__", 1)), 1)
+
+    def idf(t: str) -> float:
+        df = (doc_freq or {}).get(t, 0)
+        return math.log((n - df + 0.5) / (df + 0.5) + 1.0)
+
     if doc_freq is not None and content:
-        n = max(int(doc_freq.get("__docs__", 1)), 1)
-        top = math.log(n + 1.5)
-        rarest = max(math.log((n - doc_freq.get(t, 0) + 0.5) / (doc_freq.get(t, 0) + 0.5) + 1.0) for t in content) / top
-    return [1.0, float(pronoun), float(ellipsis), float(why), float(not entity), float(len(content) <= 3), rarest]
+        rarest = max(idf(t) for t in content) / math.log(n + 1.5)
+    in_previous = 0.0
+    said = {t for t in content if len(t) >= 2 or t.isdigit()}
+    if context and said:
+        # Not for_search over the whole article (its conversion to simplified characters costs ~1 ms
+        # per 500 characters): the question's few words are looked for in traditional form too.
+        context = unicodedata.normalize("NFKC", context).lower()
+        total = sum(idf(t) for t in said)
+        in_previous = sum(idf(t) for t in said if _said_in(t, context)) / total if total > 0 else 0.0
+    return [1.0, float(pronoun), float(ellipsis), float(why), float(not entity), float(len(content) <= 3), rarest,
+            in_previous]
+
+
+def _said_in(word: str, text: str) -> bool:
+    if word in text:
+        return True
+    if not CJK_RE.search(word):
+        return False
+    import zhconv
+
+    return zhconv.convert(word, "zh-hant") in text
 
 
 def lean_probability(features: list[float], weights: tuple[float, ...] = WEIGHTS) -> float:
@@ -190,8 +224,15 @@ def lean_probability(features: list[float], weights: tuple[float, ...] = WEIGHTS
     return 1.0 / (1.0 + math.exp(-max(min(z, 60.0), -60.0)))
 
 
-def leans_on_context(question: str, tokenizer: Tokenizer, doc_freq: Mapping[str, int] | None = None) -> bool:
-    return lean_probability(question_features(question, tokenizer, doc_freq)) >= THRESHOLD
+def leans_on_context(question: str, tokenizer: Tokenizer, doc_freq: Mapping[str, int] | None = None,
+                     context: str = "") -> bool:
+    return lean_probability(question_features(question, tokenizer, doc_freq, context)) >= THRESHOLD
+
+
+def previous_context(turn: Turn) -> str:
+    """What a follow-up's words are looked for in: the previous turn's article,
+    or its question when it had none."""
+    return turn.article.text if turn.article is not None else turn.question
 
 
 def key_terms(text: str, tokenizer: Tokenizer, doc_freq: Mapping[str, int], limit: int) -> tuple[str, ...]:
@@ -217,9 +258,10 @@ def key_terms(text: str, tokenizer: Tokenizer, doc_freq: Mapping[str, int], limi
 # "自动速报呢？", "那美国呢？", "2018年呢？": a question that is only a new subject,
 # asking the previous question again about it.
 _ELLIPTIC = re.compile(r"^(?:那么|那|而|还有)?(?P<x>.{1,16}?)(?:的)?呢[？?！!。]?$")
+# A subject sharing no characters with the previous question replaces a word of the same kind.
 _FRAME_TAGS = ("nr", "ns", "nt", "nz", "m", "t", "eng")
 # A new subject asks nothing itself: "比赛在哪里举行呢？" is a question of its own, not a subject.
-_ASKS = re.compile(r"谁|什么|哪|多少|几|怎|如何|为何|吗|是否")  # a subject without shared characters: the same kind of word
+_ASKS = re.compile(r"谁|什么|哪|多少|几|怎|如何|为何|吗|是否")
 
 
 def _common_substring(a: str, b: str) -> tuple[int, int, int]:
@@ -349,7 +391,7 @@ class Chat:
         prev = conv.previous
         if prev is None or not self.cfg.enabled:
             return question, False
-        if not leans_on_context(question, self.qa.tokenizer, self.qa.index.doc_freq):
+        if not leans_on_context(question, self.qa.tokenizer, self.qa.index.doc_freq, previous_context(prev)):
             return question, False
         if self.llm is not None and self.llm_cfg is not None and self.llm_cfg.rewrite_follow_ups:
             from retrieval.llm.grounded import rewrite_follow_up

@@ -1,7 +1,7 @@
 """Follow-up questions: newsqa's conversation memory on the follow-up dev set.
 
     .venv/bin/python bench/followups.py [--split odd|even|all] [--work DIR] [--fit] [--standalone]
-        [--check-sentences]
+        [--overhead] [--check-sentences]
 
 Needs ../shared/archive/rmrb-2020-01 and the dev set (rmrb-2020-01-followups.jsonl,
 rmrb-2020-01-questions.jsonl; see bench/newsdev.py for where it is looked for);
@@ -10,8 +10,9 @@ skips with a message otherwise. Prints:
   --fit          the "leans on the previous turn" model fitted on the even half
                  (with --split even: the even half alone, and a 5-fold check within it)
                  (leaning follow-ups against standalone ones, the first turns and
-                 the single-question set's even half) and how it and simpler rules
-                 classify the odd half; paste the weights into
+                 the single-question set's even half, each with the article of the
+                 question before it, answered alone, as its context) and how it and
+                 simpler rules classify the odd half; paste the weights into
                  retrieval/conversation.py (WEIGHTS);
   (default)      two-turn conversations of --split (default odd, the held-out
                  half): first turns right, leaning follow-ups answered right with
@@ -23,7 +24,10 @@ skips with a message otherwise. Prints:
                  deciding, rewriting and remembering, over the whole run);
   --standalone   the single-question dev set (--split) asked alone and asked as
                  one long conversation (each question after the previous one):
-                 right+art both ways, and how many were taken for follow-ups;
+                 right+art both ways, traps (unanswerable questions) declined
+                 both ways, and how many were taken for follow-ups;
+  --overhead     the memory's cost per follow-up of --split in CPU time (deciding,
+                 rewriting, framing, picking key words; five times over);
   --check-sentences  the sentence check of LLM answers (retrieval/llm/check.py):
                  supported statements (quoted or paraphrased from the answer's
                  sentence) kept and unsupported ones (a changed name, number or
@@ -99,17 +103,38 @@ def share(flags: list[bool]) -> str:
 def fit(qa, fus: list[FollowUp], splits: tuple[str, ...] = ("even", "odd")) -> None:  # type: ignore[no-untyped-def]
     import numpy as np
 
-    from retrieval.conversation import FEATURES, THRESHOLD, WEIGHTS, lean_probability, question_features
+    from retrieval.config import ConversationConfig
+    from retrieval.conversation import (FEATURES, THRESHOLD, WEIGHTS, Chat, Conversation, lean_probability,
+                                        previous_context, question_features)
 
     qpath = questions_file()
-    singles = load_questions(qpath)[0] if qpath else []
-    rows: list[tuple[str, str, bool]] = []  # (split, question, leans)
-    for f in fus:
-        rows.append((f.split, f.followup, f.leans))
-        rows.append((f.split, f.first, False))
-    rows += [(q.split, q.question, False) for q in singles]
-    feats = {q: question_features(q, qa.tokenizer, qa.index.doc_freq) for _, q, _ in rows}
-    train = [(feats[q], y) for s, q, y in rows if s == "even"]
+    singles = [q for q in (load_questions(qpath)[0] if qpath else []) if q.split in splits]
+    fus = [f for f in fus if f.split in splits]
+    # Each question's context is the article of the question before it, answered on its own: a
+    # follow-up's first turn; for a first turn, the previous conversation's first turn (as if asked
+    # without starting over); for a single question, the one before it in the set.
+    alone = Chat(qa, ConversationConfig(enabled=False))
+
+    def context_after(question: str) -> str:
+        conv = Conversation()
+        alone.ask(conv, question)
+        assert conv.previous is not None
+        return previous_context(conv.previous)
+
+    rows: list[tuple[str, str, str, bool, str]] = []  # (split, group, question, leans, context)
+    firsts = {f.id: context_after(f.first) for f in fus}
+    for split in splits:  # each half on its own: the even half's fit is the same with or without the odd
+        context = ""
+        for f in (f for f in fus if f.split == split):
+            rows.append((f.split, "follow-up" if f.leans else "standalone", f.followup, f.leans, firsts[f.id]))
+            rows.append((f.split, "first", f.first, False, context))
+            context = firsts[f.id]
+        context = ""
+        for q in (q for q in singles if q.split == split):
+            rows.append((q.split, "single", q.question, False, context))
+            context = context_after(q.question)
+    feats = [question_features(q, qa.tokenizer, qa.index.doc_freq, c) for _, _, q, _, c in rows]
+    train = [(f, r[3]) for f, r in zip(feats, rows) if r[0] == "even"]
     x = np.array([f for f, _ in train])
     y = np.array([float(v) for _, v in train])
 
@@ -124,6 +149,7 @@ def fit(qa, fus: list[FollowUp], splits: tuple[str, ...] = ("even", "odd")) -> N
         return w
 
     w = logistic(x, y)
+    w_own = logistic(x[:, :-1], y)  # the question alone, as before the previous article counted
     print("fitted on the even half:", ", ".join(f"{n} {v:+.2f}" for n, v in zip(FEATURES, w)))
     # Five-fold cross-validation within the even half: choosing features without the odd half.
     folds = np.arange(len(y)) % 5
@@ -140,19 +166,21 @@ def fit(qa, fus: list[FollowUp], splits: tuple[str, ...] = ("even", "odd")) -> N
             "…|no entity": lambda f: f[1] or f[2] or f[3] or f[4],
             "…|no entity|few words": lambda f: f[1] or f[2] or f[3] or f[4] or f[5],
             "fitted now": lambda f: lean_probability(f, tuple(w)) >= THRESHOLD,
+            "fitted without in_previous": lambda f: lean_probability(f[:-1], tuple(w_own)) >= THRESHOLD,
             "in use": lambda f: lean_probability(f) >= THRESHOLD,
         }[name]
 
     print(f"{'decision':26s} {'split':5s} {'leaning caught':>18s} {'standalone f-u kept':>20s} "
           f"{'first turns kept':>18s} {'single qs kept':>18s}")
-    for name in ("pronoun|ellipsis|why", "…|no entity", "…|no entity|few words", "fitted now", "in use"):
+    for name in ("pronoun|ellipsis|why", "…|no entity", "…|no entity|few words", "fitted without in_previous",
+                 "fitted now", "in use"):
         decide = rule(name)
         for split in splits:
-            fu = [f for f in fus if f.split == split]
-            lean = [bool(decide(feats[f.followup])) for f in fu if f.leans]
-            stand = [not decide(feats[f.followup]) for f in fu if not f.leans]
-            first = [not decide(feats[f.first]) for f in fu]
-            single = [not decide(feats[q.question]) for q in singles if q.split == split]
+            got = [(bool(decide(f)), r[1]) for f, r in zip(feats, rows) if r[0] == split]
+            lean = [d for d, g in got if g == "follow-up"]
+            stand = [not d for d, g in got if g == "standalone"]
+            first = [not d for d, g in got if g == "first"]
+            single = [not d for d, g in got if g == "single"]
             print(f"{name:26s} {split:5s} {share(lean):>18s} {share(stand):>20s} {share(first):>18s} {share(single):>18s}")
 
 
@@ -242,6 +270,34 @@ def conversations(qa, fus: list[FollowUp]) -> None:  # type: ignore[no-untyped-d
           f"p90 {p90:.2f} ms, max {overhead[-1]:.2f} ms ({len(overhead)} questions)")
 
 
+def overhead(qa, fus: list[FollowUp], rounds: int = 5) -> None:  # type: ignore[no-untyped-def]
+    """The memory's cost per follow-up in CPU time (not wall clock, which a busy machine's scheduling
+    dominates): deciding whether it leans (with the previous article), rewriting it for search, putting
+    an elliptic one in its frame and picking its key words, ``rounds`` times over every follow-up."""
+    from retrieval.config import ConversationConfig
+    from retrieval.conversation import Chat, Conversation, frame_question, key_terms
+
+    chat = Chat(qa, ConversationConfig())
+    convs = []
+    for f in fus:
+        conv = Conversation()
+        chat.ask(conv, f.first)
+        convs.append((conv, f.followup))
+    times = []
+    for _ in range(rounds):
+        for conv, q in convs:
+            t0 = time.process_time()
+            _, leaning = chat.rewrite(conv, q)
+            if leaning and conv.previous is not None:
+                frame_question(q, conv.previous.read or conv.previous.question, qa.tokenizer)
+            key_terms(q, qa.tokenizer, qa.index.doc_freq, chat.cfg.key_terms)
+            times.append((time.process_time() - t0) * 1000)
+    times.sort()
+    at = lambda share: times[int(share * (len(times) - 1))]  # noqa: E731
+    print(f"memory overhead per follow-up, CPU time ({len(fus)} follow-ups x {rounds}): median "
+          f"{statistics.median(times):.2f} ms, p90 {at(0.9):.2f} ms, p99 {at(0.99):.2f} ms, max {times[-1]:.2f} ms")
+
+
 def standalone(qa, split: str) -> None:  # type: ignore[no-untyped-def]
     from retrieval.config import ConversationConfig
     from retrieval.conversation import Chat, Conversation
@@ -252,6 +308,7 @@ def standalone(qa, split: str) -> None:  # type: ignore[no-untyped-def]
     chat = Chat(qa, ConversationConfig())
     conv = Conversation()
     alone, inconv, taken, changed = [], [], 0, 0
+    traps_alone, traps_inconv = [], []
     for q in qs:
         a = qa.ask(q.question)
         c = chat.ask(conv, q.question)
@@ -260,9 +317,14 @@ def standalone(qa, split: str) -> None:  # type: ignore[no-untyped-def]
         if q.answerable:
             alone.append(right_with(a, q.answers, q.file))
             inconv.append(right_with(c.answer, q.answers, q.file))
+        else:  # a trap: its answer is not in the archive, "not found" is right
+            traps_alone.append(not a.found)
+            traps_inconv.append(not c.answer.found)
     print(f"single-question dev set ({split}): {len(qs)} questions, {len(alone)} answerable")
     print(f"  right+art asked alone:                   {share(alone)}")
     print(f"  right+art asked as one long conversation: {share(inconv)}")
+    print(f"  traps declined asked alone:              {share(traps_alone)}")
+    print(f"  traps declined in one long conversation: {share(traps_inconv)}")
     print(f"  taken for follow-ups: {taken}; answers that changed: {changed}")
 
 
@@ -273,6 +335,7 @@ def main() -> None:
     ap.add_argument("--fit", action="store_true")
     ap.add_argument("--standalone", action="store_true")
     ap.add_argument("--check-sentences", action="store_true")
+    ap.add_argument("--overhead", action="store_true")
     args = ap.parse_args()
     path = followups_file()
     if not ARCHIVE.is_dir() or path is None:
@@ -292,6 +355,8 @@ def main() -> None:
         fit(qa, fus, ("even",) if args.split == "even" else ("even", "odd"))
     elif args.standalone:
         standalone(qa, args.split)
+    elif args.overhead:
+        overhead(qa, [f for f in fus if args.split in ("all", f.split)])
     else:
         conversations(qa, [f for f in fus if args.split in ("all", f.split)])
 

@@ -153,6 +153,27 @@ def test_question_words_and_pointing_numbers_are_not_an_entity_of_its_own(tokeni
         assert leans_on_context(q, tokenizer), q
 
 
+def test_whether_a_question_leans_depends_on_what_the_previous_article_says(tokenizer):
+    # A question with no name of its own is not a follow-up when the article talked about says
+    # nothing of what it asks: the same question leans after an article about e-bike batteries,
+    # not after one about a park.
+    from retrieval.conversation import FEATURES, leans_on_context, question_features
+
+    park = "白塔河湿地公园于1月10日正式开园。公园面积约120公顷，种植了芦苇、菖蒲、荷花等40多种水生植物。"
+    bikes = "市消费者协会提醒，电动自行车的锂电池一般能用三到五年，充电时应远离易燃物。"
+    doc_freq = {"__docs__": 1000}  # every word rare, as in an archive of a thousand articles
+    q = "电动自行车的电池能用几年？"
+    assert leans_on_context(q, tokenizer, doc_freq, bikes)
+    assert not leans_on_context(q, tokenizer, doc_freq, park)
+    # jieba tags 应邀出席 a person's name; that the previous article prints it is what ties the
+    # question to it. Traditional characters in the article count too.
+    in_previous = FEATURES.index("in_previous")
+    asked = "有多少人应邀出席？"
+    assert question_features(asked, tokenizer, doc_freq, "顺河区举行迎春茶话会，各界代表300余人应邀出席。")[in_previous] == 1.0
+    assert question_features(asked, tokenizer, doc_freq, "各界代表300余人應邀出席。")[in_previous] == 1.0
+    assert question_features(asked, tokenizer, doc_freq, park)[in_previous] == 0.0
+
+
 def test_a_first_turn_not_found_keeps_its_top_article_as_the_topic(tokenizer):
     # "谁是那个扣篮的小伙？" found nothing sure enough, but it was about something: "他" in the
     # next question means whoever the article it retrieved first is about.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from retrieval.answer.rules import Scorer, answer_question
 from retrieval.config import Config
@@ -85,20 +85,27 @@ class QA:
         return True
 
     def ask(self, question: str, mode: str | None = None, retrieve_k: int | None = None, *,
-            search: str | None = None, prefer: Article | None = None) -> Answer:
+            search: str | None = None, prefer: Article | None = None,
+            read_preferred: Callable[[str, list[Hit]], Answer] | None = None) -> Answer:
         """Answer ``question``. ``retrieve_k`` asks for a longer ranked list in
         ``Answer.hits`` (for evaluation); answering always reads the top_k.
         ``search``: the text to retrieve with instead of the question (a
         follow-up expanded with the previous turn's words); ``prefer``: an
         article to answer from first (the previous answer's), whose best
         chunks for ``search`` are read before anything retrieved; when it
-        holds no answer, the answer of the search stands."""
+        holds no answer, the answer of the search stands. ``read_preferred``
+        answers the question from those chunks instead of the reader's usual
+        reading (a conversation decides on its own terms there)."""
         question = self._checked(question)
         asked, question = question, normalize_question(question)
         searcher = self._searcher  # one consistent index for the whole question
         query = normalize_question(clean_text(search)) if search else question
         if prefer is not None and self.reader is not None:
-            first = self._answer(question, self._article_hits(prefer, query, searcher), searcher, None)
+            hits = self._article_hits(prefer, query, searcher)
+            if read_preferred is not None:
+                first = read_preferred(self.days_named(question, searcher.index).search_text, hits)
+            else:
+                first = self._answer(question, hits, searcher, None)
             if first.found:
                 return dataclasses.replace(first, question=asked)
         return dataclasses.replace(self._answer(question, None, searcher, mode, retrieve_k, query), question=asked)

@@ -40,7 +40,7 @@ import math
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -175,6 +175,35 @@ class _Line:
     width: int = 0  # in half-width units, spaces not counted
     joins_next: bool = False  # the line seems to end inside a word that the next line finishes
     text_score: tuple[float, ...] | None = None  # headline-ness of its words (_text_score), when asked
+    # the key less what _bigrams drops, and its character pairs: computed once per line, since the
+    # features of every line nearby read them (_topic_shift, _line_pairs)
+    clean: str | None = None
+    pairs: frozenset[str] = frozenset()
+
+
+def _clean_pairs(ln: _Line) -> str:
+    """The line's key as _bigrams reads it (its pairs in ``ln.pairs``), computed on first use."""
+    if ln.clean is None:
+        s = _NOT_WORD_RE.sub("", ln.key)
+        ln.pairs = frozenset([s[k : k + 2] for k in range(len(s) - 1)])
+        ln.clean = s
+    return ln.clean
+
+
+def _line_pairs(run: Iterable[_Line]) -> set[str]:
+    """``_bigrams`` of the lines' keys joined: each line's own pairs and those across each join
+    (from one non-empty line to the next), without joining and slicing the text again."""
+    out: set[str] = set()
+    last = ""
+    for ln in run:
+        c = _clean_pairs(ln)
+        if not c:
+            continue
+        if last:
+            out.add(last + c[0])
+        out |= ln.pairs
+        last = c[-1]
+    return out
 
 
 def undouble(text: str) -> str | None:
@@ -188,6 +217,7 @@ def undouble(text: str) -> str | None:
 
 
 _SPACES_RE = re.compile(r"\s+")
+_NOT_WORD_RE = re.compile(rf"[^{CJK}0-9a-zA-Z]")
 _ASCII_RE = re.compile(r"[\x00-\x7f]+")
 
 
@@ -564,13 +594,13 @@ def _topic_shift(lines: list[_Line], i: int) -> tuple[float, float]:
     """(share of the character pairs of the text below the line that the text above does not use,
     share of the line's pairs used below minus the share used above). An article printed without a
     lead starts where the topic changes, and its headline names what the text below is about."""
-    above = "".join(ln.key for ln in lines[max(0, i - 8) : i] if ln.kind == "body")
-    below = "".join(ln.key for ln in lines[i + 1 : i + 9] if ln.kind == "body")
-    ga, gb = _bigrams(above), _bigrams(below)
+    ga = _line_pairs(ln for ln in lines[max(0, i - 8) : i] if ln.kind == "body")
+    gb = _line_pairs(ln for ln in lines[i + 1 : i + 9] if ln.kind == "body")
     if not ga or not gb:
         return 0.0, 0.0
     shift = 1.0 - len(ga & gb) / len(gb)
-    gl = _bigrams(lines[i].key)
+    _clean_pairs(lines[i])
+    gl = lines[i].pairs
     side = (len(gl & gb) - len(gl & ga)) / len(gl) if gl else 0.0
     return shift, side
 
@@ -622,14 +652,11 @@ def _repeats(head: str, text: str) -> float:
 def _echo(lines: list[_Line], i: int) -> float:
     """Share of the line's bigrams printed again in the lines around it: a
     headline repeats words of its article, a body line mostly does not."""
-    t = re.sub(r"\s", "", lines[i].key)
+    t = _SPACES_RE.sub("", lines[i].key)
     grams = {t[k : k + 2] for k in range(len(t) - 1)}
     if not grams:
         return 0.0
-    around: list[str] = []
-    for j in list(range(max(0, i - 12), i)) + list(range(i + 1, min(len(lines), i + 13))):
-        around.append(lines[j].key)
-    text = "\n".join(around)
+    text = "\n".join([ln.key for ln in lines[max(0, i - 12) : i]] + [ln.key for ln in lines[i + 1 : i + 13]])
     return sum(1 for g in grams if g in text) / len(grams)
 
 
@@ -657,25 +684,41 @@ def _sigmoid(z: float) -> float:
     return 1.0 / (1.0 + math.exp(-max(min(z, 30.0), -30.0)))
 
 
-def first_pass(lines: list[_Line], colws: list[int]) -> list[float]:
-    """Headline probability of every body line from its own shape (prev_headline unknown)."""
+def first_pass(lines: list[_Line], colws: list[int], features: dict[int, np.ndarray] | None = None
+               ) -> list[float]:
+    """Headline probability of every body line from its own shape (prev_headline unknown).
+    ``features``, if given, keeps each line's features for the second pass."""
     p1: list[float] = []
+    w1 = line_model()["headline_1"]
     for i, ln in enumerate(lines):
         if ln.kind == "headline" or ln.doubled:
             p1.append(1.0)
         elif ln.kind == "body" and may_be_headline(lines, i, bool(p1) and p1[-1] > FIRST_PASS_CHAIN, colws):
-            p1.append(_sigmoid(float(line_features(lines, i, colws[i], False) @ line_model()["headline_1"])))
+            x = line_features(lines, i, colws[i], False)
+            if features is not None:
+                features[i] = x
+            p1.append(_sigmoid(float(x @ w1)))
         else:
             p1.append(0.0)
     return p1
 
 
-def second_features(lines: list[_Line], i: int, colw: int, prev_headline: bool, p1: list[float]) -> np.ndarray:
+# which of line_features' values is prev_headline (the one that differs between the passes)
+_PREV_HEADLINE = _FEATURES.index("prev_headline")
+# how far back line_features reads the kinds of the lines before (_topic_shift reads 8)
+_KINDS_BACK = 8
+
+
+def second_features(lines: list[_Line], i: int, colw: int, prev_headline: bool, p1: list[float],
+                    own: np.ndarray | None = None) -> np.ndarray:
     """The line's own features plus what the first pass thinks of its neighbours:
-    headlines come in runs (kicker, title, several titles in a row)."""
+    headlines come in runs (kicker, title, several titles in a row). ``own``: the line's
+    line_features, when known."""
     nxt = p1[i + 1] if i + 1 < len(p1) else 0.0
     prev = p1[i - 1] if i else 0.0
-    own = np.concatenate([line_features(lines, i, colw, prev_headline), [prev, nxt, p1[i] * nxt]])
+    if own is None:
+        own = line_features(lines, i, colw, prev_headline)
+    own = np.concatenate([own, [prev, nxt, p1[i] * nxt]])
     return np.concatenate([own, own[_CONTEXT_PAIRS_2[:, 0]] * own[_CONTEXT_PAIRS_2[:, 1]]])
 
 
@@ -704,8 +747,10 @@ def _classify(lines: list[_Line]) -> list[int]:
     """Mark every line's kind; returns the column width at each line."""
     _mark_certain(lines)
     colws = _column_widths(lines)
-    p1 = first_pass(lines, colws)
+    first: dict[int, np.ndarray] = {}
+    p1 = first_pass(lines, colws, first)
     prev_headline = False
+    changed = -_KINDS_BACK - 1  # the last line this pass made a headline
     for i, ln in enumerate(lines):
         if ln.kind == "headline":
             prev_headline = True
@@ -714,10 +759,24 @@ def _classify(lines: list[_Line]) -> list[int]:
             prev_headline = False
             continue
         # a bold (doubled) line is a headline wherever it stands
-        if ln.doubled or (may_be_headline(lines, i, prev_headline, colws) and _second_score(
-                second_features(lines, i, colws[i], prev_headline, p1)) > 0.0):
+        if ln.doubled:
             ln.kind = "headline"
             prev_headline = True
+            changed = i
+            continue
+        if not may_be_headline(lines, i, prev_headline, colws):
+            prev_headline = False
+            continue
+        # the first pass's features stand while no line they read has become a headline since,
+        # but for prev_headline, which it left at 0
+        own = first.get(i) if i - changed > _KINDS_BACK else None
+        if own is not None:
+            own = own.copy()
+            own[_PREV_HEADLINE] = float(prev_headline)
+        if _second_score(second_features(lines, i, colws[i], prev_headline, p1, own)) > 0.0:
+            ln.kind = "headline"
+            prev_headline = True
+            changed = i
         else:
             prev_headline = False
     return colws
@@ -925,7 +984,7 @@ def _segment_chunk(text: str, boundary_log: list[tuple[int, int, np.ndarray]] | 
 
 
 def _bigrams(text: str) -> set[str]:
-    s = re.sub(rf"[^{CJK}0-9a-zA-Z]", "", text)
+    s = _NOT_WORD_RE.sub("", text)
     return {s[k : k + 2] for k in range(len(s) - 1)}
 
 

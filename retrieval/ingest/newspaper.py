@@ -972,10 +972,13 @@ def _segment_chunk(text: str, boundary_log: list[tuple[int, int, np.ndarray]] | 
             floating.append(_Floating(body, k + 1 if k + 1 < len(articles) else None, k - 1 if k else None, True))
             art.paragraphs = []
     floating = [fl for fl in floating if fl.text.strip()]
+    grams: dict[str, set[str]] = {}
+    titled = False
     if boundary_log is None:
-        articles, opened_by, starts, floating = _split_for_headlines(lines, colws, articles, opened_by, starts,
-                                                                      floating)
-    _assign_titles(articles, floating, opened_by)
+        articles, opened_by, starts, floating, titled = _split_for_headlines(lines, colws, articles, opened_by,
+                                                                              starts, floating, grams)
+    if not titled:
+        _assign_titles(articles, floating, opened_by, grams=grams)
     kept = [a for a in articles if a.paragraphs]
     for art in kept:
         if not art.title:
@@ -1159,22 +1162,37 @@ _SPLIT_LOG: list[tuple[int, int, np.ndarray, int]] | None = None
 
 
 def _split_for_headlines(lines: list[_Line], colws: list[int], articles: list[PageArticle], opened_by: list[str],
-                         starts: list[list[int]], floating: list[_Floating]
-                         ) -> tuple[list[PageArticle], list[str], list[list[int]], list[_Floating]]:
+                         starts: list[list[int]], floating: list[_Floating], grams: dict[str, set[str]]
+                         ) -> tuple[list[PageArticle], list[str], list[list[int]], list[_Floating], bool]:
     """Cut an article where a headline left over by the title assignment describes the text after
     (or before) a paragraph and the article's own title the other side: per leftover headline, its
-    best paragraph under the headline-split model, when the model says yes."""
+    best paragraph under the headline-split model, when the model says yes. The last value says
+    whether the articles have their titles already: when nothing is cut, the dry assignment is the
+    one the articles would get (``grams``: _grams of the texts seen, kept for the next matchers)."""
     w = line_model()["headline_split"]
     if not w.any() and _SPLIT_LOG is None:
-        return articles, opened_by, starts, floating
-    leftover = _assign_titles(articles, floating, opened_by, dry=True)
+        return articles, opened_by, starts, floating, False
+    dry = _assign_titles(articles, floating, opened_by, dry=True, grams=grams)
     titles = [a.title for a in articles]
     for a in articles:
         a.title = None
-    leftover = [(t, fl, r) for t, fl, r in leftover if not _is_subtitle(t, fl.pos) and not _is_kicker(t)]
+
+    def uncut() -> tuple[list[PageArticle], list[str], list[list[int]], list[_Floating], bool]:
+        if _ROLE_LOG is not None:
+            return articles, opened_by, starts, floating, False  # the role model's fit logs the real one
+        for a, t in zip(articles, titles):
+            a.title = t
+        for block in dry.blocks:
+            _kickers_and_subtitles(articles, block.heads, block.title_of, block.matcher, block.base)
+        return articles, opened_by, starts, floating, True
+
+    leftover = [(t, fl, r) for t, fl, r in dry.leftover if not _is_subtitle(t, fl.pos) and not _is_kicker(t)]
     if not leftover:
-        return articles, opened_by, starts, floating
-    m = _Matcher(articles)
+        return uncut()
+    n = len(articles)
+    # the dry assignment's matcher when one block saw every article
+    m = dry.blocks[0].matcher if len(dry.blocks) == 1 and dry.blocks[0].base == 0 and dry.blocks[0].top == n \
+        else _Matcher(articles, grams)
     para_grams = [[_bigrams(p) for p in a.paragraphs] for a in articles]
     df: Counter[str] = Counter()
     for gs in para_grams:
@@ -1227,7 +1245,6 @@ def _split_for_headlines(lines: list[_Line], colws: list[int], articles: list[Pa
         return got
 
     cuts: dict[int, list[int]] = {}
-    n = len(articles)
     for text, fl, role in leftover:
         anchor = fl.before_article if fl.before_article is not None else fl.after_article
         if anchor is None:
@@ -1278,7 +1295,9 @@ def _split_for_headlines(lines: list[_Line], colws: list[int], articles: list[Pa
                     best = (z, k, j)
         if best is not None:
             cuts.setdefault(best[1], []).append(best[2])
-    return _apply_cuts(articles, opened_by, starts, floating, cuts)
+    if not cuts:
+        return uncut()
+    return *_apply_cuts(articles, opened_by, starts, floating, cuts), False
 
 
 def _read_byline(art: PageArticle, lead: str, key: str) -> None:
@@ -1419,23 +1438,35 @@ def _grams(text: str) -> set[str]:
 
 
 class _Matcher:
-    def __init__(self, articles: list[PageArticle]):
-        self.grams = [_grams("".join(a.paragraphs)) for a in articles]
-        n = len(articles)
-        df: Counter[str] = Counter()
+    def __init__(self, articles: list[PageArticle], memo: dict[str, set[str]] | None = None):
+        """``memo``: _grams of texts already read (the same articles are matched more than once)."""
+        memo = {} if memo is None else memo
+        self.grams = []
+        for a in articles:
+            text = "".join(a.paragraphs)
+            got = memo.get(text)
+            if got is None:
+                got = memo[text] = _grams(text)
+            self.grams.append(got)
+        self.n = len(articles)
+        self.df: Counter[str] = Counter()
         for g in self.grams:
-            df.update(g)
-        self.idf = {b: math.log((n + 1) / (c + 0.5)) + 0.1 for b, c in df.items()}
+            self.df.update(g)
         # A gram found nowhere near says little about which article a
         # headline belongs to (paraphrase), so it weighs like a common one.
         self.unseen = 0.5
 
         self._weighted: dict[str, tuple[list[tuple[str, float]], float]] = {}
 
+    def idf(self, b: str) -> float:
+        """The gram's IDF over the articles, read only for a headline's grams (most grams are never asked)."""
+        c = self.df.get(b)
+        return self.unseen if c is None else math.log((self.n + 1) / (c + 0.5)) + 0.1
+
     def _weights(self, headline: str) -> tuple[list[tuple[str, float]], float]:
         got = self._weighted.get(headline)
         if got is None:
-            pairs = [(b, self.idf.get(b, self.unseen)) for b in _grams(headline)]
+            pairs = [(b, self.idf(b)) for b in _grams(headline)]
             # a short line matches some article by chance ("文化", "国际"): its
             # score is shrunk towards zero by a prior weight of TITLE_PRIOR
             got = self._weighted[headline] = (pairs, sum(w for _, w in pairs) + TITLE_PRIOR)
@@ -1506,15 +1537,34 @@ def _split_run_together(text: str, m: _Matcher, ks: range) -> list[str]:
     return [text]
 
 
+@dataclass
+class _TitleBlock:
+    """One block of a title assignment: its headlines, which of them became whose title, and the
+    matcher over the articles it saw (base..top), as kickers and subtitles are then given."""
+    heads: list[tuple[str, _Floating]]
+    title_of: dict[int, int]
+    matcher: _Matcher
+    base: int
+    top: int
+
+
+@dataclass
+class _Titles:
+    leftover: list[tuple[str, _Floating, float]]  # headlines no article took, with their title-role score
+    blocks: list[_TitleBlock]
+
+
 def _assign_titles(articles: list[PageArticle], floating: list[_Floating], opened_by: list[str],
-                   dry: bool = False) -> list[tuple[str, _Floating, float]]:
+                   dry: bool = False, grams: dict[str, set[str]] | None = None) -> _Titles:
     """Give every article its title (and kicker / subtitle) from the headlines printed near it.
     Returns the headlines no article took as its title, each with its title-role score; ``dry``
-    sets titles only (the caller clears them), for the headline-split model to read."""
+    sets titles only (the caller clears them, or gives kickers and subtitles from the blocks), for
+    the headline-split model to read."""
     from scipy.optimize import linear_sum_assignment
 
     n = len(articles)
     leftover: list[tuple[str, _Floating, float]] = []
+    blocks: list[_TitleBlock] = []
     for lo in range(0, n, ASSIGN_BLOCK):
         hi = min(n, lo + ASSIGN_BLOCK)
         block_fl = [fl for fl in floating
@@ -1524,7 +1574,7 @@ def _assign_titles(articles: list[PageArticle], floating: list[_Floating], opene
         # the matcher sees the window around the block, so IDF is local
         base = max(0, lo - TITLE_WINDOW)
         top = min(n, hi + TITLE_WINDOW)
-        m = _Matcher(articles[base:top])
+        m = _Matcher(articles[base:top], grams)
         heads: list[tuple[str, _Floating]] = []
         for fl in block_fl:
             ks = range(max(0, _window(fl, n).start - base), min(top, _window(fl, n).stop) - base)
@@ -1564,9 +1614,10 @@ def _assign_titles(articles: list[PageArticle], floating: list[_Floating], opene
                     used.add(h)
                     title_of[h] = base + c
         leftover.extend((text, fl, roles[h]) for h, (text, fl) in enumerate(heads) if h not in title_of)
+        blocks.append(_TitleBlock(heads, title_of, m, base, top))
         if not dry:
             _kickers_and_subtitles(articles, heads, title_of, m, base)
-    return leftover
+    return _Titles(leftover, blocks)
 
 
 # A headline line's chance of being its run's title rather than a kicker, subtitle or section line

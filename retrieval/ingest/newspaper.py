@@ -35,6 +35,7 @@ Authors are the names of the byline joined by one space, roles (记者,
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import math
 import re
@@ -208,7 +209,7 @@ def _line_pairs(run: Iterable[_Line]) -> set[str]:
 
 def undouble(text: str) -> str | None:
     """“““娘娘家家人人””” style bold headlines: every character printed twice."""
-    s = re.sub(r"\s+", "", text)
+    s = _SPACES_RE.sub("", text)
     if len(s) < 4 or len(s) % 2:
         return None
     if all(s[i] == s[i + 1] for i in range(0, len(s), 2)):
@@ -217,6 +218,10 @@ def undouble(text: str) -> str | None:
 
 
 _SPACES_RE = re.compile(r"\s+")
+_CJK_RE = re.compile(f"[{CJK}]")
+_WORD_CHAR_RE = re.compile(rf"[{CJK}0-9A-Za-z]")
+_SPACED_CJK_RE = re.compile(rf"[{CJK}]\s+[{CJK}]")
+_NOT_WORD_OR_SPACE_RE = re.compile(r"[^\w\s]")
 _NOT_WORD_RE = re.compile(rf"[^{CJK}0-9a-zA-Z]")
 _ASCII_RE = re.compile(r"[\x00-\x7f]+")
 
@@ -302,20 +307,25 @@ class _Simplifier:
 
     def __init__(self, sample: str) -> None:
         self.active = False
-        if re.search(f"[{CJK}]", sample):
+        self._done: dict[str, str] = {}
+        if _CJK_RE.search(sample):
             from retrieval.textnorm import _zhconv
 
             head = sample[:4000]
             conv = _zhconv().convert(head, "zh-cn")
-            ideographs = len(re.findall(f"[{CJK}]", head))
-            changed = sum(a != b and bool(re.match(f"[{CJK}]", a)) for a, b in zip(head, conv))
+            ideographs = len(_CJK_RE.findall(head))
+            changed = sum(a != b and bool(_CJK_RE.match(a)) for a, b in zip(head, conv))
             # a few variant characters occur in simplified text too (人名, 引文)
             self.active = changed >= max(3, ideographs // 50)
 
     def __call__(self, text: str) -> str:
         if not self.active:
             return text
-        return simplified_in_place(text)
+        # a line without layout spaces is asked for twice (squeezed and spaced)
+        got = self._done.get(text)
+        if got is None:
+            got = self._done[text] = simplified_in_place(text)
+        return got
 
 
 def _split_lines(text: str) -> list[_Line]:
@@ -331,7 +341,7 @@ def _split_lines(text: str) -> list[_Line]:
         raw += 1
         md = MD_HEADING_RE.match(stripped)
         content = MD_HEADING_RE.sub("", stripped)
-        spaced = re.sub(r"\s+", " ", content)
+        spaced = _SPACES_RE.sub(" ", content)
         squeezed = squeeze_spaces(content)
         line = _Line(squeezed, simplify(squeezed), blank, raw, spaced=spaced, skey=simplify(spaced))
         if md:
@@ -409,7 +419,7 @@ def _mark_certain(lines: list[_Line]) -> None:
     # last character and the next paragraph's first rarely.
     pairs = {ln.key[k : k + 2] for ln in lines if ln.kind == "body" for k in range(len(ln.key) - 1)}
     for a, b in zip(lines, lines[1:]):
-        if a.key and b.key and re.match(f"[{CJK}]", a.key[-1]) and re.match(f"[{CJK}]", b.key[0]):
+        if a.key and b.key and _CJK_RE.match(a.key[-1]) and _CJK_RE.match(b.key[0]):
             a.joins_next = (a.key[-1] + b.key[0]) in pairs
     # A lead's bracketed byline can run over a few lines, which then read like
     # bylines of their own ("见习记者 罗程海 李艺") but are the lead going on.
@@ -430,7 +440,7 @@ def _mark_certain(lines: list[_Line]) -> None:
                 b.kind = "byline_cont"
 
 
-def _mode_width(c: Counter[int]) -> int:
+def _mode_width(c: dict[int, int]) -> int:
     """The column width among counted line widths: lines of mixed Latin text end
     one unit short and lines with hanging punctuation one long, so neighbours
     count half."""
@@ -450,16 +460,20 @@ def _column_widths(lines: list[_Line]) -> list[int]:
     n = len(lines)
     out = []
     for i in range(n):
-        c: Counter[int] = Counter()
+        # width → lines counted; ``counted`` keeps their sum
+        c: dict[int, int] = {}
+        counted = 0
         # headlines run straight into a lead: then the lead's article is the one to measure
         for stops in (soft, hard):
-            c.clear()
+            c = {}
+            counted = 0
             for j in range(i + 1, min(n, i + 16)):
-                if stops[j] or sum(c.values()) >= 10:
+                if stops[j] or counted >= 10:
                     break
                 if widths[j]:
-                    c[widths[j]] += 1
-            if sum(c.values()) >= 3:
+                    c[widths[j]] = c.get(widths[j], 0) + 1
+                    counted += 1
+            if counted >= 3:
                 break
             # a paragraph's last lines before the next article: measure its own
             # article (the lines before it), not the one after the lead
@@ -468,15 +482,17 @@ def _column_widths(lines: list[_Line]) -> list[int]:
                     if soft[j]:
                         break
                     if widths[j]:
-                        c[widths[j]] += 1
-                if sum(c.values()) >= 3:
+                        c[widths[j]] = c.get(widths[j], 0) + 1
+                        counted += 1
+                if counted >= 3:
                     break
-        if sum(c.values()) < 2:
+        if counted < 2:
             for j in range(i - 1, max(-1, i - 8), -1):
                 if soft[j]:
                     break
                 if widths[j]:
-                    c[widths[j]] += 1
+                    c[widths[j]] = c.get(widths[j], 0) + 1
+                    counted += 1
         if not c:
             out.append(0)
             continue
@@ -533,7 +549,7 @@ def line_features(lines: list[_Line], i: int, colw: int, prev_headline: bool) ->
         float(nxt is None or nxt.blank_before),
         ascii_share,
         min(w, 80) / 40,
-        float(bool(re.search(rf"[{CJK}]\s+[{CJK}]", ln.spaced))),
+        float(bool(_SPACED_CJK_RE.search(ln.spaced))),
         float(next_body and not _ends_paragraph(nxt.text) and not near(nw, colw, 2) and not near(nw, colw - 4, 1)),
         float(w <= 8),
         _echo(lines, i),
@@ -542,7 +558,7 @@ def line_features(lines: list[_Line], i: int, colw: int, prev_headline: bool) ->
         float(misfit and next_ends),
         float(near(w, colw - 4, 1) and next_cont),
         float(prev is None or prev.kind == "header"),
-        float(not re.search(r"[^\w\s]", t)),
+        float(not _NOT_WORD_OR_SPACE_RE.search(t)),
         float(next_para),
         _next_repeats(ln, nxt),
         run_unfinished,
@@ -584,7 +600,7 @@ def _text_score(ln: _Line) -> tuple[float, ...]:
         table, default = text["grams"], text["default"]
         got = []
         for grams in text_grams(ln.key):
-            v = sum(table.get(g, default) for g in grams) / len(grams) if grams else 0.0
+            v = sum(map(table.get, grams, itertools.repeat(default, len(grams)))) / len(grams) if grams else 0.0
             got.append(max(-TEXT_SCORE_CLIP, min(TEXT_SCORE_CLIP, v)) / TEXT_SCORE_CLIP)
         ln.text_score = tuple(got)
     return ln.text_score
@@ -594,8 +610,8 @@ def _topic_shift(lines: list[_Line], i: int) -> tuple[float, float]:
     """(share of the character pairs of the text below the line that the text above does not use,
     share of the line's pairs used below minus the share used above). An article printed without a
     lead starts where the topic changes, and its headline names what the text below is about."""
-    ga = _line_pairs(ln for ln in lines[max(0, i - 8) : i] if ln.kind == "body")
-    gb = _line_pairs(ln for ln in lines[i + 1 : i + 9] if ln.kind == "body")
+    ga = _line_pairs([ln for ln in lines[max(0, i - 8) : i] if ln.kind == "body"])
+    gb = _line_pairs([ln for ln in lines[i + 1 : i + 9] if ln.kind == "body"])
     if not ga or not gb:
         return 0.0, 0.0
     shift = 1.0 - len(ga & gb) / len(gb)
@@ -641,8 +657,8 @@ def _next_repeats(ln: _Line, nxt: _Line | None) -> float:
 
 def _repeats(head: str, text: str) -> float:
     """Share (of four characters) of the text's opening that the headline says."""
-    a = re.sub(rf"[^{CJK}0-9A-Za-z]", "", head)
-    b = re.sub(rf"[^{CJK}0-9A-Za-z]", "", text[:16])
+    a = _NOT_WORD_RE.sub("", head)
+    b = _NOT_WORD_RE.sub("", text[:16])
     k = 0
     while k < min(len(b), 8) and b[: k + 1] in a:
         k += 1
@@ -664,7 +680,7 @@ def may_be_headline(lines: list[_Line], i: int, prev_headline: bool, colws: list
     """Only a line that starts after a finished paragraph (or a headline, or
     page furniture) can be a headline; a short last line ends a paragraph too."""
     ln = lines[i]
-    if len(re.findall(rf"[{CJK}0-9A-Za-z]", ln.text)) < 2 or len(ln.text) > 64:
+    if len(_WORD_CHAR_RE.findall(ln.text)) < 2 or len(ln.text) > 64:
         return False
     if ln.text.rstrip(CLOSERS).endswith(("。", "；", ";")):
         return False  # a headline has no full stop

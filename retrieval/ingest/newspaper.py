@@ -1027,7 +1027,10 @@ def _boundaries(lines: list[_Line], articles: list[PageArticle], starts: list[li
     for g in paras:
         df.update(g)
     n = max(len(paras), 1)
-    idf = lambda g: math.log((n + 1) / (df.get(g, 0) + 0.5))  # noqa: E731
+    # IDF of every pair once (a pair across two paragraphs is in none of them)
+    idf_of = {g: math.log((n + 1) / (c + 0.5)) for g, c in df.items()}
+    unseens = itertools.repeat(math.log((n + 1) / 0.5))
+    weight = lambda gs: sum(map(idf_of.get, gs, unseens))  # noqa: E731
     near: dict[int, list[tuple[str, set[str]]]] = {}
     for fl in floating:
         centre = fl.before_article if fl.before_article is not None else fl.after_article
@@ -1045,12 +1048,12 @@ def _boundaries(lines: list[_Line], articles: list[PageArticle], starts: list[li
             before = _joined(art.paragraphs, j, -1, 1500)
             after = _joined(art.paragraphs, j, 1, 1500)
             ga, gb = _bigrams(before), _bigrams(after[:300])
-            total = sum(idf(g) for g in gb) or 1.0
-            cohesion = sum(idf(g) for g in gb & ga) / total
+            total = weight(gb) or 1.0
+            cohesion = weight(gb & ga) / total
             # and the other way: does the text before share words with what follows?
             gb_all = _bigrams(after[:1500])
             ga_tail = _bigrams(before[-300:])
-            back = sum(idf(g) for g in ga_tail & gb_all) / (sum(idf(g) for g in ga_tail) or 1.0)
+            back = weight(ga_tail & gb_all) / (weight(ga_tail) or 1.0)
             first = set(starts[k])
             w_before = _width_mode(lines, range(starts[k][j - 1], b), first)
             stop = starts[k][j + 1] if j + 1 < len(starts[k]) else min(len(lines), b + 12)
@@ -1217,7 +1220,8 @@ def _split_for_headlines(lines: list[_Line], colws: list[int], articles: list[Pa
     npara = max(sum(len(gs) for gs in para_grams), 1)
     unseen = math.log((npara + 1) / 0.5)
     idf_of = {g: math.log((npara + 1) / (c + 0.5)) for g, c in df.items()}
-    weight = lambda gs: sum(idf_of.get(g, unseen) for g in gs)  # noqa: E731
+    unseens = itertools.repeat(unseen)
+    weight = lambda gs: sum(map(idf_of.get, gs, unseens))  # noqa: E731
     head_total: dict[frozenset[str], float] = {}
 
     def overlap(head: set[str], text: set[str]) -> float:
@@ -1472,28 +1476,30 @@ class _Matcher:
         # headline belongs to (paraphrase), so it weighs like a common one.
         self.unseen = 0.5
 
-        self._weighted: dict[str, tuple[list[tuple[str, float]], float]] = {}
+        self._weighted: dict[str, tuple[list[str], list[float], float]] = {}
 
     def idf(self, b: str) -> float:
         """The gram's IDF over the articles, read only for a headline's grams (most grams are never asked)."""
         c = self.df.get(b)
         return self.unseen if c is None else math.log((self.n + 1) / (c + 0.5)) + 0.1
 
-    def _weights(self, headline: str) -> tuple[list[tuple[str, float]], float]:
+    def _weights(self, headline: str) -> tuple[list[str], list[float], float]:
+        """The headline's grams, their weights, and the weights' sum with the prior."""
         got = self._weighted.get(headline)
         if got is None:
-            pairs = [(b, self.idf(b)) for b in _grams(headline)]
+            grams = list(_grams(headline))
+            weights = [self.idf(b) for b in grams]
             # a short line matches some article by chance ("文化", "国际"): its
             # score is shrunk towards zero by a prior weight of TITLE_PRIOR
-            got = self._weighted[headline] = (pairs, sum(w for _, w in pairs) + TITLE_PRIOR)
+            got = self._weighted[headline] = (grams, weights, sum(weights) + TITLE_PRIOR)
         return got
 
     def score(self, headline: str, k: int) -> float:
-        pairs, total = self._weights(headline)
-        grams = self.grams[k]
-        if not pairs or not grams:
+        grams, weights, total = self._weights(headline)
+        seen = self.grams[k]
+        if not grams or not seen:
             return 0.0
-        return sum(w for b, w in pairs if b in grams) / total
+        return sum(itertools.compress(weights, map(seen.__contains__, grams))) / total
 
     def best(self, headline: str, ks: range) -> tuple[float, int]:
         return max(((self.score(headline, k), k) for k in ks), default=(0.0, -1))

@@ -974,11 +974,13 @@ def _segment_chunk(text: str, boundary_log: list[tuple[int, int, np.ndarray]] | 
     for g, (text_g, bold, raw) in enumerate(_group_run(pending)):
         floating.append(_Floating(text_g, None, len(articles) - 1 if articles else None, False, bold,
                                   run=len(articles) + 1, pos=g, raw=raw))
+    pair_memo: dict[str, set[str]] = {}  # _bigrams of the paragraphs
     if boundary_log is not None:
         boundary_log.extend((lines[b].raw, lines[starts[k][j - 1]].raw, x)
                             for k, j, b, x in _boundaries(lines, articles, starts, floating))
     else:
-        articles, opened_by, starts, floating = _split_articles(lines, articles, opened_by, starts, floating)
+        articles, opened_by, starts, floating = _split_articles(lines, articles, opened_by, starts, floating,
+                                                                pair_memo)
 
     # Debris: a short scrap with no sentence in it is a headline nobody took, not an article.
     for k, art in enumerate(articles):
@@ -992,7 +994,7 @@ def _segment_chunk(text: str, boundary_log: list[tuple[int, int, np.ndarray]] | 
     titled = False
     if boundary_log is None:
         articles, opened_by, starts, floating, titled = _split_for_headlines(lines, colws, articles, opened_by,
-                                                                              starts, floating, grams)
+                                                                              starts, floating, grams, pair_memo)
     if not titled:
         _assign_titles(articles, floating, opened_by, grams=grams)
     kept = [a for a in articles if a.paragraphs]
@@ -1007,6 +1009,36 @@ def _bigrams(text: str) -> set[str]:
     return {s[k : k + 2] for k in range(len(s) - 1)}
 
 
+def _para_bigrams(paras: list[str], memo: dict[str, set[str]] | None) -> list[set[str]]:
+    """_bigrams of each paragraph, read from ``memo`` when seen before (the boundary and the
+    headline-split models read the same paragraphs). The sets are shared: never change them."""
+    if memo is None:
+        return [_bigrams(p) for p in paras]
+    out = []
+    for p in paras:
+        got = memo.get(p)
+        if got is None:
+            got = memo[p] = _bigrams(p)
+        out.append(got)
+    return out
+
+
+class _Idf(dict):
+    """Pair → log((n + 1) / (document frequency + 0.5)), computed when first asked: most pairs of a
+    page are never weighed."""
+
+    def __init__(self, df: Counter[str], n: int):
+        super().__init__()
+        self.df, self.n = df, n
+
+    def __missing__(self, g: str) -> float:
+        v = self[g] = math.log((self.n + 1) / (self.df.get(g, 0) + 0.5))
+        return v
+
+    def weight(self, gs: Iterable[str]) -> float:
+        return sum(map(self.__getitem__, gs))
+
+
 def _width_mode(lines: list[_Line], idx: range, first: set[int]) -> int:
     """Column width of a run of body lines; a paragraph's first line is indented."""
     c = Counter(lines[j].width + (4 if j in first else 0) for j in idx
@@ -1015,22 +1047,20 @@ def _width_mode(lines: list[_Line], idx: range, first: set[int]) -> int:
 
 
 def _boundaries(lines: list[_Line], articles: list[PageArticle], starts: list[list[int]],
-                floating: list[_Floating]) -> list[tuple[int, int, int, np.ndarray]]:
+                floating: list[_Floating], memo: dict[str, set[str]] | None = None
+                ) -> list[tuple[int, int, int, np.ndarray]]:
     """(article, paragraph, line, features) of every place inside an article
     where another article might begin: a paragraph that starts after a blank
     line. An article printed without lead or nearby headline runs on from the
     one above; what tells them apart is a change of topic (few shared rare
     character pairs), of column width, and a headline nearby that matches the
     text after the place much better than the text before."""
-    paras = [_bigrams(p) for a in articles for p in a.paragraphs]
+    paras = _para_bigrams([p for a in articles for p in a.paragraphs], memo)
     df: Counter[str] = Counter()
     for g in paras:
         df.update(g)
     n = max(len(paras), 1)
-    # IDF of every pair once (a pair across two paragraphs is in none of them)
-    idf_of = {g: math.log((n + 1) / (c + 0.5)) for g, c in df.items()}
-    unseens = itertools.repeat(math.log((n + 1) / 0.5))
-    weight = lambda gs: sum(map(idf_of.get, gs, unseens))  # noqa: E731
+    weight = _Idf(df, n).weight
     near: dict[int, list[tuple[str, set[str]]]] = {}
     for fl in floating:
         centre = fl.before_article if fl.before_article is not None else fl.after_article
@@ -1118,12 +1148,12 @@ OPENS_WITH_TIME_RE = re.compile(r"^(?:\d{1,2}月\d{1,2}日|\d{1,2}日|近日|日
 
 
 def _split_articles(lines: list[_Line], articles: list[PageArticle], opened_by: list[str],
-                    starts: list[list[int]], floating: list[_Floating]
+                    starts: list[list[int]], floating: list[_Floating], memo: dict[str, set[str]] | None = None
                     ) -> tuple[list[PageArticle], list[str], list[list[int]], list[_Floating]]:
     """Cut articles where the boundary model sees another article begin."""
     cuts: dict[int, list[int]] = {}
     wb = line_model()["boundary"]
-    for k, j, _, x in _boundaries(lines, articles, starts, floating):
+    for k, j, _, x in _boundaries(lines, articles, starts, floating, memo):
         if float(x @ wb) > 0:
             cuts.setdefault(k, []).append(j)
     return _apply_cuts(articles, opened_by, starts, floating, cuts)
@@ -1181,13 +1211,15 @@ _SPLIT_LOG: list[tuple[int, int, np.ndarray, int]] | None = None
 
 
 def _split_for_headlines(lines: list[_Line], colws: list[int], articles: list[PageArticle], opened_by: list[str],
-                         starts: list[list[int]], floating: list[_Floating], grams: dict[str, set[str]]
+                         starts: list[list[int]], floating: list[_Floating], grams: dict[str, set[str]],
+                         memo: dict[str, set[str]] | None = None
                          ) -> tuple[list[PageArticle], list[str], list[list[int]], list[_Floating], bool]:
     """Cut an article where a headline left over by the title assignment describes the text after
     (or before) a paragraph and the article's own title the other side: per leftover headline, its
     best paragraph under the headline-split model, when the model says yes. The last value says
     whether the articles have their titles already: when nothing is cut, the dry assignment is the
-    one the articles would get (``grams``: _grams of the texts seen, kept for the next matchers)."""
+    one the articles would get (``grams``: _grams of the texts seen, kept for the next matchers;
+    ``memo``: _bigrams of the paragraphs seen)."""
     w = line_model()["headline_split"]
     if not w.any() and _SPLIT_LOG is None:
         return articles, opened_by, starts, floating, False
@@ -1212,16 +1244,13 @@ def _split_for_headlines(lines: list[_Line], colws: list[int], articles: list[Pa
     # the dry assignment's matcher when one block saw every article
     m = dry.blocks[0].matcher if len(dry.blocks) == 1 and dry.blocks[0].base == 0 and dry.blocks[0].top == n \
         else _Matcher(articles, grams)
-    para_grams = [[_bigrams(p) for p in a.paragraphs] for a in articles]
+    para_grams = [_para_bigrams(a.paragraphs, memo) for a in articles]
     df: Counter[str] = Counter()
     for gs in para_grams:
         for g in gs:
             df.update(g)
     npara = max(sum(len(gs) for gs in para_grams), 1)
-    unseen = math.log((npara + 1) / 0.5)
-    idf_of = {g: math.log((npara + 1) / (c + 0.5)) for g, c in df.items()}
-    unseens = itertools.repeat(unseen)
-    weight = lambda gs: sum(map(idf_of.get, gs, unseens))  # noqa: E731
+    weight = _Idf(df, npara).weight
     head_total: dict[frozenset[str], float] = {}
 
     def overlap(head: set[str], text: set[str]) -> float:
@@ -1502,7 +1531,19 @@ class _Matcher:
         return sum(itertools.compress(weights, map(seen.__contains__, grams))) / total
 
     def best(self, headline: str, ks: range) -> tuple[float, int]:
-        return max(((self.score(headline, k), k) for k in ks), default=(0.0, -1))
+        """(score, article) of the best-matching article among ``ks`` (the later one of a tie)."""
+        if not ks:
+            return 0.0, -1
+        grams, weights, total = self._weights(headline)
+        if not grams:
+            return 0.0, ks[-1]
+        got = (-1.0, -1)
+        for k in ks:
+            seen = self.grams[k]
+            s = sum(itertools.compress(weights, map(seen.__contains__, grams))) / total if seen else 0.0
+            if (s, k) > got:
+                got = (s, k)
+        return got
 
 
 def _window(fl: _Floating, n: int) -> range:

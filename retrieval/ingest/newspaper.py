@@ -85,6 +85,7 @@ FURNITURE_SIGNS = [re.compile(p) for p in (
     # a paper's name: "…日报", "…晚报", or any short word ending in 报 standing alone ("晨光报")
     rf"[{CJK}]{{1,4}}(?:日报|晚报|时报|快报|商报|晨报|午报|早报|周报)|(?:^|\s)[{CJK}]{{2,4}}报(?:\s|$)",
 )]
+_ANY_FURNITURE_SIGN = re.compile("|".join(f"(?:{p.pattern})" for p in FURNITURE_SIGNS))
 # "第9版 国际", "A3版 要闻": a page number with at most a section name
 PAGE_NO_LINE_RE = re.compile(rf"^(?:第\s*\d{{1,3}}\s*版|[A-Z]?\d{{1,2}}\s*版)\s*[{CJK}]{{0,8}}$")
 LEAD_STARTS = ("本报", "新华社", "中新社", "据")
@@ -197,7 +198,7 @@ def _line_pairs(run: Iterable[_Line]) -> set[str]:
     out: set[str] = set()
     last = ""
     for ln in run:
-        c = _clean_pairs(ln)
+        c = ln.clean if ln.clean is not None else _clean_pairs(ln)
         if not c:
             continue
         if last:
@@ -210,7 +211,7 @@ def _line_pairs(run: Iterable[_Line]) -> set[str]:
 def undouble(text: str) -> str | None:
     """“““娘娘家家人人””” style bold headlines: every character printed twice."""
     s = _SPACES_RE.sub("", text)
-    if len(s) < 4 or len(s) % 2:
+    if len(s) < 4 or len(s) % 2 or s[0] != s[1]:
         return None
     if all(s[i] == s[i + 1] for i in range(0, len(s), 2)):
         return s[::2]
@@ -219,6 +220,7 @@ def undouble(text: str) -> str | None:
 
 _SPACES_RE = re.compile(r"\s+")
 _CJK_RE = re.compile(f"[{CJK}]")
+_ASCII_ALNUM_RE = re.compile(r"[0-9A-Za-z]")
 _WORD_CHAR_RE = re.compile(rf"[{CJK}0-9A-Za-z]")
 _SPACED_CJK_RE = re.compile(rf"[{CJK}]\s+[{CJK}]")
 _NOT_WORD_OR_SPACE_RE = re.compile(r"[^\w\s]")
@@ -365,12 +367,17 @@ def _is_furniture(ln: _Line) -> bool:
         return False
     if EDITOR_RE.search(ln.key) or PAGE_NO_LINE_RE.match(ln.skey):
         return True
+    if not _ANY_FURNITURE_SIGN.search(ln.skey):
+        return False  # (most lines: one search instead of one per sign)
     return sum(1 for p in FURNITURE_SIGNS if p.search(ln.skey)) >= 2
+
+
+_BULLET_RE = re.compile(r"^[■●▲◆]\s*")
 
 
 def _byline_tokens(skey: str) -> list[str] | None:
     """Name tokens of a line made only of roles and names, or None."""
-    s = re.sub(r"^[■●▲◆]\s*", "", skey.strip())
+    s = _BULLET_RE.sub("", skey.strip())
     if not ROLE_RE.match(s):
         return None
     tokens = re.findall(r"\S+", ROLE_ANY_RE.sub(" ", s))
@@ -512,7 +519,7 @@ def line_features(lines: list[_Line], i: int, colw: int, prev_headline: bool) ->
     near = lambda a, b, tol: colw > 0 and abs(a - b) <= tol  # noqa: E731
     nw = nxt.width if nxt is not None else 0
     next_body = nxt is not None and nxt.kind == "body"
-    ascii_share = sum(ch.isascii() and ch.isalnum() for ch in t) / max(len(t), 1)
+    ascii_share = len(_ASCII_ALNUM_RE.findall(t)) / max(len(t), 1)
     inner = len(INNER_PUNCT_RE.findall(t[:-1]))
     ends = _ends_paragraph(t)
     next_ends = next_body and _ends_paragraph(nxt.text)
@@ -763,6 +770,8 @@ def _classify(lines: list[_Line]) -> list[int]:
     """Mark every line's kind; returns the column width at each line."""
     _mark_certain(lines)
     colws = _column_widths(lines)
+    for ln in lines:
+        _clean_pairs(ln)  # every line is read by the topic shift of a line near it
     first: dict[int, np.ndarray] = {}
     p1 = first_pass(lines, colws, first)
     prev_headline = False

@@ -1218,6 +1218,121 @@ SPLIT_MARGIN = -2.0
 # (source line of the paragraph, source line before it, features) of every candidate, while fitting
 _SPLIT_LOG: list[tuple[int, int, np.ndarray, int]] | None = None
 
+_SPLIT_AT = {name: i for i, name in enumerate(_SPLIT_FEATURES)}
+# candidate places of one article handled together: bounds the pair masks of a very long article
+PLACES_BLOCK = 64
+
+
+class _Places:
+    """The headline-split features of every place j (1..paragraphs-1) of one article that do not
+    depend on the headline (``static``, one row per place), and the character pairs either side of
+    each place for the headline's own: the whole paragraphs before it up to about 1500 characters
+    (and 300, its tail), and from it up to 300 (near) and 1500 characters, as boolean masks over the
+    pairs those paragraphs use, so that the IDF-weighted overlaps of a headline with every place are
+    a few products (the boundary model reads the same from the text)."""
+
+    def __init__(self, lines: list[_Line], colws: list[int], paras: list[str], starts: list[int],
+                 grams: list[set[str]], idf: _Idf, title: set[str], title_total: float):
+        count = len(paras)
+        lens = [len(p) for p in paras]
+        # the paragraphs each side spans, per place: [lo, hi)
+        spans = {name: [] for name in ("before", "tail", "near", "after")}
+        for j in range(1, count):
+            for name, limit in (("before", 1500), ("tail", 300)):
+                size, lo = 0, 0
+                for q in range(j - 1, -1, -1):
+                    size += lens[q]
+                    if size >= limit:
+                        lo = q
+                        break
+                spans[name].append((lo, j))
+            for name, limit in (("near", 300), ("after", 1500)):
+                size, hi = 0, count
+                for q in range(j, count):
+                    size += lens[q]
+                    if size >= limit:
+                        hi = q + 1
+                        break
+                spans[name].append((j, hi))
+        # (first place, pair index, IDF per pair, masks per side) per block of places
+        self.blocks: list[tuple[int, dict[str, int], np.ndarray, dict[str, np.ndarray]]] = []
+        cohesion, back = np.zeros(count - 1), np.zeros(count - 1)
+        title_tail, title_near = np.zeros(count - 1), np.zeros(count - 1)
+        for p0 in range(0, count - 1, PLACES_BLOCK):
+            p1 = min(count - 1, p0 + PLACES_BLOCK)
+            q0 = min(spans["before"][p][0] for p in range(p0, p1))
+            q1 = max(spans["after"][p][1] for p in range(p0, p1))
+            index = {g: i for i, g in enumerate(set().union(*grams[q0:q1]))}
+            weights = np.fromiter(map(idf.__getitem__, index), float, len(index))
+            # cumulative counts of each pair over the paragraphs: a side's pairs are those counted
+            # more often at its end than at its start
+            cum = np.zeros((q1 - q0 + 1, len(index)), np.int32)
+            for q in range(q0, q1):
+                cum[q - q0 + 1, np.fromiter(map(index.__getitem__, grams[q]), np.intp, len(grams[q]))] = 1
+            cum = np.cumsum(cum, axis=0, dtype=np.int32)
+            masks = {}
+            for name, span in spans.items():
+                lo = np.array([a for a, _ in span[p0:p1]]) - q0
+                hi = np.array([b for _, b in span[p0:p1]]) - q0
+                masks[name] = cum[hi] > cum[lo]
+            self.blocks.append((p0, index, weights, masks))
+            near_w = masks["near"] @ weights
+            tail_w = masks["tail"] @ weights
+            cohesion[p0:p1] = ((masks["near"] & masks["before"]) @ weights) / np.where(near_w == 0, 1.0, near_w)
+            back[p0:p1] = ((masks["tail"] & masks["after"]) @ weights) / np.where(tail_w == 0, 1.0, tail_w)
+            if title and title_total:
+                t_tail, t_near = self._overlap(index, weights, masks, title, title_total, ("tail", "near"))
+                title_tail[p0:p1], title_near[p0:p1] = t_tail, t_near
+        first = set(starts)
+        after = [0] * (count + 1)  # characters from paragraph j on
+        for q in range(count - 1, -1, -1):
+            after[q] = after[q + 1] + lens[q]
+        x = np.zeros((count - 1, len(_SPLIT_FEATURES)))
+        x[:, _SPLIT_AT["bias"]] = 1.0
+        x[:, _SPLIT_AT["title_near_before"]] = title_tail
+        x[:, _SPLIT_AT["title_near_after"]] = title_near
+        x[:, _SPLIT_AT["no_title"]] = float(not title)
+        x[:, _SPLIT_AT["cohesion"]] = 10 * cohesion
+        x[:, _SPLIT_AT["back"]] = 10 * back
+        x[:, _SPLIT_AT["min_cohesion"]] = 10 * np.minimum(cohesion, back)
+        x[:, _SPLIT_AT["disjoint"]] = (cohesion < 0.02) & (back < 0.02)
+        for j in range(1, count):
+            b = starts[j]
+            prev_last = b - 1
+            w_before = _width_mode(lines, range(starts[j - 1], b), first)
+            stop = starts[j + 1] if j + 1 < len(starts) else min(len(lines), b + 12)
+            w_after = _width_mode(lines, range(b, stop), first)
+            x[j - 1, _SPLIT_AT["blank_before"]] = lines[b].blank_before
+            x[j - 1, _SPLIT_AT["indent_start"]] = colws[b] > 0 and abs(lines[b].width - (colws[b] - 4)) <= 1
+            x[j - 1, _SPLIT_AT["short_end"]] = (prev_last >= 0 and colws[prev_last] > 0
+                                                and lines[prev_last].width < colws[prev_last] - 6)
+            x[j - 1, _SPLIT_AT["width_change"]] = bool(w_before and w_after) and abs(w_before - w_after) >= 2
+            x[j - 1, _SPLIT_AT["opens_with_time"]] = bool(OPENS_WITH_TIME_RE.match(paras[j]))
+            x[j - 1, _SPLIT_AT["sign_off_before"]] = bool(SIGN_OFF_RE.search(paras[j - 1]))
+            x[j - 1, _SPLIT_AT["after_len"]] = min(after[j], 600) / 600
+            x[j - 1, _SPLIT_AT["before_len"]] = min(after[0] - after[j], 600) / 600
+            x[j - 1, _SPLIT_AT["frac"]] = j / count
+        self.static = x
+
+    @staticmethod
+    def _overlap(index: dict[str, int], weights: np.ndarray, masks: dict[str, np.ndarray], head: set[str],
+                 total: float, sides: tuple[str, ...]) -> list[np.ndarray]:
+        """IDF-weighted share of the headline's pairs printed on each side, per place of one block."""
+        at = [index[g] for g in head if g in index]
+        if not at:
+            return [np.zeros(len(masks[s])) for s in sides]
+        w = weights[at]
+        return [(masks[s][:, at] @ w) / total for s in sides]
+
+    def overlaps(self, head: set[str], total: float) -> list[np.ndarray]:
+        """Per place, the headline's overlap with the text near after, near before, after, before."""
+        sides = ("near", "tail", "after", "before")
+        count = len(self.static)
+        if not total:
+            return [np.zeros(count) for _ in sides]
+        parts = [self._overlap(index, weights, masks, head, total, sides) for _, index, weights, masks in self.blocks]
+        return [np.concatenate([p[i] for p in parts]) for i in range(len(sides))]
+
 
 def _split_for_headlines(lines: list[_Line], colws: list[int], articles: list[PageArticle], opened_by: list[str],
                          starts: list[list[int]], floating: list[_Floating], grams: dict[str, set[str]],
@@ -1259,49 +1374,17 @@ def _split_for_headlines(lines: list[_Line], colws: list[int], articles: list[Pa
         for g in gs:
             df.update(g)
     npara = max(sum(len(gs) for gs in para_grams), 1)
-    weight = _Idf(df, npara).weight
+    idf = _Idf(df, npara)
     head_total: dict[frozenset[str], float] = {}
 
-    def overlap(head: set[str], text: set[str]) -> float:
-        """IDF-weighted share of the headline's character pairs printed in the text."""
+    def head_weight(head: set[str]) -> float:
         key = frozenset(head)
         total = head_total.get(key)
         if total is None:
-            total = head_total[key] = weight(head)
-        return weight(head & text) / total if total else 0.0
+            total = head_total[key] = idf.weight(head)
+        return total
 
-    parts: dict[tuple[int, int], tuple] = {}
-
-    def part(k: int, j: int) -> tuple:
-        got = parts.get((k, j))
-        if got is None:
-            # the paragraphs' pairs either side, whole paragraphs up to about 300 / 1500 characters
-            # (the boundary model reads the same from the text; unions of sets are cheaper)
-            ps, gs = articles[k].paragraphs, para_grams[k]
-
-            def side(idx: range, limit: int) -> set[str]:
-                got: set[str] = set()
-                size = 0
-                for q in idx:
-                    got |= gs[q]
-                    size += len(ps[q])
-                    if size >= limit:
-                        break
-                return got
-
-            ga, gb = side(range(j - 1, -1, -1), 1500), side(range(j, len(ps)), 300)
-            gb_all, ga_tail = side(range(j, len(ps)), 1500), side(range(j - 1, -1, -1), 300)
-            cohesion = weight(gb & ga) / (weight(gb) or 1.0)
-            back = weight(ga_tail & gb_all) / (weight(ga_tail) or 1.0)
-            first = set(starts[k])
-            b = starts[k][j]
-            w_before = _width_mode(lines, range(starts[k][j - 1], b), first)
-            stop = starts[k][j + 1] if j + 1 < len(starts[k]) else min(len(lines), b + 12)
-            w_after = _width_mode(lines, range(b, stop), first)
-            got = parts[(k, j)] = (ga, gb_all, ga_tail, gb, cohesion, back,
-                                   float(bool(w_before and w_after) and abs(w_before - w_after) >= 2))
-        return got
-
+    places: dict[int, _Places] = {}
     cuts: dict[int, list[int]] = {}
     for text, fl, role in leftover:
         anchor = fl.before_article if fl.before_article is not None else fl.after_article
@@ -1310,45 +1393,39 @@ def _split_for_headlines(lines: list[_Line], colws: list[int], articles: list[Pa
         window = range(max(0, anchor - SPLIT_WINDOW), min(n, anchor + SPLIT_WINDOW + 1))
         whole = {k: m.score(text, k) for k in window}
         gh = _bigrams(text)
+        total_h = head_weight(gh)
         best: tuple[float, int, int] | None = None
         for k in window:
-            if len(articles[k].paragraphs) < 2:
+            count = len(articles[k].paragraphs)
+            if count < 2:
                 continue
             other = max((v for q, v in whole.items() if q != k), default=0.0)
-            gt = _bigrams(titles[k]) if titles[k] else set()
-            cands = []
-            for j in range(1, len(articles[k].paragraphs)):
-                ga, gb_all, ga_tail, gb, *_ = part(k, j)
-                cands.append((j, overlap(gh, gb), overlap(gh, ga_tail), overlap(gh, gb_all), overlap(gh, ga)))
-            top_gain = max(c[3] - c[4] for c in cands)
-            for j, na, nb, fa, fb in cands:
-                ga, gb_all, ga_tail, gb, cohesion, back, width_change = part(k, j)
-                b = starts[k][j]
-                prev_last = b - 1
-                x = np.array([
-                    1.0, na, nb, fa, fb, float(fa - fb >= top_gain - 1e-9),
-                    whole[k], other,
-                    overlap(gt, ga_tail) if gt else 0.0, overlap(gt, gb) if gt else 0.0, float(not gt),
-                    float(lines[b].blank_before),
-                    float(colws[b] > 0 and abs(lines[b].width - (colws[b] - 4)) <= 1),
-                    float(prev_last >= 0 and colws[prev_last] > 0 and lines[prev_last].width < colws[prev_last] - 6),
-                    10 * cohesion, 10 * back, 10 * min(cohesion, back), float(cohesion < 0.02 and back < 0.02),
-                    width_change,
-                    float(bool(OPENS_WITH_TIME_RE.match(articles[k].paragraphs[j]))),
-                    float(bool(SIGN_OFF_RE.search(articles[k].paragraphs[j - 1]))),
-                    min(sum(map(len, articles[k].paragraphs[j:])), 600) / 600,
-                    min(sum(map(len, articles[k].paragraphs[:j])), 600) / 600,
-                    float(fl.after_article == k and fl.before_article != k),
-                    float(fl.before_article == k),
-                    abs(k - anchor) / SPLIT_WINDOW,
-                    min(len(text), 30) / 15,
-                    role,
-                    j / len(articles[k].paragraphs),
-                ])
-                if _SPLIT_LOG is not None:
-                    _SPLIT_LOG.append((lines[b].raw, lines[prev_last].raw if prev_last >= 0 else -1, x, fl.raw))
-                    continue
-                z = float(x @ w)
+            at = places.get(k)
+            if at is None:
+                gt = _bigrams(titles[k]) if titles[k] else set()
+                at = places[k] = _Places(lines, colws, articles[k].paragraphs, starts[k], para_grams[k], idf,
+                                         gt, head_weight(gt))
+            na, nb, fa, fb = at.overlaps(gh, total_h)
+            gain = fa - fb
+            x = at.static.copy()
+            x[:, _SPLIT_AT["near_after"]] = na
+            x[:, _SPLIT_AT["near_before"]] = nb
+            x[:, _SPLIT_AT["far_after"]] = fa
+            x[:, _SPLIT_AT["far_before"]] = fb
+            x[:, _SPLIT_AT["best_gain"]] = gain >= gain.max() - 1e-9
+            x[:, _SPLIT_AT["s_whole"]] = whole[k]
+            x[:, _SPLIT_AT["other_best"]] = other
+            x[:, _SPLIT_AT["printed_after"]] = float(fl.after_article == k and fl.before_article != k)
+            x[:, _SPLIT_AT["printed_before"]] = float(fl.before_article == k)
+            x[:, _SPLIT_AT["distance"]] = abs(k - anchor) / SPLIT_WINDOW
+            x[:, _SPLIT_AT["head_len"]] = min(len(text), 30) / 15
+            x[:, _SPLIT_AT["role"]] = role
+            if _SPLIT_LOG is not None:
+                for j in range(1, count):
+                    b = starts[k][j]
+                    _SPLIT_LOG.append((lines[b].raw, lines[b - 1].raw if b >= 1 else -1, x[j - 1].copy(), fl.raw))
+                continue
+            for j, z in enumerate((x @ w).tolist(), start=1):
                 if z > SPLIT_MARGIN and (best is None or z > best[0]):
                     best = (z, k, j)
         if best is not None:

@@ -38,6 +38,7 @@ import functools
 import itertools
 import json
 import math
+import operator
 import re
 import unicodedata
 from collections import Counter
@@ -983,7 +984,7 @@ def _segment_chunk(text: str, boundary_log: list[tuple[int, int, np.ndarray]] | 
     for g, (text_g, bold, raw) in enumerate(_group_run(pending)):
         floating.append(_Floating(text_g, None, len(articles) - 1 if articles else None, False, bold,
                                   run=len(articles) + 1, pos=g, raw=raw))
-    pair_memo: dict[str, set[str]] = {}  # _bigrams of the paragraphs
+    pair_memo = _PairMemo()
     if boundary_log is not None:
         boundary_log.extend((lines[b].raw, lines[starts[k][j - 1]].raw, x)
                             for k, j, b, x in _boundaries(lines, articles, starts, floating))
@@ -1018,18 +1019,55 @@ def _bigrams(text: str) -> set[str]:
     return {s[k : k + 2] for k in range(len(s) - 1)}
 
 
-def _para_bigrams(paras: list[str], memo: dict[str, set[str]] | None) -> list[set[str]]:
-    """_bigrams of each paragraph, read from ``memo`` when seen before (the boundary and the
-    headline-split models read the same paragraphs). The sets are shared: never change them."""
+class _PairMemo:
+    """_bigrams of the paragraphs of a chunk, each made once (the boundary and the headline-split
+    models read the same paragraphs), and of any stretch of text running over several of them. The
+    sets are shared: never change them."""
+
+    def __init__(self) -> None:
+        self.sets: dict[str, set[str]] = {}
+        self.ends: dict[str, str] = {}  # a paragraph's first and last character that _bigrams reads
+
+    def of(self, p: str) -> set[str]:
+        got = self.sets.get(p)
+        if got is None:
+            c = _NOT_WORD_RE.sub("", p)
+            got = self.sets[p] = {c[k : k + 2] for k in range(len(c) - 1)}
+            self.ends[p] = c[:1] + c[-1:]
+        return got
+
+    def window(self, paras: list[str], start: int, end: int) -> set[str]:
+        """_bigrams("".join(paras)[start:end]): the pairs of each paragraph and those across each join
+        (from one paragraph's last character to the next one's first), without slicing the text again."""
+        out: set[str] = set()
+        last = ""
+        at = 0
+        for p in paras:
+            lo, hi = max(start - at, 0), min(end - at, len(p))
+            at += len(p)
+            if lo >= hi:
+                continue
+            if lo == 0 and hi == len(p):
+                pairs = self.of(p)
+                ends = self.ends[p]
+            else:
+                c = _NOT_WORD_RE.sub("", p[lo:hi])
+                pairs = {c[k : k + 2] for k in range(len(c) - 1)}
+                ends = c[:1] + c[-1:]
+            if not ends:
+                continue
+            if last:
+                out.add(last + ends[0])
+            out |= pairs
+            last = ends[-1]
+        return out
+
+
+def _para_bigrams(paras: list[str], memo: _PairMemo | None) -> list[set[str]]:
+    """_bigrams of each paragraph, from ``memo`` when given."""
     if memo is None:
         return [_bigrams(p) for p in paras]
-    out = []
-    for p in paras:
-        got = memo.get(p)
-        if got is None:
-            got = memo[p] = _bigrams(p)
-        out.append(got)
-    return out
+    return [memo.of(p) for p in paras]
 
 
 class _Idf(dict):
@@ -1056,7 +1094,7 @@ def _width_mode(lines: list[_Line], idx: range, first: set[int]) -> int:
 
 
 def _boundaries(lines: list[_Line], articles: list[PageArticle], starts: list[list[int]],
-                floating: list[_Floating], memo: dict[str, set[str]] | None = None
+                floating: list[_Floating], memo: _PairMemo | None = None
                 ) -> list[tuple[int, int, int, np.ndarray]]:
     """(article, paragraph, line, features) of every place inside an article
     where another article might begin: a paragraph that starts after a blank
@@ -1064,6 +1102,7 @@ def _boundaries(lines: list[_Line], articles: list[PageArticle], starts: list[li
     one above; what tells them apart is a change of topic (few shared rare
     character pairs), of column width, and a headline nearby that matches the
     text after the place much better than the text before."""
+    memo = memo or _PairMemo()
     paras = _para_bigrams([p for a in articles for p in a.paragraphs], memo)
     df: Counter[str] = Counter()
     for g in paras:
@@ -1074,8 +1113,9 @@ def _boundaries(lines: list[_Line], articles: list[PageArticle], starts: list[li
     for fl in floating:
         centre = fl.before_article if fl.before_article is not None else fl.after_article
         if centre is not None:
+            head = (fl.text, _bigrams(fl.text))
             for k in range(max(0, centre - 3), centre + 4):
-                near.setdefault(k, []).append((fl.text, _bigrams(fl.text)))
+                near.setdefault(k, []).append(head)
     out = []
     for k, art in enumerate(articles):
         for j in range(1, len(art.paragraphs)):
@@ -1084,14 +1124,17 @@ def _boundaries(lines: list[_Line], articles: list[PageArticle], starts: list[li
                 # (fitted on every paragraph start as well, with a model of their own, none was told
                 # apart: 271 article starts among 21,203 paragraphs printed flush under another)
                 continue
-            before = _joined(art.paragraphs, j, -1, 1500)
-            after = _joined(art.paragraphs, j, 1, 1500)
-            ga, gb = _bigrams(before), _bigrams(after[:300])
+            was, upto = _joined_parts(art.paragraphs, j, -1, 1500), _joined_parts(art.paragraphs, j, 1, 1500)
+            before, after = "".join(was)[-1500:], "".join(upto)[:1500]
+            # the pairs of before, after[:300], after and before[-300:], from the paragraphs' own
+            size_b = sum(map(len, was))
+            ga = memo.window(was, size_b - len(before), size_b)
+            gb = memo.window(upto, 0, min(len(after), 300))
             total = weight(gb) or 1.0
             cohesion = weight(gb & ga) / total
             # and the other way: does the text before share words with what follows?
-            gb_all = _bigrams(after[:1500])
-            ga_tail = _bigrams(before[-300:])
+            gb_all = memo.window(upto, 0, len(after))
+            ga_tail = memo.window(was, size_b - min(len(before), 300), size_b)
             back = weight(ga_tail & gb_all) / (weight(ga_tail) or 1.0)
             first = set(starts[k])
             w_before = _width_mode(lines, range(starts[k][j - 1], b), first)
@@ -1133,9 +1176,9 @@ def _boundaries(lines: list[_Line], articles: list[PageArticle], starts: list[li
     return out
 
 
-def _joined(paras: list[str], j: int, way: int, limit: int) -> str:
-    """The text of paragraphs j, j+1, … (way 1) or j-1, j-2, … (way -1), at most ``limit`` characters
-    next to paragraph j: long articles cost no more per place than short ones."""
+def _joined_parts(paras: list[str], j: int, way: int, limit: int) -> list[str]:
+    """The paragraphs j, j+1, … (way 1) or …, j-2, j-1 (way -1) that reach ``limit`` characters
+    next to paragraph j, in page order: long articles cost no more per place than short ones."""
     got: list[str] = []
     size = 0
     idx = range(j, len(paras)) if way > 0 else range(j - 1, -1, -1)
@@ -1144,9 +1187,13 @@ def _joined(paras: list[str], j: int, way: int, limit: int) -> str:
         size += len(paras[q])
         if size >= limit:
             break
-    if way > 0:
-        return "".join(got)[:limit]
-    return "".join(reversed(got))[-limit:]
+    return got if way > 0 else got[::-1]
+
+
+def _joined(paras: list[str], j: int, way: int, limit: int) -> str:
+    """The text of those paragraphs, at most ``limit`` characters next to paragraph j."""
+    text = "".join(_joined_parts(paras, j, way, limit))
+    return text[:limit] if way > 0 else text[-limit:]
 
 
 _BOUNDARY_FEATURES = ("bias", "cohesion", "back", "min_cohesion", "width_change", "width_unknown",
@@ -1157,7 +1204,7 @@ OPENS_WITH_TIME_RE = re.compile(r"^(?:\d{1,2}月\d{1,2}日|\d{1,2}日|近日|日
 
 
 def _split_articles(lines: list[_Line], articles: list[PageArticle], opened_by: list[str],
-                    starts: list[list[int]], floating: list[_Floating], memo: dict[str, set[str]] | None = None
+                    starts: list[list[int]], floating: list[_Floating], memo: _PairMemo | None = None
                     ) -> tuple[list[PageArticle], list[str], list[list[int]], list[_Floating]]:
     """Cut articles where the boundary model sees another article begin."""
     cuts: dict[int, list[int]] = {}
@@ -1336,7 +1383,7 @@ class _Places:
 
 def _split_for_headlines(lines: list[_Line], colws: list[int], articles: list[PageArticle], opened_by: list[str],
                          starts: list[list[int]], floating: list[_Floating], grams: dict[str, set[str]],
-                         memo: dict[str, set[str]] | None = None
+                         memo: _PairMemo | None = None
                          ) -> tuple[list[PageArticle], list[str], list[list[int]], list[_Floating], bool]:
     """Cut an article where a headline left over by the title assignment describes the text after
     (or before) a paragraph and the article's own title the other side: per leftover headline, its
@@ -1568,8 +1615,15 @@ def _fallback_title(art: PageArticle) -> str:
 def _grams(text: str) -> set[str]:
     """Characters and character bigrams: headlines paraphrase their article,
     so single characters carry much of the match and bigrams add precision."""
-    s = re.sub(rf"[^{CJK}0-9a-zA-Z]", "", unicodedata.normalize("NFKC", text).lower())
+    s = _NOT_WORD_RE.sub("", unicodedata.normalize("NFKC", text).lower())
     return set(s) | {s[i : i + 2] for i in range(len(s) - 1)}
+
+
+def _text_grams(text: str) -> set[str]:
+    """_grams of an article's text, built faster; the order of a set that is only looked up in
+    does not matter (a headline's grams are summed in their set's order: those stay _grams)."""
+    s = _NOT_WORD_RE.sub("", unicodedata.normalize("NFKC", text).lower())
+    return set(s).union(map(operator.add, s, s[1:]))
 
 
 class _Matcher:
@@ -1581,7 +1635,7 @@ class _Matcher:
             text = "".join(a.paragraphs)
             got = memo.get(text)
             if got is None:
-                got = memo[text] = _grams(text)
+                got = memo[text] = _text_grams(text)
             self.grams.append(got)
         self.n = len(articles)
         self.df: Counter[str] = Counter()
@@ -1592,11 +1646,15 @@ class _Matcher:
         self.unseen = 0.5
 
         self._weighted: dict[str, tuple[list[str], list[float], float]] = {}
+        self._idf: dict[str, float] = {}
 
     def idf(self, b: str) -> float:
         """The gram's IDF over the articles, read only for a headline's grams (most grams are never asked)."""
-        c = self.df.get(b)
-        return self.unseen if c is None else math.log((self.n + 1) / (c + 0.5)) + 0.1
+        got = self._idf.get(b)
+        if got is None:
+            c = self.df.get(b)
+            got = self._idf[b] = self.unseen if c is None else math.log((self.n + 1) / (c + 0.5)) + 0.1
+        return got
 
     def _weights(self, headline: str) -> tuple[list[str], list[float], float]:
         """The headline's grams, their weights, and the weights' sum with the prior."""

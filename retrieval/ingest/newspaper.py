@@ -182,6 +182,10 @@ class _Line:
     # features of every line nearby read them (_topic_shift, _line_pairs)
     clean: str | None = None
     pairs: frozenset[str] = frozenset()
+    ends: bool = False  # the text ends a paragraph (_ends_paragraph), read by most features
+
+    def __post_init__(self) -> None:
+        self.ends = _ends_paragraph(self.text)
 
 
 def _clean_pairs(ln: _Line) -> str:
@@ -244,8 +248,13 @@ def _set_widths(lines: list[_Line]) -> None:
     def agreeing(widths: list[int]) -> int:
         return sum(1 for a, b in zip(widths, widths[1:]) if a == b and a >= 12)
 
-    half = [_width(ln.text, True) for ln in lines]
-    full = [_width(ln.text, False) for ln in lines]
+    full, half = [], []
+    for ln in lines:
+        # _width(text, False) and _width(text, True), measured once
+        printed = _SPACES_RE.sub("", ln.text)
+        wide = _ASCII_RE.sub("", printed)
+        full.append(len(printed) + len(wide))
+        half.append(full[-1] - sum(map(wide.count, HALF_PUNCT)))
     widths = full if agreeing(full) > agreeing(half) else half
     for ln, w in zip(lines, widths):
         ln.width = w
@@ -364,7 +373,7 @@ def _split_lines(text: str) -> list[_Line]:
 
 
 def _is_furniture(ln: _Line) -> bool:
-    if len(ln.text) > 48 or _ends_paragraph(ln.text):
+    if len(ln.text) > 48 or ln.ends:
         return False
     if EDITOR_RE.search(ln.key) or PAGE_NO_LINE_RE.match(ln.skey):
         return True
@@ -459,7 +468,7 @@ def _column_widths(lines: list[_Line]) -> list[int]:
     """Most common width of the full body lines that follow (else those before),
     not looking past a line known to end an article (a credit, page furniture):
     the next article may be set in another column width."""
-    widths = [ln.width if ln.kind == "body" and not _ends_paragraph(ln.text) and ln.width >= 12 else 0
+    widths = [ln.width if ln.kind == "body" and not ln.ends and ln.width >= 12 else 0
               for ln in lines]
     # a credit, a continuation note or page furniture ends an article, a lead
     # or byline starts the next one: the width there may differ
@@ -515,15 +524,15 @@ def line_features(lines: list[_Line], i: int, colw: int, prev_headline: bool) ->
     w = ln.width
     t = ln.text
     prev_clean = prev is None or prev.kind in ("credit", "header", "byline", "byline_cont", "cont", "headline") \
-        or _ends_paragraph(prev.text)
+        or prev.ends
     next_special = nxt is None or nxt.kind in ("lead", "byline", "cont", "header")
     near = lambda a, b, tol: colw > 0 and abs(a - b) <= tol  # noqa: E731
     nw = nxt.width if nxt is not None else 0
     next_body = nxt is not None and nxt.kind == "body"
     ascii_share = len(_ASCII_ALNUM_RE.findall(t)) / max(len(t), 1)
     inner = len(INNER_PUNCT_RE.findall(t[:-1]))
-    ends = _ends_paragraph(t)
-    next_ends = next_body and _ends_paragraph(nxt.text)
+    ends = ln.ends
+    next_ends = next_body and nxt.ends
     # a line inside a paragraph fills the column (the first one less its indent);
     # one that neither fills it nor ends a sentence is no body line
     misfit = colw > 0 and not ends and not (colw - 5 <= w <= colw + 2)
@@ -542,7 +551,7 @@ def line_features(lines: list[_Line], i: int, colw: int, prev_headline: bool) ->
         1.0,
         float(prev_clean),
         float(prev_headline),
-        float(_ends_paragraph(t)),
+        float(ends),
         float(t.endswith(SOFT_END)),
         min(inner, 2) / 2,
         float(near(w, colw, 2)),
@@ -552,13 +561,13 @@ def line_features(lines: list[_Line], i: int, colw: int, prev_headline: bool) ->
         float(next_special),
         float(next_body and near(nw, colw - 4, 1)),
         float(next_body and near(nw, colw, 2)),
-        float(next_body and _ends_paragraph(nxt.text)),
+        float(next_body and nxt.ends),
         float(ln.blank_before),
         float(nxt is None or nxt.blank_before),
         ascii_share,
         min(w, 80) / 40,
         float(bool(_SPACED_CJK_RE.search(ln.spaced))),
-        float(next_body and not _ends_paragraph(nxt.text) and not near(nw, colw, 2) and not near(nw, colw - 4, 1)),
+        float(next_body and not nxt.ends and not near(nw, colw, 2) and not near(nw, colw - 4, 1)),
         float(w <= 8),
         _echo(lines, i),
         float(ln.joins_next),
@@ -641,7 +650,7 @@ def _run_unfinished(lines: list[_Line], i: int) -> float:
         if j > i and (ln.kind != "body" or ln.doubled):
             cont = CONT_RE.match(ln.key) if ln.kind == "cont" else None
             return float(cont is None or cont.group(1) != "下转")
-        if _ends_paragraph(ln.text):
+        if ln.ends:
             return 0.0
     return float(i + 4 >= len(lines))
 
@@ -699,7 +708,7 @@ def may_be_headline(lines: list[_Line], i: int, prev_headline: bool, colws: list
     # no line of a paragraph at all; nor is a line after a break (blank line)
     # that neither fills the column nor ends a sentence; a bracket closing a
     # line may close a commentary's signature ("（作者为…研究员）")
-    return prev.kind != "body" or _ends_paragraph(prev.text) or prev.text.endswith(("）", ")")) or (
+    return prev.kind != "body" or prev.ends or prev.text.endswith(("）", ")")) or (
         colws[i - 1] > 0 and not colws[i - 1] - 6 <= prev.width <= colws[i - 1] + 3) or (
         ln.blank_before and colws[i] > 0 and not colws[i] - 5 <= ln.width <= colws[i] + 2)
 
@@ -1089,7 +1098,7 @@ class _Idf(dict):
 def _width_mode(lines: list[_Line], idx: range, first: set[int]) -> int:
     """Column width of a run of body lines; a paragraph's first line is indented."""
     c = Counter(lines[j].width + (4 if j in first else 0) for j in idx
-                if lines[j].kind == "body" and not _ends_paragraph(lines[j].text) and lines[j].width >= 12)
+                if lines[j].kind == "body" and not lines[j].ends and lines[j].width >= 12)
     return _mode_width(c) if c else 0
 
 
@@ -1159,7 +1168,7 @@ def _boundaries(lines: list[_Line], articles: list[PageArticle], starts: list[li
                 min(len(after), 600) / 600,
                 # is there a paragraph's worth of text before to judge its topic by
                 min(len(before), 120) / 120,
-                float(lines[b].width <= 24 and _ends_paragraph(lines[b].text)),
+                float(lines[b].width <= 24 and lines[b].ends),
                 max(head_gain, 0.0),
                 # a short text running into a photo credit: a photo story's caption
                 _credit_soon(lines, b - 1),

@@ -325,10 +325,9 @@ class _Simplifier:
 
             head = sample[:4000]
             conv = _zhconv().convert(head, "zh-cn")
-            ideographs = len(_CJK_RE.findall(head))
-            changed = sum(a != b and bool(_CJK_RE.match(a)) for a, b in zip(head, conv))
+            changed = 0 if conv == head else sum(a != b and bool(_CJK_RE.match(a)) for a, b in zip(head, conv))
             # a few variant characters occur in simplified text too (人名, 引文)
-            self.active = changed >= max(3, ideographs // 50)
+            self.active = changed >= 3 and changed >= len(_CJK_RE.findall(head)) // 50
 
     def __call__(self, text: str) -> str:
         if not self.active:

@@ -1079,11 +1079,13 @@ def _para_bigrams(paras: list[str], memo: _PairMemo | None) -> list[set[str]]:
 
 
 class _Idf(dict):
-    """Pair → log((n + 1) / (document frequency + 0.5)), computed when first asked: most pairs of a
-    page are never weighed."""
+    """Pair → log((n + 1) / (document frequency + 0.5)); a pair counted nowhere (one across two
+    paragraphs, a headline's) is computed when first asked."""
 
     def __init__(self, df: Counter[str], n: int):
-        super().__init__()
+        # every counted pair at once, without a call per pair (the same arithmetic as __missing__)
+        super().__init__(zip(df.keys(), map(math.log, map(operator.truediv, itertools.repeat(n + 1),
+                                                           map(operator.add, df.values(), itertools.repeat(0.5))))))
         self.df, self.n = df, n
 
     def __missing__(self, g: str) -> float:

@@ -1319,7 +1319,8 @@ class _Places:
             p1 = min(count - 1, p0 + PLACES_BLOCK)
             q0 = min(spans["before"][p][0] for p in range(p0, p1))
             q1 = max(spans["after"][p][1] for p in range(p0, p1))
-            index = {g: i for i, g in enumerate(set().union(*grams[q0:q1]))}
+            used = set().union(*grams[q0:q1])
+            index = dict(zip(used, range(len(used))))
             weights = np.fromiter(map(idf.__getitem__, index), float, len(index))
             # cumulative counts of each pair over the paragraphs: a side's pairs are those counted
             # more often at its end than at its start
@@ -1353,12 +1354,13 @@ class _Places:
         x[:, _SPLIT_AT["back"]] = 10 * back
         x[:, _SPLIT_AT["min_cohesion"]] = 10 * np.minimum(cohesion, back)
         x[:, _SPLIT_AT["disjoint"]] = (cohesion < 0.02) & (back < 0.02)
+        # column width of each paragraph (the last one's: its first 12 lines), read either side of a place
+        modes = [_width_mode(lines, range(starts[j], starts[j + 1] if j + 1 < len(starts)
+                                          else min(len(lines), starts[j] + 12)), first) for j in range(count)]
         for j in range(1, count):
             b = starts[j]
             prev_last = b - 1
-            w_before = _width_mode(lines, range(starts[j - 1], b), first)
-            stop = starts[j + 1] if j + 1 < len(starts) else min(len(lines), b + 12)
-            w_after = _width_mode(lines, range(b, stop), first)
+            w_before, w_after = modes[j - 1], modes[j]
             x[j - 1, _SPLIT_AT["blank_before"]] = lines[b].blank_before
             x[j - 1, _SPLIT_AT["indent_start"]] = colws[b] > 0 and abs(lines[b].width - (colws[b] - 4)) <= 1
             x[j - 1, _SPLIT_AT["short_end"]] = (prev_last >= 0 and colws[prev_last] > 0

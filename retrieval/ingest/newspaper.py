@@ -34,6 +34,7 @@ Authors are the names of the byline joined by one space, roles (记者,
 
 from __future__ import annotations
 
+import bisect
 import functools
 import itertools
 import json
@@ -86,7 +87,8 @@ FURNITURE_SIGNS = [re.compile(p) for p in (
     # a paper's name: "…日报", "…晚报", or any short word ending in 报 standing alone ("晨光报")
     rf"[{CJK}]{{1,4}}(?:日报|晚报|时报|快报|商报|晨报|午报|早报|周报)|(?:^|\s)[{CJK}]{{2,4}}报(?:\s|$)",
 )]
-_ANY_FURNITURE_SIGN = re.compile("|".join(f"(?:{p.pattern})" for p in FURNITURE_SIGNS))
+# what every sign above needs in the line (a digit, 星期 or 周, 版, 报): most lines have none of them
+_FURNITURE_HINT_RE = re.compile(r"[报周版]|星期|\d")
 # "第9版 国际", "A3版 要闻": a page number with at most a section name
 PAGE_NO_LINE_RE = re.compile(rf"^(?:第\s*\d{{1,3}}\s*版|[A-Z]?\d{{1,2}}\s*版)\s*[{CJK}]{{0,8}}$")
 LEAD_STARTS = ("本报", "新华社", "中新社", "据")
@@ -376,8 +378,8 @@ def _is_furniture(ln: _Line) -> bool:
         return False
     if EDITOR_RE.search(ln.key) or PAGE_NO_LINE_RE.match(ln.skey):
         return True
-    if not _ANY_FURNITURE_SIGN.search(ln.skey):
-        return False  # (most lines: one search instead of one per sign)
+    if not _FURNITURE_HINT_RE.search(ln.skey):
+        return False
     return sum(1 for p in FURNITURE_SIGNS if p.search(ln.skey)) >= 2
 
 
@@ -474,45 +476,63 @@ def _column_widths(lines: list[_Line]) -> list[int]:
     hard = [ln.kind in ("credit", "cont", "header") or ln.doubled is not None for ln in lines]
     soft = [h or ln.kind != "body" for h, ln in zip(hard, lines)]
     n = len(lines)
+    counted_at = [j for j in range(n) if widths[j]]  # the lines whose width counts
+
+    def next_stops(stops: list[bool]) -> list[int]:
+        """Per line, the first stop after it (n: none)."""
+        got, nxt = [n] * n, n
+        for j in range(n - 1, -1, -1):
+            got[j] = nxt
+            if stops[j]:
+                nxt = j
+        return got
+
+    next_soft, next_hard = next_stops(soft), next_stops(hard)
+    prev_soft, last = [-1] * n, -1  # per line, the last soft stop before it
+    for j in range(n):
+        prev_soft[j] = last
+        if soft[j]:
+            last = j
+
+    def after(i: int, stop: int) -> list[int]:
+        """Widths of the (at most 10) counted lines after line i, within 15 lines and before ``stop``."""
+        a = bisect.bisect_right(counted_at, i)
+        b = bisect.bisect_left(counted_at, min(stop, i + 16), a)
+        return [widths[j] for j in counted_at[a : min(b, a + 10)]]
+
+    def before(i: int) -> list[int]:
+        """Widths of the counted lines of the 7 before line i, back to the last soft stop."""
+        a = bisect.bisect_right(counted_at, max(prev_soft[i], i - 8))
+        return [widths[j] for j in counted_at[a : bisect.bisect_left(counted_at, i, a)]]
+
+    modes: dict[frozenset[tuple[int, int]], int] = {}  # neighbouring lines count the same widths
     out = []
     for i in range(n):
-        # width → lines counted; ``counted`` keeps their sum
-        c: dict[int, int] = {}
-        counted = 0
         # headlines run straight into a lead: then the lead's article is the one to measure
-        for stops in (soft, hard):
-            c = {}
-            counted = 0
-            for j in range(i + 1, min(n, i + 16)):
-                if stops[j] or counted >= 10:
-                    break
-                if widths[j]:
-                    c[widths[j]] = c.get(widths[j], 0) + 1
-                    counted += 1
-            if counted >= 3:
+        got: list[int] = []
+        for stops in (next_soft, next_hard):
+            got = after(i, stops[i])
+            if len(got) >= 3:
                 break
             # a paragraph's last lines before the next article: measure its own
             # article (the lines before it), not the one after the lead
-            if c and stops is soft:
-                for j in range(i - 1, max(-1, i - 8), -1):
-                    if soft[j]:
-                        break
-                    if widths[j]:
-                        c[widths[j]] = c.get(widths[j], 0) + 1
-                        counted += 1
-                if counted >= 3:
+            if got and stops is next_soft:
+                got += before(i)
+                if len(got) >= 3:
                     break
-        if counted < 2:
-            for j in range(i - 1, max(-1, i - 8), -1):
-                if soft[j]:
-                    break
-                if widths[j]:
-                    c[widths[j]] = c.get(widths[j], 0) + 1
-                    counted += 1
-        if not c:
+        if len(got) < 2:
+            got += before(i)
+        if not got:
             out.append(0)
             continue
-        out.append(_mode_width(c))
+        c: dict[int, int] = {}  # width → lines counted
+        for w in got:
+            c[w] = c.get(w, 0) + 1
+        key = frozenset(c.items())
+        mode = modes.get(key)
+        if mode is None:
+            mode = modes[key] = _mode_width(c)
+        out.append(mode)
     return out
 
 

@@ -66,13 +66,15 @@ def simplified_in_place(text: str) -> str:
     words are converted character by character instead."""
     if not CJK_RE.search(text):
         return text
-    zhconv = _zhconv()
-    out = []
-    for word in zhconv.tokenize(text, "zh-cn"):
-        conv = zhconv.convert(word, "zh-cn")
-        out.append(conv if len(conv) == len(word) else "".join(map(_one_character, word)))
-    kept = "".join(out)
+    kept = "".join(map(_simplified_word, _zhconv().tokenize(text, "zh-cn")))
     return kept if len(kept) == len(text) else text
+
+
+@lru_cache(maxsize=65536)
+def _simplified_word(word: str) -> str:
+    """One word as zhconv segments it, simplified in place (the same words recur on every page)."""
+    conv = _zhconv().convert(word, "zh-cn")
+    return conv if len(conv) == len(word) else "".join(map(_one_character, word))
 
 
 def _one_character(c: str) -> str:

@@ -34,13 +34,16 @@ Authors are the names of the byline joined by one space, roles (记者,
 
 from __future__ import annotations
 
+import bisect
 import functools
+import itertools
 import json
 import math
+import operator
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -84,6 +87,8 @@ FURNITURE_SIGNS = [re.compile(p) for p in (
     # a paper's name: "…日报", "…晚报", or any short word ending in 报 standing alone ("晨光报")
     rf"[{CJK}]{{1,4}}(?:日报|晚报|时报|快报|商报|晨报|午报|早报|周报)|(?:^|\s)[{CJK}]{{2,4}}报(?:\s|$)",
 )]
+# what every sign above needs in the line (a digit, 星期 or 周, 版, 报): most lines have none of them
+_FURNITURE_HINT_RE = re.compile(r"[报周版]|星期|\d")
 # "第9版 国际", "A3版 要闻": a page number with at most a section name
 PAGE_NO_LINE_RE = re.compile(rf"^(?:第\s*\d{{1,3}}\s*版|[A-Z]?\d{{1,2}}\s*版)\s*[{CJK}]{{0,8}}$")
 LEAD_STARTS = ("本报", "新华社", "中新社", "据")
@@ -175,12 +180,45 @@ class _Line:
     width: int = 0  # in half-width units, spaces not counted
     joins_next: bool = False  # the line seems to end inside a word that the next line finishes
     text_score: tuple[float, ...] | None = None  # headline-ness of its words (_text_score), when asked
+    # the key less what _bigrams drops, and its character pairs: computed once per line, since the
+    # features of every line nearby read them (_topic_shift, _line_pairs)
+    clean: str | None = None
+    pairs: frozenset[str] = frozenset()
+    ends: bool = False  # the text ends a paragraph (_ends_paragraph), read by most features
+
+    def __post_init__(self) -> None:
+        self.ends = _ends_paragraph(self.text)
+
+
+def _clean_pairs(ln: _Line) -> str:
+    """The line's key as _bigrams reads it (its pairs in ``ln.pairs``), computed on first use."""
+    if ln.clean is None:
+        s = _NOT_WORD_RE.sub("", ln.key)
+        ln.pairs = frozenset([s[k : k + 2] for k in range(len(s) - 1)])
+        ln.clean = s
+    return ln.clean
+
+
+def _line_pairs(run: Iterable[_Line]) -> set[str]:
+    """``_bigrams`` of the lines' keys joined: each line's own pairs and those across each join
+    (from one non-empty line to the next), without joining and slicing the text again."""
+    out: set[str] = set()
+    last = ""
+    for ln in run:
+        c = ln.clean if ln.clean is not None else _clean_pairs(ln)
+        if not c:
+            continue
+        if last:
+            out.add(last + c[0])
+        out |= ln.pairs
+        last = c[-1]
+    return out
 
 
 def undouble(text: str) -> str | None:
     """“““娘娘家家人人””” style bold headlines: every character printed twice."""
-    s = re.sub(r"\s+", "", text)
-    if len(s) < 4 or len(s) % 2:
+    s = _SPACES_RE.sub("", text)
+    if len(s) < 4 or len(s) % 2 or s[0] != s[1]:
         return None
     if all(s[i] == s[i + 1] for i in range(0, len(s), 2)):
         return s[::2]
@@ -188,6 +226,12 @@ def undouble(text: str) -> str | None:
 
 
 _SPACES_RE = re.compile(r"\s+")
+_CJK_RE = re.compile(f"[{CJK}]")
+_ASCII_ALNUM_RE = re.compile(r"[0-9A-Za-z]")
+_WORD_CHAR_RE = re.compile(rf"[{CJK}0-9A-Za-z]")
+_SPACED_CJK_RE = re.compile(rf"[{CJK}]\s+[{CJK}]")
+_NOT_WORD_OR_SPACE_RE = re.compile(r"[^\w\s]")
+_NOT_WORD_RE = re.compile(rf"[^{CJK}0-9a-zA-Z]")
 _ASCII_RE = re.compile(r"[\x00-\x7f]+")
 
 
@@ -206,8 +250,13 @@ def _set_widths(lines: list[_Line]) -> None:
     def agreeing(widths: list[int]) -> int:
         return sum(1 for a, b in zip(widths, widths[1:]) if a == b and a >= 12)
 
-    half = [_width(ln.text, True) for ln in lines]
-    full = [_width(ln.text, False) for ln in lines]
+    full, half = [], []
+    for ln in lines:
+        # _width(text, False) and _width(text, True), measured once
+        printed = _SPACES_RE.sub("", ln.text)
+        wide = _ASCII_RE.sub("", printed)
+        full.append(len(printed) + len(wide))
+        half.append(full[-1] - sum(map(wide.count, HALF_PUNCT)))
     widths = full if agreeing(full) > agreeing(half) else half
     for ln, w in zip(lines, widths):
         ln.width = w
@@ -272,20 +321,24 @@ class _Simplifier:
 
     def __init__(self, sample: str) -> None:
         self.active = False
-        if re.search(f"[{CJK}]", sample):
+        self._done: dict[str, str] = {}
+        if _CJK_RE.search(sample):
             from retrieval.textnorm import _zhconv
 
             head = sample[:4000]
             conv = _zhconv().convert(head, "zh-cn")
-            ideographs = len(re.findall(f"[{CJK}]", head))
-            changed = sum(a != b and bool(re.match(f"[{CJK}]", a)) for a, b in zip(head, conv))
+            changed = 0 if conv == head else sum(a != b and bool(_CJK_RE.match(a)) for a, b in zip(head, conv))
             # a few variant characters occur in simplified text too (人名, 引文)
-            self.active = changed >= max(3, ideographs // 50)
+            self.active = changed >= 3 and changed >= len(_CJK_RE.findall(head)) // 50
 
     def __call__(self, text: str) -> str:
         if not self.active:
             return text
-        return simplified_in_place(text)
+        # a line without layout spaces is asked for twice (squeezed and spaced)
+        got = self._done.get(text)
+        if got is None:
+            got = self._done[text] = simplified_in_place(text)
+        return got
 
 
 def _split_lines(text: str) -> list[_Line]:
@@ -301,7 +354,7 @@ def _split_lines(text: str) -> list[_Line]:
         raw += 1
         md = MD_HEADING_RE.match(stripped)
         content = MD_HEADING_RE.sub("", stripped)
-        spaced = re.sub(r"\s+", " ", content)
+        spaced = _SPACES_RE.sub(" ", content)
         squeezed = squeeze_spaces(content)
         line = _Line(squeezed, simplify(squeezed), blank, raw, spaced=spaced, skey=simplify(spaced))
         if md:
@@ -321,16 +374,21 @@ def _split_lines(text: str) -> list[_Line]:
 
 
 def _is_furniture(ln: _Line) -> bool:
-    if len(ln.text) > 48 or _ends_paragraph(ln.text):
+    if len(ln.text) > 48 or ln.ends:
         return False
     if EDITOR_RE.search(ln.key) or PAGE_NO_LINE_RE.match(ln.skey):
         return True
+    if not _FURNITURE_HINT_RE.search(ln.skey):
+        return False
     return sum(1 for p in FURNITURE_SIGNS if p.search(ln.skey)) >= 2
+
+
+_BULLET_RE = re.compile(r"^[■●▲◆]\s*")
 
 
 def _byline_tokens(skey: str) -> list[str] | None:
     """Name tokens of a line made only of roles and names, or None."""
-    s = re.sub(r"^[■●▲◆]\s*", "", skey.strip())
+    s = _BULLET_RE.sub("", skey.strip())
     if not ROLE_RE.match(s):
         return None
     tokens = re.findall(r"\S+", ROLE_ANY_RE.sub(" ", s))
@@ -379,7 +437,7 @@ def _mark_certain(lines: list[_Line]) -> None:
     # last character and the next paragraph's first rarely.
     pairs = {ln.key[k : k + 2] for ln in lines if ln.kind == "body" for k in range(len(ln.key) - 1)}
     for a, b in zip(lines, lines[1:]):
-        if a.key and b.key and re.match(f"[{CJK}]", a.key[-1]) and re.match(f"[{CJK}]", b.key[0]):
+        if a.key and b.key and _CJK_RE.match(a.key[-1]) and _CJK_RE.match(b.key[0]):
             a.joins_next = (a.key[-1] + b.key[0]) in pairs
     # A lead's bracketed byline can run over a few lines, which then read like
     # bylines of their own ("见习记者 罗程海 李艺") but are the lead going on.
@@ -400,7 +458,7 @@ def _mark_certain(lines: list[_Line]) -> None:
                 b.kind = "byline_cont"
 
 
-def _mode_width(c: Counter[int]) -> int:
+def _mode_width(c: dict[int, int]) -> int:
     """The column width among counted line widths: lines of mixed Latin text end
     one unit short and lines with hanging punctuation one long, so neighbours
     count half."""
@@ -411,46 +469,70 @@ def _column_widths(lines: list[_Line]) -> list[int]:
     """Most common width of the full body lines that follow (else those before),
     not looking past a line known to end an article (a credit, page furniture):
     the next article may be set in another column width."""
-    widths = [ln.width if ln.kind == "body" and not _ends_paragraph(ln.text) and ln.width >= 12 else 0
+    widths = [ln.width if ln.kind == "body" and not ln.ends and ln.width >= 12 else 0
               for ln in lines]
     # a credit, a continuation note or page furniture ends an article, a lead
     # or byline starts the next one: the width there may differ
     hard = [ln.kind in ("credit", "cont", "header") or ln.doubled is not None for ln in lines]
     soft = [h or ln.kind != "body" for h, ln in zip(hard, lines)]
     n = len(lines)
+    counted_at = [j for j in range(n) if widths[j]]  # the lines whose width counts
+
+    def next_stops(stops: list[bool]) -> list[int]:
+        """Per line, the first stop after it (n: none)."""
+        got, nxt = [n] * n, n
+        for j in range(n - 1, -1, -1):
+            got[j] = nxt
+            if stops[j]:
+                nxt = j
+        return got
+
+    next_soft, next_hard = next_stops(soft), next_stops(hard)
+    prev_soft, last = [-1] * n, -1  # per line, the last soft stop before it
+    for j in range(n):
+        prev_soft[j] = last
+        if soft[j]:
+            last = j
+
+    def after(i: int, stop: int) -> list[int]:
+        """Widths of the (at most 10) counted lines after line i, within 15 lines and before ``stop``."""
+        a = bisect.bisect_right(counted_at, i)
+        b = bisect.bisect_left(counted_at, min(stop, i + 16), a)
+        return [widths[j] for j in counted_at[a : min(b, a + 10)]]
+
+    def before(i: int) -> list[int]:
+        """Widths of the counted lines of the 7 before line i, back to the last soft stop."""
+        a = bisect.bisect_right(counted_at, max(prev_soft[i], i - 8))
+        return [widths[j] for j in counted_at[a : bisect.bisect_left(counted_at, i, a)]]
+
+    modes: dict[frozenset[tuple[int, int]], int] = {}  # neighbouring lines count the same widths
     out = []
     for i in range(n):
-        c: Counter[int] = Counter()
         # headlines run straight into a lead: then the lead's article is the one to measure
-        for stops in (soft, hard):
-            c.clear()
-            for j in range(i + 1, min(n, i + 16)):
-                if stops[j] or sum(c.values()) >= 10:
-                    break
-                if widths[j]:
-                    c[widths[j]] += 1
-            if sum(c.values()) >= 3:
+        got: list[int] = []
+        for stops in (next_soft, next_hard):
+            got = after(i, stops[i])
+            if len(got) >= 3:
                 break
             # a paragraph's last lines before the next article: measure its own
             # article (the lines before it), not the one after the lead
-            if c and stops is soft:
-                for j in range(i - 1, max(-1, i - 8), -1):
-                    if soft[j]:
-                        break
-                    if widths[j]:
-                        c[widths[j]] += 1
-                if sum(c.values()) >= 3:
+            if got and stops is next_soft:
+                got += before(i)
+                if len(got) >= 3:
                     break
-        if sum(c.values()) < 2:
-            for j in range(i - 1, max(-1, i - 8), -1):
-                if soft[j]:
-                    break
-                if widths[j]:
-                    c[widths[j]] += 1
-        if not c:
+        if len(got) < 2:
+            got += before(i)
+        if not got:
             out.append(0)
             continue
-        out.append(_mode_width(c))
+        c: dict[int, int] = {}  # width → lines counted
+        for w in got:
+            c[w] = c.get(w, 0) + 1
+        key = frozenset(c.items())
+        mode = modes.get(key)
+        if mode is None:
+            mode = modes[key] = _mode_width(c)
+        out.append(mode)
     return out
 
 
@@ -461,15 +543,15 @@ def line_features(lines: list[_Line], i: int, colw: int, prev_headline: bool) ->
     w = ln.width
     t = ln.text
     prev_clean = prev is None or prev.kind in ("credit", "header", "byline", "byline_cont", "cont", "headline") \
-        or _ends_paragraph(prev.text)
+        or prev.ends
     next_special = nxt is None or nxt.kind in ("lead", "byline", "cont", "header")
     near = lambda a, b, tol: colw > 0 and abs(a - b) <= tol  # noqa: E731
     nw = nxt.width if nxt is not None else 0
     next_body = nxt is not None and nxt.kind == "body"
-    ascii_share = sum(ch.isascii() and ch.isalnum() for ch in t) / max(len(t), 1)
+    ascii_share = len(_ASCII_ALNUM_RE.findall(t)) / max(len(t), 1)
     inner = len(INNER_PUNCT_RE.findall(t[:-1]))
-    ends = _ends_paragraph(t)
-    next_ends = next_body and _ends_paragraph(nxt.text)
+    ends = ln.ends
+    next_ends = next_body and nxt.ends
     # a line inside a paragraph fills the column (the first one less its indent);
     # one that neither fills it nor ends a sentence is no body line
     misfit = colw > 0 and not ends and not (colw - 5 <= w <= colw + 2)
@@ -488,7 +570,7 @@ def line_features(lines: list[_Line], i: int, colw: int, prev_headline: bool) ->
         1.0,
         float(prev_clean),
         float(prev_headline),
-        float(_ends_paragraph(t)),
+        float(ends),
         float(t.endswith(SOFT_END)),
         min(inner, 2) / 2,
         float(near(w, colw, 2)),
@@ -498,13 +580,13 @@ def line_features(lines: list[_Line], i: int, colw: int, prev_headline: bool) ->
         float(next_special),
         float(next_body and near(nw, colw - 4, 1)),
         float(next_body and near(nw, colw, 2)),
-        float(next_body and _ends_paragraph(nxt.text)),
+        float(next_body and nxt.ends),
         float(ln.blank_before),
         float(nxt is None or nxt.blank_before),
         ascii_share,
         min(w, 80) / 40,
-        float(bool(re.search(rf"[{CJK}]\s+[{CJK}]", ln.spaced))),
-        float(next_body and not _ends_paragraph(nxt.text) and not near(nw, colw, 2) and not near(nw, colw - 4, 1)),
+        float(bool(_SPACED_CJK_RE.search(ln.spaced))),
+        float(next_body and not nxt.ends and not near(nw, colw, 2) and not near(nw, colw - 4, 1)),
         float(w <= 8),
         _echo(lines, i),
         float(ln.joins_next),
@@ -512,7 +594,7 @@ def line_features(lines: list[_Line], i: int, colw: int, prev_headline: bool) ->
         float(misfit and next_ends),
         float(near(w, colw - 4, 1) and next_cont),
         float(prev is None or prev.kind == "header"),
-        float(not re.search(r"[^\w\s]", t)),
+        float(not _NOT_WORD_OR_SPACE_RE.search(t)),
         float(next_para),
         _next_repeats(ln, nxt),
         run_unfinished,
@@ -554,7 +636,7 @@ def _text_score(ln: _Line) -> tuple[float, ...]:
         table, default = text["grams"], text["default"]
         got = []
         for grams in text_grams(ln.key):
-            v = sum(table.get(g, default) for g in grams) / len(grams) if grams else 0.0
+            v = sum(map(table.get, grams, itertools.repeat(default, len(grams)))) / len(grams) if grams else 0.0
             got.append(max(-TEXT_SCORE_CLIP, min(TEXT_SCORE_CLIP, v)) / TEXT_SCORE_CLIP)
         ln.text_score = tuple(got)
     return ln.text_score
@@ -564,13 +646,13 @@ def _topic_shift(lines: list[_Line], i: int) -> tuple[float, float]:
     """(share of the character pairs of the text below the line that the text above does not use,
     share of the line's pairs used below minus the share used above). An article printed without a
     lead starts where the topic changes, and its headline names what the text below is about."""
-    above = "".join(ln.key for ln in lines[max(0, i - 8) : i] if ln.kind == "body")
-    below = "".join(ln.key for ln in lines[i + 1 : i + 9] if ln.kind == "body")
-    ga, gb = _bigrams(above), _bigrams(below)
+    ga = _line_pairs([ln for ln in lines[max(0, i - 8) : i] if ln.kind == "body"])
+    gb = _line_pairs([ln for ln in lines[i + 1 : i + 9] if ln.kind == "body"])
     if not ga or not gb:
         return 0.0, 0.0
     shift = 1.0 - len(ga & gb) / len(gb)
-    gl = _bigrams(lines[i].key)
+    _clean_pairs(lines[i])
+    gl = lines[i].pairs
     side = (len(gl & gb) - len(gl & ga)) / len(gl) if gl else 0.0
     return shift, side
 
@@ -587,7 +669,7 @@ def _run_unfinished(lines: list[_Line], i: int) -> float:
         if j > i and (ln.kind != "body" or ln.doubled):
             cont = CONT_RE.match(ln.key) if ln.kind == "cont" else None
             return float(cont is None or cont.group(1) != "下转")
-        if _ends_paragraph(ln.text):
+        if ln.ends:
             return 0.0
     return float(i + 4 >= len(lines))
 
@@ -611,8 +693,8 @@ def _next_repeats(ln: _Line, nxt: _Line | None) -> float:
 
 def _repeats(head: str, text: str) -> float:
     """Share (of four characters) of the text's opening that the headline says."""
-    a = re.sub(rf"[^{CJK}0-9A-Za-z]", "", head)
-    b = re.sub(rf"[^{CJK}0-9A-Za-z]", "", text[:16])
+    a = _NOT_WORD_RE.sub("", head)
+    b = _NOT_WORD_RE.sub("", text[:16])
     k = 0
     while k < min(len(b), 8) and b[: k + 1] in a:
         k += 1
@@ -622,14 +704,11 @@ def _repeats(head: str, text: str) -> float:
 def _echo(lines: list[_Line], i: int) -> float:
     """Share of the line's bigrams printed again in the lines around it: a
     headline repeats words of its article, a body line mostly does not."""
-    t = re.sub(r"\s", "", lines[i].key)
+    t = _SPACES_RE.sub("", lines[i].key)
     grams = {t[k : k + 2] for k in range(len(t) - 1)}
     if not grams:
         return 0.0
-    around: list[str] = []
-    for j in list(range(max(0, i - 12), i)) + list(range(i + 1, min(len(lines), i + 13))):
-        around.append(lines[j].key)
-    text = "\n".join(around)
+    text = "\n".join([ln.key for ln in lines[max(0, i - 12) : i]] + [ln.key for ln in lines[i + 1 : i + 13]])
     return sum(1 for g in grams if g in text) / len(grams)
 
 
@@ -637,7 +716,7 @@ def may_be_headline(lines: list[_Line], i: int, prev_headline: bool, colws: list
     """Only a line that starts after a finished paragraph (or a headline, or
     page furniture) can be a headline; a short last line ends a paragraph too."""
     ln = lines[i]
-    if len(re.findall(rf"[{CJK}0-9A-Za-z]", ln.text)) < 2 or len(ln.text) > 64:
+    if len(_WORD_CHAR_RE.findall(ln.text)) < 2 or len(ln.text) > 64:
         return False
     if ln.text.rstrip(CLOSERS).endswith(("。", "；", ";")):
         return False  # a headline has no full stop
@@ -648,7 +727,7 @@ def may_be_headline(lines: list[_Line], i: int, prev_headline: bool, colws: list
     # no line of a paragraph at all; nor is a line after a break (blank line)
     # that neither fills the column nor ends a sentence; a bracket closing a
     # line may close a commentary's signature ("（作者为…研究员）")
-    return prev.kind != "body" or _ends_paragraph(prev.text) or prev.text.endswith(("）", ")")) or (
+    return prev.kind != "body" or prev.ends or prev.text.endswith(("）", ")")) or (
         colws[i - 1] > 0 and not colws[i - 1] - 6 <= prev.width <= colws[i - 1] + 3) or (
         ln.blank_before and colws[i] > 0 and not colws[i] - 5 <= ln.width <= colws[i] + 2)
 
@@ -657,25 +736,41 @@ def _sigmoid(z: float) -> float:
     return 1.0 / (1.0 + math.exp(-max(min(z, 30.0), -30.0)))
 
 
-def first_pass(lines: list[_Line], colws: list[int]) -> list[float]:
-    """Headline probability of every body line from its own shape (prev_headline unknown)."""
+def first_pass(lines: list[_Line], colws: list[int], features: dict[int, np.ndarray] | None = None
+               ) -> list[float]:
+    """Headline probability of every body line from its own shape (prev_headline unknown).
+    ``features``, if given, keeps each line's features for the second pass."""
     p1: list[float] = []
+    w1 = line_model()["headline_1"]
     for i, ln in enumerate(lines):
         if ln.kind == "headline" or ln.doubled:
             p1.append(1.0)
         elif ln.kind == "body" and may_be_headline(lines, i, bool(p1) and p1[-1] > FIRST_PASS_CHAIN, colws):
-            p1.append(_sigmoid(float(line_features(lines, i, colws[i], False) @ line_model()["headline_1"])))
+            x = line_features(lines, i, colws[i], False)
+            if features is not None:
+                features[i] = x
+            p1.append(_sigmoid(float(x @ w1)))
         else:
             p1.append(0.0)
     return p1
 
 
-def second_features(lines: list[_Line], i: int, colw: int, prev_headline: bool, p1: list[float]) -> np.ndarray:
+# which of line_features' values is prev_headline (the one that differs between the passes)
+_PREV_HEADLINE = _FEATURES.index("prev_headline")
+# how far back line_features reads the kinds of the lines before (_topic_shift reads 8)
+_KINDS_BACK = 8
+
+
+def second_features(lines: list[_Line], i: int, colw: int, prev_headline: bool, p1: list[float],
+                    own: np.ndarray | None = None) -> np.ndarray:
     """The line's own features plus what the first pass thinks of its neighbours:
-    headlines come in runs (kicker, title, several titles in a row)."""
+    headlines come in runs (kicker, title, several titles in a row). ``own``: the line's
+    line_features, when known."""
     nxt = p1[i + 1] if i + 1 < len(p1) else 0.0
     prev = p1[i - 1] if i else 0.0
-    own = np.concatenate([line_features(lines, i, colw, prev_headline), [prev, nxt, p1[i] * nxt]])
+    if own is None:
+        own = line_features(lines, i, colw, prev_headline)
+    own = np.concatenate([own, [prev, nxt, p1[i] * nxt]])
     return np.concatenate([own, own[_CONTEXT_PAIRS_2[:, 0]] * own[_CONTEXT_PAIRS_2[:, 1]]])
 
 
@@ -704,8 +799,12 @@ def _classify(lines: list[_Line]) -> list[int]:
     """Mark every line's kind; returns the column width at each line."""
     _mark_certain(lines)
     colws = _column_widths(lines)
-    p1 = first_pass(lines, colws)
+    for ln in lines:
+        _clean_pairs(ln)  # every line is read by the topic shift of a line near it
+    first: dict[int, np.ndarray] = {}
+    p1 = first_pass(lines, colws, first)
     prev_headline = False
+    changed = -_KINDS_BACK - 1  # the last line this pass made a headline
     for i, ln in enumerate(lines):
         if ln.kind == "headline":
             prev_headline = True
@@ -714,10 +813,24 @@ def _classify(lines: list[_Line]) -> list[int]:
             prev_headline = False
             continue
         # a bold (doubled) line is a headline wherever it stands
-        if ln.doubled or (may_be_headline(lines, i, prev_headline, colws) and _second_score(
-                second_features(lines, i, colws[i], prev_headline, p1)) > 0.0):
+        if ln.doubled:
             ln.kind = "headline"
             prev_headline = True
+            changed = i
+            continue
+        if not may_be_headline(lines, i, prev_headline, colws):
+            prev_headline = False
+            continue
+        # the first pass's features stand while no line they read has become a headline since,
+        # but for prev_headline, which it left at 0
+        own = first.get(i) if i - changed > _KINDS_BACK else None
+        if own is not None:
+            own = own.copy()
+            own[_PREV_HEADLINE] = float(prev_headline)
+        if _second_score(second_features(lines, i, colws[i], prev_headline, p1, own)) > 0.0:
+            ln.kind = "headline"
+            prev_headline = True
+            changed = i
         else:
             prev_headline = False
     return colws
@@ -899,11 +1012,13 @@ def _segment_chunk(text: str, boundary_log: list[tuple[int, int, np.ndarray]] | 
     for g, (text_g, bold, raw) in enumerate(_group_run(pending)):
         floating.append(_Floating(text_g, None, len(articles) - 1 if articles else None, False, bold,
                                   run=len(articles) + 1, pos=g, raw=raw))
+    pair_memo = _PairMemo()
     if boundary_log is not None:
         boundary_log.extend((lines[b].raw, lines[starts[k][j - 1]].raw, x)
                             for k, j, b, x in _boundaries(lines, articles, starts, floating))
     else:
-        articles, opened_by, starts, floating = _split_articles(lines, articles, opened_by, starts, floating)
+        articles, opened_by, starts, floating = _split_articles(lines, articles, opened_by, starts, floating,
+                                                                pair_memo)
 
     # Debris: a short scrap with no sentence in it is a headline nobody took, not an article.
     for k, art in enumerate(articles):
@@ -913,10 +1028,13 @@ def _segment_chunk(text: str, boundary_log: list[tuple[int, int, np.ndarray]] | 
             floating.append(_Floating(body, k + 1 if k + 1 < len(articles) else None, k - 1 if k else None, True))
             art.paragraphs = []
     floating = [fl for fl in floating if fl.text.strip()]
+    grams: dict[str, set[str]] = {}
+    titled = False
     if boundary_log is None:
-        articles, opened_by, starts, floating = _split_for_headlines(lines, colws, articles, opened_by, starts,
-                                                                      floating)
-    _assign_titles(articles, floating, opened_by)
+        articles, opened_by, starts, floating, titled = _split_for_headlines(lines, colws, articles, opened_by,
+                                                                              starts, floating, grams, pair_memo)
+    if not titled:
+        _assign_titles(articles, floating, opened_by, grams=grams)
     kept = [a for a in articles if a.paragraphs]
     for art in kept:
         if not art.title:
@@ -925,37 +1043,109 @@ def _segment_chunk(text: str, boundary_log: list[tuple[int, int, np.ndarray]] | 
 
 
 def _bigrams(text: str) -> set[str]:
-    s = re.sub(rf"[^{CJK}0-9a-zA-Z]", "", text)
+    s = _NOT_WORD_RE.sub("", text)
     return {s[k : k + 2] for k in range(len(s) - 1)}
+
+
+class _PairMemo:
+    """_bigrams of the paragraphs of a chunk, each made once (the boundary and the headline-split
+    models read the same paragraphs), and of any stretch of text running over several of them. The
+    sets are shared: never change them."""
+
+    def __init__(self) -> None:
+        self.sets: dict[str, set[str]] = {}
+        self.ends: dict[str, str] = {}  # a paragraph's first and last character that _bigrams reads
+
+    def of(self, p: str) -> set[str]:
+        got = self.sets.get(p)
+        if got is None:
+            c = _NOT_WORD_RE.sub("", p)
+            got = self.sets[p] = {c[k : k + 2] for k in range(len(c) - 1)}
+            self.ends[p] = c[:1] + c[-1:]
+        return got
+
+    def window(self, paras: list[str], start: int, end: int) -> set[str]:
+        """_bigrams("".join(paras)[start:end]): the pairs of each paragraph and those across each join
+        (from one paragraph's last character to the next one's first), without slicing the text again."""
+        out: set[str] = set()
+        last = ""
+        at = 0
+        for p in paras:
+            lo, hi = max(start - at, 0), min(end - at, len(p))
+            at += len(p)
+            if lo >= hi:
+                continue
+            if lo == 0 and hi == len(p):
+                pairs = self.of(p)
+                ends = self.ends[p]
+            else:
+                c = _NOT_WORD_RE.sub("", p[lo:hi])
+                pairs = {c[k : k + 2] for k in range(len(c) - 1)}
+                ends = c[:1] + c[-1:]
+            if not ends:
+                continue
+            if last:
+                out.add(last + ends[0])
+            out |= pairs
+            last = ends[-1]
+        return out
+
+
+def _para_bigrams(paras: list[str], memo: _PairMemo | None) -> list[set[str]]:
+    """_bigrams of each paragraph, from ``memo`` when given."""
+    if memo is None:
+        return [_bigrams(p) for p in paras]
+    return [memo.of(p) for p in paras]
+
+
+class _Idf(dict):
+    """Pair → log((n + 1) / (document frequency + 0.5)); a pair counted nowhere (one across two
+    paragraphs, a headline's) is computed when first asked."""
+
+    def __init__(self, df: Counter[str], n: int):
+        # every counted pair at once, without a call per pair (the same arithmetic as __missing__)
+        super().__init__(zip(df.keys(), map(math.log, map(operator.truediv, itertools.repeat(n + 1),
+                                                           map(operator.add, df.values(), itertools.repeat(0.5))))))
+        self.df, self.n = df, n
+
+    def __missing__(self, g: str) -> float:
+        v = self[g] = math.log((self.n + 1) / (self.df.get(g, 0) + 0.5))
+        return v
+
+    def weight(self, gs: Iterable[str]) -> float:
+        return sum(map(self.__getitem__, gs))
 
 
 def _width_mode(lines: list[_Line], idx: range, first: set[int]) -> int:
     """Column width of a run of body lines; a paragraph's first line is indented."""
     c = Counter(lines[j].width + (4 if j in first else 0) for j in idx
-                if lines[j].kind == "body" and not _ends_paragraph(lines[j].text) and lines[j].width >= 12)
+                if lines[j].kind == "body" and not lines[j].ends and lines[j].width >= 12)
     return _mode_width(c) if c else 0
 
 
 def _boundaries(lines: list[_Line], articles: list[PageArticle], starts: list[list[int]],
-                floating: list[_Floating]) -> list[tuple[int, int, int, np.ndarray]]:
+                floating: list[_Floating], memo: _PairMemo | None = None
+                ) -> list[tuple[int, int, int, np.ndarray]]:
     """(article, paragraph, line, features) of every place inside an article
     where another article might begin: a paragraph that starts after a blank
     line. An article printed without lead or nearby headline runs on from the
     one above; what tells them apart is a change of topic (few shared rare
     character pairs), of column width, and a headline nearby that matches the
     text after the place much better than the text before."""
-    paras = [_bigrams(p) for a in articles for p in a.paragraphs]
+    memo = memo or _PairMemo()
+    paras = _para_bigrams([p for a in articles for p in a.paragraphs], memo)
     df: Counter[str] = Counter()
     for g in paras:
         df.update(g)
     n = max(len(paras), 1)
-    idf = lambda g: math.log((n + 1) / (df.get(g, 0) + 0.5))  # noqa: E731
+    weight = _Idf(df, n).weight
     near: dict[int, list[tuple[str, set[str]]]] = {}
     for fl in floating:
         centre = fl.before_article if fl.before_article is not None else fl.after_article
         if centre is not None:
+            head = (fl.text, _bigrams(fl.text))
             for k in range(max(0, centre - 3), centre + 4):
-                near.setdefault(k, []).append((fl.text, _bigrams(fl.text)))
+                near.setdefault(k, []).append(head)
     out = []
     for k, art in enumerate(articles):
         for j in range(1, len(art.paragraphs)):
@@ -964,15 +1154,18 @@ def _boundaries(lines: list[_Line], articles: list[PageArticle], starts: list[li
                 # (fitted on every paragraph start as well, with a model of their own, none was told
                 # apart: 271 article starts among 21,203 paragraphs printed flush under another)
                 continue
-            before = _joined(art.paragraphs, j, -1, 1500)
-            after = _joined(art.paragraphs, j, 1, 1500)
-            ga, gb = _bigrams(before), _bigrams(after[:300])
-            total = sum(idf(g) for g in gb) or 1.0
-            cohesion = sum(idf(g) for g in gb & ga) / total
+            was, upto = _joined_parts(art.paragraphs, j, -1, 1500), _joined_parts(art.paragraphs, j, 1, 1500)
+            before, after = "".join(was)[-1500:], "".join(upto)[:1500]
+            # the pairs of before, after[:300], after and before[-300:], from the paragraphs' own
+            size_b = sum(map(len, was))
+            ga = memo.window(was, size_b - len(before), size_b)
+            gb = memo.window(upto, 0, min(len(after), 300))
+            total = weight(gb) or 1.0
+            cohesion = weight(gb & ga) / total
             # and the other way: does the text before share words with what follows?
-            gb_all = _bigrams(after[:1500])
-            ga_tail = _bigrams(before[-300:])
-            back = sum(idf(g) for g in ga_tail & gb_all) / (sum(idf(g) for g in ga_tail) or 1.0)
+            gb_all = memo.window(upto, 0, len(after))
+            ga_tail = memo.window(was, size_b - min(len(before), 300), size_b)
+            back = weight(ga_tail & gb_all) / (weight(ga_tail) or 1.0)
             first = set(starts[k])
             w_before = _width_mode(lines, range(starts[k][j - 1], b), first)
             stop = starts[k][j + 1] if j + 1 < len(starts[k]) else min(len(lines), b + 12)
@@ -996,7 +1189,7 @@ def _boundaries(lines: list[_Line], articles: list[PageArticle], starts: list[li
                 min(len(after), 600) / 600,
                 # is there a paragraph's worth of text before to judge its topic by
                 min(len(before), 120) / 120,
-                float(lines[b].width <= 24 and _ends_paragraph(lines[b].text)),
+                float(lines[b].width <= 24 and lines[b].ends),
                 max(head_gain, 0.0),
                 # a short text running into a photo credit: a photo story's caption
                 _credit_soon(lines, b - 1),
@@ -1013,9 +1206,9 @@ def _boundaries(lines: list[_Line], articles: list[PageArticle], starts: list[li
     return out
 
 
-def _joined(paras: list[str], j: int, way: int, limit: int) -> str:
-    """The text of paragraphs j, j+1, … (way 1) or j-1, j-2, … (way -1), at most ``limit`` characters
-    next to paragraph j: long articles cost no more per place than short ones."""
+def _joined_parts(paras: list[str], j: int, way: int, limit: int) -> list[str]:
+    """The paragraphs j, j+1, … (way 1) or …, j-2, j-1 (way -1) that reach ``limit`` characters
+    next to paragraph j, in page order: long articles cost no more per place than short ones."""
     got: list[str] = []
     size = 0
     idx = range(j, len(paras)) if way > 0 else range(j - 1, -1, -1)
@@ -1024,9 +1217,13 @@ def _joined(paras: list[str], j: int, way: int, limit: int) -> str:
         size += len(paras[q])
         if size >= limit:
             break
-    if way > 0:
-        return "".join(got)[:limit]
-    return "".join(reversed(got))[-limit:]
+    return got if way > 0 else got[::-1]
+
+
+def _joined(paras: list[str], j: int, way: int, limit: int) -> str:
+    """The text of those paragraphs, at most ``limit`` characters next to paragraph j."""
+    text = "".join(_joined_parts(paras, j, way, limit))
+    return text[:limit] if way > 0 else text[-limit:]
 
 
 _BOUNDARY_FEATURES = ("bias", "cohesion", "back", "min_cohesion", "width_change", "width_unknown",
@@ -1037,12 +1234,12 @@ OPENS_WITH_TIME_RE = re.compile(r"^(?:\d{1,2}月\d{1,2}日|\d{1,2}日|近日|日
 
 
 def _split_articles(lines: list[_Line], articles: list[PageArticle], opened_by: list[str],
-                    starts: list[list[int]], floating: list[_Floating]
+                    starts: list[list[int]], floating: list[_Floating], memo: _PairMemo | None = None
                     ) -> tuple[list[PageArticle], list[str], list[list[int]], list[_Floating]]:
     """Cut articles where the boundary model sees another article begin."""
     cuts: dict[int, list[int]] = {}
     wb = line_model()["boundary"]
-    for k, j, _, x in _boundaries(lines, articles, starts, floating):
+    for k, j, _, x in _boundaries(lines, articles, starts, floating, memo):
         if float(x @ wb) > 0:
             cuts.setdefault(k, []).append(j)
     return _apply_cuts(articles, opened_by, starts, floating, cuts)
@@ -1098,77 +1295,176 @@ SPLIT_MARGIN = -2.0
 # (source line of the paragraph, source line before it, features) of every candidate, while fitting
 _SPLIT_LOG: list[tuple[int, int, np.ndarray, int]] | None = None
 
+_SPLIT_AT = {name: i for i, name in enumerate(_SPLIT_FEATURES)}
+# candidate places of one article handled together: bounds the pair masks of a very long article
+PLACES_BLOCK = 64
+
+
+class _Places:
+    """The headline-split features of every place j (1..paragraphs-1) of one article that do not
+    depend on the headline (``static``, one row per place), and the character pairs either side of
+    each place for the headline's own: the whole paragraphs before it up to about 1500 characters
+    (and 300, its tail), and from it up to 300 (near) and 1500 characters, as boolean masks over the
+    pairs those paragraphs use, so that the IDF-weighted overlaps of a headline with every place are
+    a few products (the boundary model reads the same from the text)."""
+
+    def __init__(self, lines: list[_Line], colws: list[int], paras: list[str], starts: list[int],
+                 grams: list[set[str]], idf: _Idf, title: set[str], title_total: float):
+        count = len(paras)
+        lens = [len(p) for p in paras]
+        # the paragraphs each side spans, per place: [lo, hi)
+        spans = {name: [] for name in ("before", "tail", "near", "after")}
+        for j in range(1, count):
+            for name, limit in (("before", 1500), ("tail", 300)):
+                size, lo = 0, 0
+                for q in range(j - 1, -1, -1):
+                    size += lens[q]
+                    if size >= limit:
+                        lo = q
+                        break
+                spans[name].append((lo, j))
+            for name, limit in (("near", 300), ("after", 1500)):
+                size, hi = 0, count
+                for q in range(j, count):
+                    size += lens[q]
+                    if size >= limit:
+                        hi = q + 1
+                        break
+                spans[name].append((j, hi))
+        # (first place, pair index, IDF per pair, masks per side) per block of places
+        self.blocks: list[tuple[int, dict[str, int], np.ndarray, dict[str, np.ndarray]]] = []
+        cohesion, back = np.zeros(count - 1), np.zeros(count - 1)
+        title_tail, title_near = np.zeros(count - 1), np.zeros(count - 1)
+        for p0 in range(0, count - 1, PLACES_BLOCK):
+            p1 = min(count - 1, p0 + PLACES_BLOCK)
+            q0 = min(spans["before"][p][0] for p in range(p0, p1))
+            q1 = max(spans["after"][p][1] for p in range(p0, p1))
+            used = set().union(*grams[q0:q1])
+            index = dict(zip(used, range(len(used))))
+            weights = np.fromiter(map(idf.__getitem__, index), float, len(index))
+            # cumulative counts of each pair over the paragraphs: a side's pairs are those counted
+            # more often at its end than at its start
+            cum = np.zeros((q1 - q0 + 1, len(index)), np.int32)
+            for q in range(q0, q1):
+                cum[q - q0 + 1, np.fromiter(map(index.__getitem__, grams[q]), np.intp, len(grams[q]))] = 1
+            cum = np.cumsum(cum, axis=0, dtype=np.int32)
+            masks = {}
+            for name, span in spans.items():
+                lo = np.array([a for a, _ in span[p0:p1]]) - q0
+                hi = np.array([b for _, b in span[p0:p1]]) - q0
+                masks[name] = cum[hi] > cum[lo]
+            self.blocks.append((p0, index, weights, masks))
+            near_w = masks["near"] @ weights
+            tail_w = masks["tail"] @ weights
+            cohesion[p0:p1] = ((masks["near"] & masks["before"]) @ weights) / np.where(near_w == 0, 1.0, near_w)
+            back[p0:p1] = ((masks["tail"] & masks["after"]) @ weights) / np.where(tail_w == 0, 1.0, tail_w)
+            if title and title_total:
+                t_tail, t_near = self._overlap(index, weights, masks, title, title_total, ("tail", "near"))
+                title_tail[p0:p1], title_near[p0:p1] = t_tail, t_near
+        first = set(starts)
+        after = [0] * (count + 1)  # characters from paragraph j on
+        for q in range(count - 1, -1, -1):
+            after[q] = after[q + 1] + lens[q]
+        x = np.zeros((count - 1, len(_SPLIT_FEATURES)))
+        x[:, _SPLIT_AT["bias"]] = 1.0
+        x[:, _SPLIT_AT["title_near_before"]] = title_tail
+        x[:, _SPLIT_AT["title_near_after"]] = title_near
+        x[:, _SPLIT_AT["no_title"]] = float(not title)
+        x[:, _SPLIT_AT["cohesion"]] = 10 * cohesion
+        x[:, _SPLIT_AT["back"]] = 10 * back
+        x[:, _SPLIT_AT["min_cohesion"]] = 10 * np.minimum(cohesion, back)
+        x[:, _SPLIT_AT["disjoint"]] = (cohesion < 0.02) & (back < 0.02)
+        # column width of each paragraph (the last one's: its first 12 lines), read either side of a place
+        modes = [_width_mode(lines, range(starts[j], starts[j + 1] if j + 1 < len(starts)
+                                          else min(len(lines), starts[j] + 12)), first) for j in range(count)]
+        for j in range(1, count):
+            b = starts[j]
+            prev_last = b - 1
+            w_before, w_after = modes[j - 1], modes[j]
+            x[j - 1, _SPLIT_AT["blank_before"]] = lines[b].blank_before
+            x[j - 1, _SPLIT_AT["indent_start"]] = colws[b] > 0 and abs(lines[b].width - (colws[b] - 4)) <= 1
+            x[j - 1, _SPLIT_AT["short_end"]] = (prev_last >= 0 and colws[prev_last] > 0
+                                                and lines[prev_last].width < colws[prev_last] - 6)
+            x[j - 1, _SPLIT_AT["width_change"]] = bool(w_before and w_after) and abs(w_before - w_after) >= 2
+            x[j - 1, _SPLIT_AT["opens_with_time"]] = bool(OPENS_WITH_TIME_RE.match(paras[j]))
+            x[j - 1, _SPLIT_AT["sign_off_before"]] = bool(SIGN_OFF_RE.search(paras[j - 1]))
+            x[j - 1, _SPLIT_AT["after_len"]] = min(after[j], 600) / 600
+            x[j - 1, _SPLIT_AT["before_len"]] = min(after[0] - after[j], 600) / 600
+            x[j - 1, _SPLIT_AT["frac"]] = j / count
+        self.static = x
+
+    @staticmethod
+    def _overlap(index: dict[str, int], weights: np.ndarray, masks: dict[str, np.ndarray], head: set[str],
+                 total: float, sides: tuple[str, ...]) -> list[np.ndarray]:
+        """IDF-weighted share of the headline's pairs printed on each side, per place of one block."""
+        at = [index[g] for g in head if g in index]
+        if not at:
+            return [np.zeros(len(masks[s])) for s in sides]
+        w = weights[at]
+        return [(masks[s][:, at] @ w) / total for s in sides]
+
+    def overlaps(self, head: set[str], total: float) -> list[np.ndarray]:
+        """Per place, the headline's overlap with the text near after, near before, after, before."""
+        sides = ("near", "tail", "after", "before")
+        count = len(self.static)
+        if not total:
+            return [np.zeros(count) for _ in sides]
+        parts = [self._overlap(index, weights, masks, head, total, sides) for _, index, weights, masks in self.blocks]
+        return [np.concatenate([p[i] for p in parts]) for i in range(len(sides))]
+
 
 def _split_for_headlines(lines: list[_Line], colws: list[int], articles: list[PageArticle], opened_by: list[str],
-                         starts: list[list[int]], floating: list[_Floating]
-                         ) -> tuple[list[PageArticle], list[str], list[list[int]], list[_Floating]]:
+                         starts: list[list[int]], floating: list[_Floating], grams: dict[str, set[str]],
+                         memo: _PairMemo | None = None
+                         ) -> tuple[list[PageArticle], list[str], list[list[int]], list[_Floating], bool]:
     """Cut an article where a headline left over by the title assignment describes the text after
     (or before) a paragraph and the article's own title the other side: per leftover headline, its
-    best paragraph under the headline-split model, when the model says yes."""
+    best paragraph under the headline-split model, when the model says yes. The last value says
+    whether the articles have their titles already: when nothing is cut, the dry assignment is the
+    one the articles would get (``grams``: _grams of the texts seen, kept for the next matchers;
+    ``memo``: _bigrams of the paragraphs seen)."""
     w = line_model()["headline_split"]
     if not w.any() and _SPLIT_LOG is None:
-        return articles, opened_by, starts, floating
-    leftover = _assign_titles(articles, floating, opened_by, dry=True)
+        return articles, opened_by, starts, floating, False
+    dry = _assign_titles(articles, floating, opened_by, dry=True, grams=grams)
     titles = [a.title for a in articles]
     for a in articles:
         a.title = None
-    leftover = [(t, fl, r) for t, fl, r in leftover if not _is_subtitle(t, fl.pos) and not _is_kicker(t)]
+
+    def uncut() -> tuple[list[PageArticle], list[str], list[list[int]], list[_Floating], bool]:
+        if _ROLE_LOG is not None:
+            return articles, opened_by, starts, floating, False  # the role model's fit logs the real one
+        for a, t in zip(articles, titles):
+            a.title = t
+        for block in dry.blocks:
+            _kickers_and_subtitles(articles, block.heads, block.title_of, block.matcher, block.base)
+        return articles, opened_by, starts, floating, True
+
+    leftover = [(t, fl, r) for t, fl, r in dry.leftover if not _is_subtitle(t, fl.pos) and not _is_kicker(t)]
     if not leftover:
-        return articles, opened_by, starts, floating
-    m = _Matcher(articles)
-    para_grams = [[_bigrams(p) for p in a.paragraphs] for a in articles]
+        return uncut()
+    n = len(articles)
+    # the dry assignment's matcher when one block saw every article
+    m = dry.blocks[0].matcher if len(dry.blocks) == 1 and dry.blocks[0].base == 0 and dry.blocks[0].top == n \
+        else _Matcher(articles, grams)
+    para_grams = [_para_bigrams(a.paragraphs, memo) for a in articles]
     df: Counter[str] = Counter()
     for gs in para_grams:
         for g in gs:
             df.update(g)
     npara = max(sum(len(gs) for gs in para_grams), 1)
-    unseen = math.log((npara + 1) / 0.5)
-    idf_of = {g: math.log((npara + 1) / (c + 0.5)) for g, c in df.items()}
-    weight = lambda gs: sum(idf_of.get(g, unseen) for g in gs)  # noqa: E731
+    idf = _Idf(df, npara)
     head_total: dict[frozenset[str], float] = {}
 
-    def overlap(head: set[str], text: set[str]) -> float:
-        """IDF-weighted share of the headline's character pairs printed in the text."""
+    def head_weight(head: set[str]) -> float:
         key = frozenset(head)
         total = head_total.get(key)
         if total is None:
-            total = head_total[key] = weight(head)
-        return weight(head & text) / total if total else 0.0
+            total = head_total[key] = idf.weight(head)
+        return total
 
-    parts: dict[tuple[int, int], tuple] = {}
-
-    def part(k: int, j: int) -> tuple:
-        got = parts.get((k, j))
-        if got is None:
-            # the paragraphs' pairs either side, whole paragraphs up to about 300 / 1500 characters
-            # (the boundary model reads the same from the text; unions of sets are cheaper)
-            ps, gs = articles[k].paragraphs, para_grams[k]
-
-            def side(idx: range, limit: int) -> set[str]:
-                got: set[str] = set()
-                size = 0
-                for q in idx:
-                    got |= gs[q]
-                    size += len(ps[q])
-                    if size >= limit:
-                        break
-                return got
-
-            ga, gb = side(range(j - 1, -1, -1), 1500), side(range(j, len(ps)), 300)
-            gb_all, ga_tail = side(range(j, len(ps)), 1500), side(range(j - 1, -1, -1), 300)
-            cohesion = weight(gb & ga) / (weight(gb) or 1.0)
-            back = weight(ga_tail & gb_all) / (weight(ga_tail) or 1.0)
-            first = set(starts[k])
-            b = starts[k][j]
-            w_before = _width_mode(lines, range(starts[k][j - 1], b), first)
-            stop = starts[k][j + 1] if j + 1 < len(starts[k]) else min(len(lines), b + 12)
-            w_after = _width_mode(lines, range(b, stop), first)
-            got = parts[(k, j)] = (ga, gb_all, ga_tail, gb, cohesion, back,
-                                   float(bool(w_before and w_after) and abs(w_before - w_after) >= 2))
-        return got
-
+    places: dict[int, _Places] = {}
     cuts: dict[int, list[int]] = {}
-    n = len(articles)
     for text, fl, role in leftover:
         anchor = fl.before_article if fl.before_article is not None else fl.after_article
         if anchor is None:
@@ -1176,50 +1472,46 @@ def _split_for_headlines(lines: list[_Line], colws: list[int], articles: list[Pa
         window = range(max(0, anchor - SPLIT_WINDOW), min(n, anchor + SPLIT_WINDOW + 1))
         whole = {k: m.score(text, k) for k in window}
         gh = _bigrams(text)
+        total_h = head_weight(gh)
         best: tuple[float, int, int] | None = None
         for k in window:
-            if len(articles[k].paragraphs) < 2:
+            count = len(articles[k].paragraphs)
+            if count < 2:
                 continue
             other = max((v for q, v in whole.items() if q != k), default=0.0)
-            gt = _bigrams(titles[k]) if titles[k] else set()
-            cands = []
-            for j in range(1, len(articles[k].paragraphs)):
-                ga, gb_all, ga_tail, gb, *_ = part(k, j)
-                cands.append((j, overlap(gh, gb), overlap(gh, ga_tail), overlap(gh, gb_all), overlap(gh, ga)))
-            top_gain = max(c[3] - c[4] for c in cands)
-            for j, na, nb, fa, fb in cands:
-                ga, gb_all, ga_tail, gb, cohesion, back, width_change = part(k, j)
-                b = starts[k][j]
-                prev_last = b - 1
-                x = np.array([
-                    1.0, na, nb, fa, fb, float(fa - fb >= top_gain - 1e-9),
-                    whole[k], other,
-                    overlap(gt, ga_tail) if gt else 0.0, overlap(gt, gb) if gt else 0.0, float(not gt),
-                    float(lines[b].blank_before),
-                    float(colws[b] > 0 and abs(lines[b].width - (colws[b] - 4)) <= 1),
-                    float(prev_last >= 0 and colws[prev_last] > 0 and lines[prev_last].width < colws[prev_last] - 6),
-                    10 * cohesion, 10 * back, 10 * min(cohesion, back), float(cohesion < 0.02 and back < 0.02),
-                    width_change,
-                    float(bool(OPENS_WITH_TIME_RE.match(articles[k].paragraphs[j]))),
-                    float(bool(SIGN_OFF_RE.search(articles[k].paragraphs[j - 1]))),
-                    min(sum(map(len, articles[k].paragraphs[j:])), 600) / 600,
-                    min(sum(map(len, articles[k].paragraphs[:j])), 600) / 600,
-                    float(fl.after_article == k and fl.before_article != k),
-                    float(fl.before_article == k),
-                    abs(k - anchor) / SPLIT_WINDOW,
-                    min(len(text), 30) / 15,
-                    role,
-                    j / len(articles[k].paragraphs),
-                ])
-                if _SPLIT_LOG is not None:
-                    _SPLIT_LOG.append((lines[b].raw, lines[prev_last].raw if prev_last >= 0 else -1, x, fl.raw))
-                    continue
-                z = float(x @ w)
+            at = places.get(k)
+            if at is None:
+                gt = _bigrams(titles[k]) if titles[k] else set()
+                at = places[k] = _Places(lines, colws, articles[k].paragraphs, starts[k], para_grams[k], idf,
+                                         gt, head_weight(gt))
+            na, nb, fa, fb = at.overlaps(gh, total_h)
+            gain = fa - fb
+            x = at.static.copy()
+            x[:, _SPLIT_AT["near_after"]] = na
+            x[:, _SPLIT_AT["near_before"]] = nb
+            x[:, _SPLIT_AT["far_after"]] = fa
+            x[:, _SPLIT_AT["far_before"]] = fb
+            x[:, _SPLIT_AT["best_gain"]] = gain >= gain.max() - 1e-9
+            x[:, _SPLIT_AT["s_whole"]] = whole[k]
+            x[:, _SPLIT_AT["other_best"]] = other
+            x[:, _SPLIT_AT["printed_after"]] = float(fl.after_article == k and fl.before_article != k)
+            x[:, _SPLIT_AT["printed_before"]] = float(fl.before_article == k)
+            x[:, _SPLIT_AT["distance"]] = abs(k - anchor) / SPLIT_WINDOW
+            x[:, _SPLIT_AT["head_len"]] = min(len(text), 30) / 15
+            x[:, _SPLIT_AT["role"]] = role
+            if _SPLIT_LOG is not None:
+                for j in range(1, count):
+                    b = starts[k][j]
+                    _SPLIT_LOG.append((lines[b].raw, lines[b - 1].raw if b >= 1 else -1, x[j - 1].copy(), fl.raw))
+                continue
+            for j, z in enumerate((x @ w).tolist(), start=1):
                 if z > SPLIT_MARGIN and (best is None or z > best[0]):
                     best = (z, k, j)
         if best is not None:
             cuts.setdefault(best[1], []).append(best[2])
-    return _apply_cuts(articles, opened_by, starts, floating, cuts)
+    if not cuts:
+        return uncut()
+    return *_apply_cuts(articles, opened_by, starts, floating, cuts), False
 
 
 def _read_byline(art: PageArticle, lead: str, key: str) -> None:
@@ -1355,42 +1647,79 @@ def _fallback_title(art: PageArticle) -> str:
 def _grams(text: str) -> set[str]:
     """Characters and character bigrams: headlines paraphrase their article,
     so single characters carry much of the match and bigrams add precision."""
-    s = re.sub(rf"[^{CJK}0-9a-zA-Z]", "", unicodedata.normalize("NFKC", text).lower())
+    s = _NOT_WORD_RE.sub("", unicodedata.normalize("NFKC", text).lower())
     return set(s) | {s[i : i + 2] for i in range(len(s) - 1)}
 
 
+def _text_grams(text: str) -> set[str]:
+    """_grams of an article's text, built faster; the order of a set that is only looked up in
+    does not matter (a headline's grams are summed in their set's order: those stay _grams)."""
+    s = _NOT_WORD_RE.sub("", unicodedata.normalize("NFKC", text).lower())
+    return set(s).union(map(operator.add, s, s[1:]))
+
+
 class _Matcher:
-    def __init__(self, articles: list[PageArticle]):
-        self.grams = [_grams("".join(a.paragraphs)) for a in articles]
-        n = len(articles)
-        df: Counter[str] = Counter()
+    def __init__(self, articles: list[PageArticle], memo: dict[str, set[str]] | None = None):
+        """``memo``: _grams of texts already read (the same articles are matched more than once)."""
+        memo = {} if memo is None else memo
+        self.grams = []
+        for a in articles:
+            text = "".join(a.paragraphs)
+            got = memo.get(text)
+            if got is None:
+                got = memo[text] = _text_grams(text)
+            self.grams.append(got)
+        self.n = len(articles)
+        self.df: Counter[str] = Counter()
         for g in self.grams:
-            df.update(g)
-        self.idf = {b: math.log((n + 1) / (c + 0.5)) + 0.1 for b, c in df.items()}
+            self.df.update(g)
         # A gram found nowhere near says little about which article a
         # headline belongs to (paraphrase), so it weighs like a common one.
         self.unseen = 0.5
 
-        self._weighted: dict[str, tuple[list[tuple[str, float]], float]] = {}
+        self._weighted: dict[str, tuple[list[str], list[float], float]] = {}
+        self._idf: dict[str, float] = {}
 
-    def _weights(self, headline: str) -> tuple[list[tuple[str, float]], float]:
+    def idf(self, b: str) -> float:
+        """The gram's IDF over the articles, read only for a headline's grams (most grams are never asked)."""
+        got = self._idf.get(b)
+        if got is None:
+            c = self.df.get(b)
+            got = self._idf[b] = self.unseen if c is None else math.log((self.n + 1) / (c + 0.5)) + 0.1
+        return got
+
+    def _weights(self, headline: str) -> tuple[list[str], list[float], float]:
+        """The headline's grams, their weights, and the weights' sum with the prior."""
         got = self._weighted.get(headline)
         if got is None:
-            pairs = [(b, self.idf.get(b, self.unseen)) for b in _grams(headline)]
+            grams = list(_grams(headline))
+            weights = [self.idf(b) for b in grams]
             # a short line matches some article by chance ("文化", "国际"): its
             # score is shrunk towards zero by a prior weight of TITLE_PRIOR
-            got = self._weighted[headline] = (pairs, sum(w for _, w in pairs) + TITLE_PRIOR)
+            got = self._weighted[headline] = (grams, weights, sum(weights) + TITLE_PRIOR)
         return got
 
     def score(self, headline: str, k: int) -> float:
-        pairs, total = self._weights(headline)
-        grams = self.grams[k]
-        if not pairs or not grams:
+        grams, weights, total = self._weights(headline)
+        seen = self.grams[k]
+        if not grams or not seen:
             return 0.0
-        return sum(w for b, w in pairs if b in grams) / total
+        return sum(itertools.compress(weights, map(seen.__contains__, grams))) / total
 
     def best(self, headline: str, ks: range) -> tuple[float, int]:
-        return max(((self.score(headline, k), k) for k in ks), default=(0.0, -1))
+        """(score, article) of the best-matching article among ``ks`` (the later one of a tie)."""
+        if not ks:
+            return 0.0, -1
+        grams, weights, total = self._weights(headline)
+        if not grams:
+            return 0.0, ks[-1]
+        got = (-1.0, -1)
+        for k in ks:
+            seen = self.grams[k]
+            s = sum(itertools.compress(weights, map(seen.__contains__, grams))) / total if seen else 0.0
+            if (s, k) > got:
+                got = (s, k)
+        return got
 
 
 def _window(fl: _Floating, n: int) -> range:
@@ -1447,15 +1776,34 @@ def _split_run_together(text: str, m: _Matcher, ks: range) -> list[str]:
     return [text]
 
 
+@dataclass
+class _TitleBlock:
+    """One block of a title assignment: its headlines, which of them became whose title, and the
+    matcher over the articles it saw (base..top), as kickers and subtitles are then given."""
+    heads: list[tuple[str, _Floating]]
+    title_of: dict[int, int]
+    matcher: _Matcher
+    base: int
+    top: int
+
+
+@dataclass
+class _Titles:
+    leftover: list[tuple[str, _Floating, float]]  # headlines no article took, with their title-role score
+    blocks: list[_TitleBlock]
+
+
 def _assign_titles(articles: list[PageArticle], floating: list[_Floating], opened_by: list[str],
-                   dry: bool = False) -> list[tuple[str, _Floating, float]]:
+                   dry: bool = False, grams: dict[str, set[str]] | None = None) -> _Titles:
     """Give every article its title (and kicker / subtitle) from the headlines printed near it.
     Returns the headlines no article took as its title, each with its title-role score; ``dry``
-    sets titles only (the caller clears them), for the headline-split model to read."""
+    sets titles only (the caller clears them, or gives kickers and subtitles from the blocks), for
+    the headline-split model to read."""
     from scipy.optimize import linear_sum_assignment
 
     n = len(articles)
     leftover: list[tuple[str, _Floating, float]] = []
+    blocks: list[_TitleBlock] = []
     for lo in range(0, n, ASSIGN_BLOCK):
         hi = min(n, lo + ASSIGN_BLOCK)
         block_fl = [fl for fl in floating
@@ -1465,7 +1813,7 @@ def _assign_titles(articles: list[PageArticle], floating: list[_Floating], opene
         # the matcher sees the window around the block, so IDF is local
         base = max(0, lo - TITLE_WINDOW)
         top = min(n, hi + TITLE_WINDOW)
-        m = _Matcher(articles[base:top])
+        m = _Matcher(articles[base:top], grams)
         heads: list[tuple[str, _Floating]] = []
         for fl in block_fl:
             ks = range(max(0, _window(fl, n).start - base), min(top, _window(fl, n).stop) - base)
@@ -1505,9 +1853,10 @@ def _assign_titles(articles: list[PageArticle], floating: list[_Floating], opene
                     used.add(h)
                     title_of[h] = base + c
         leftover.extend((text, fl, roles[h]) for h, (text, fl) in enumerate(heads) if h not in title_of)
+        blocks.append(_TitleBlock(heads, title_of, m, base, top))
         if not dry:
             _kickers_and_subtitles(articles, heads, title_of, m, base)
-    return leftover
+    return _Titles(leftover, blocks)
 
 
 # A headline line's chance of being its run's title rather than a kicker, subtitle or section line

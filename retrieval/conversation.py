@@ -353,26 +353,10 @@ def read_in_article(reader: Reader, question: str, hits: list[Hit], depth: int, 
     question alone keeps first: a follow-up is short and names little of its
     article ("是几车道的？"), which keeps the reader's own score low where the
     span is right ("双向四车道"). Measured on the even half (docs/conversation.md)."""
-    from retrieval.reader.answering import ReadingOptions, answerable, cite, read_hits, support, threshold
+    from retrieval.reader.answering import ReadingOptions, answer_with_reader
 
-    opts = ReadingOptions(depth, PINNED_RANK_WEIGHT, no_answer_threshold, max_sources, stop_at)
-    readings = read_hits(question, hits, reader, opts)
-    if not readings:
-        return Answer(question, "", False, 0.0, (), tuple(hits), tuple(hits))
-    best = readings[0]
-    features = support(question, best)
-    if best.reading.span is None:
-        prob = 0.0
-    elif reader.verifier is not None:
-        prob = reader.verifier.prob(features)
-    else:
-        prob = answerable(readings, best, str(reader.manifest.calibration.get("no_answer_score", "has")))
-    ranked = tuple([r.hit for r in readings] + [h for h in hits if all(h is not r.hit for r in readings)])
-    if best.reading.span is None or prob < threshold(reader, opts):
-        return Answer(question, "", False, prob, (), ranked, tuple(hits), prob, features)
-    text, sources = cite(best, readings, 1.0, max_sources)  # one article: its one source
-    sources = (dataclasses.replace(sources[0], score=prob),) + sources[1:]
-    return Answer(question, text, True, prob, sources, ranked, tuple(hits), prob, features)
+    opts = ReadingOptions(depth, PINNED_RANK_WEIGHT, no_answer_threshold, max_sources, stop_at, reader_bar=False)
+    return answer_with_reader(question, hits, reader, opts)
 
 
 class Chat:

@@ -35,6 +35,9 @@ class ReadingOptions:
     no_answer_threshold: float = 0.0  # P(some chunk holds the answer) below which: not found; 0: the reader's own
     max_sources: int = 3
     stop_at: float = 0.0  # P(the first chunk holds the answer) from which the others are not read; 0: never
+    # With a verifier, what the reader itself declines (below source_threshold) stays declined; False: the
+    # verifier alone decides (a follow-up read in the previous answer's article, retrieval/conversation.py).
+    reader_bar: bool = True
 
 
 @dataclass(frozen=True)
@@ -145,7 +148,7 @@ def answer_with_reader(question: str, hits: list[Hit], reader: Reader, opts: Rea
         # The verifier estimates P(this answer is right) from the reader's scores and how much of
         # the question the article holds: it decides "found" and is the answer's confidence. It is a
         # second opinion: what the reader itself declines (below source_threshold) stays declined.
-        own = float(reader.manifest.calibration.get("source_threshold", 0.0))
+        own = float(reader.manifest.calibration.get("source_threshold", 0.0)) if opts.reader_bar else 0.0
         ok = best.reading.span is not None and has_prob >= own
         has_prob = confidence = reader.verifier.prob(features) if ok else 0.0
     if best.reading.span is None or has_prob < limit:

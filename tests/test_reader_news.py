@@ -86,3 +86,41 @@ def test_a_traditional_article_is_answered_in_its_own_characters(news_qa, questi
     assert needle in ans.text and len(ans.text) <= longest, (question, ans.text)
     assert ans.text in _article_text(news_qa, ans)
     assert ans.sources[0].title == "萬大線第一期工程進度過半"
+
+
+# The same wire story printed on two days, differing only in its dateline's day, and one other story.
+_REPRINTED = [
+    {"id": "liangshi-0109", "title": "全国粮食总产量再创新高", "date": "2020-01-09",
+     "text": "新华社北京1月8日电 国家统计局8日发布数据，2019年全国粮食总产量达到13277亿斤，比上年增加119亿斤，"
+             "再创历史新高。\n国家统计局农村司司长李锁强表示，粮食播种面积稳中略降，单产提高是增产的主要原因。"},
+    {"id": "liangshi-0110", "title": "全国粮食总产量再创新高", "date": "2020-01-10",
+     "text": "新华社北京1月9日电 国家统计局9日发布数据，2019年全国粮食总产量达到13277亿斤，比上年增加119亿斤，"
+             "再创历史新高。\n国家统计局农村司司长李锁强表示，粮食播种面积稳中略降，单产提高是增产的主要原因。"},
+    {"id": "shuili", "title": "南方水利建设加快推进", "date": "2020-01-10",
+     "text": "记者从水利部获悉，2019年南方各省共完成水利投资2600亿元。水利部规划计划司司长石春先介绍，"
+             "一批重大水利工程已开工建设。"},
+]
+
+
+def test_a_story_printed_on_two_days_is_read_once_and_cited_with_both_days(real_encoder, tokenizer, tmp_path):
+    import json
+
+    src = tmp_path / "reprinted.jsonl"
+    src.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in _REPRINTED), encoding="utf-8")
+    (tmp_path / "qa").mkdir()
+    qa = real_qa([src], tmp_path / "qa", real_encoder, tokenizer)
+    read: list[str] = []
+    real_read = qa.reader.read
+
+    def counting_read(question, passages, *args, **kwargs):  # type: ignore[no-untyped-def]
+        read.extend(text for _, text in passages)
+        return real_read(question, passages, *args, **kwargs)
+
+    qa.reader.read = counting_read  # type: ignore[method-assign]
+    # Naming a day makes the reader read every chunk of its depth (no early stop after the first).
+    ans = qa.ask("1月10日的报道里，国家统计局农村司司长是谁？")
+    assert ans.found and ans.text == "李锁强", ans.text
+    # One copy was read (a second reading of the same words costs a forward pass and says nothing new) …
+    assert sum("李锁强" in t for t in read) == 1, read
+    # … and both printings are cited: the unread copy prints the answer word for word.
+    assert {s.date for s in ans.sources if s.title == "全国粮食总产量再创新高"} == {"2020-01-09", "2020-01-10"}

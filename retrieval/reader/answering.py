@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from dataclasses import dataclass
 
 from retrieval.ingest.chunking import sentence_spans
@@ -26,6 +27,12 @@ from retrieval.reader.features import reader_text
 from retrieval.reader.model import PassageReading, Reader
 from retrieval.reader.verify import support_features
 from retrieval.types import Answer, Article, Hit, Source
+
+
+# Jaccard of two chunks' 4-character grams (numbers masked) from which two articles' chunks are one story.
+# Among the chunks read for the news dev questions, chunks of different articles of the real month score at
+# most 0.59; the year bench's date-shifted copies 0.75 and more (docs/performance.md).
+SAME_STORY = 0.7
 
 
 @dataclass(frozen=True)
@@ -38,6 +45,7 @@ class ReadingOptions:
     # With a verifier, what the reader itself declines (below source_threshold) stays declined; False: the
     # verifier alone decides (a follow-up read in the previous answer's article, retrieval/conversation.py).
     reader_bar: bool = True
+    skip_same: bool = True  # read one copy of chunks that differ only in numbers and a few words
 
 
 @dataclass(frozen=True)
@@ -53,6 +61,27 @@ def _sigmoid(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-x)) if x > -60 else 0.0
 
 
+_DIGITS = re.compile(r"\d+")
+
+
+def _grams(text: str) -> set[str]:
+    t = _DIGITS.sub("#", text)
+    return {t[i : i + 4] for i in range(len(t) - 3)}
+
+
+def distinct(texts: list[str], articles: list[str], same: float = SAME_STORY) -> list[int]:
+    """Indices of the texts that are not near copies (4-character-gram Jaccard
+    ≥ ``same``, numbers masked) of an earlier one of another article (two
+    chunks of one article overlap by design and are both read)."""
+    grams = [_grams(t) for t in texts]
+    keep: list[int] = []
+    for i, g in enumerate(grams):
+        if not any(articles[j] != articles[i] and len(g & grams[j]) >= same * max(1, len(g | grams[j]))
+                   for j in keep):
+            keep.append(i)
+    return keep
+
+
 def read_hits(question: str, hits: list[Hit], reader: Reader, opts: ReadingOptions,
               texts: list[str] | None = None) -> list[Reading]:
     """Read the top hits; returned best first by the combined score."""
@@ -60,6 +89,12 @@ def read_hits(question: str, hits: list[Hit], reader: Reader, opts: ReadingOptio
     if not hits:
         return []
     texts = texts or [reader_text(h.chunk.text) for h in hits]
+    if opts.skip_same:
+        # The same story under another date (a wire story printed on two days, a reprint that differs in
+        # a date or a figure) reads the same way: read the best-ranked copy only. The copies left unread
+        # are still cited where they print the answer word for word (``cite``).
+        keep = distinct(texts, [h.article.id for h in hits])
+        hits, texts = [hits[i] for i in keep], [texts[i] for i in keep]
     titles = [reader_text(h.article.title) for h in hits]
     q = reader_text(question)
     pairs = list(zip(titles, texts))

@@ -157,6 +157,10 @@ def citation(source: Source | None = None, *, title: str = "", author: str | Non
     return f"《{title}》 {meta}".rstrip()
 
 
+# Beside an answer more likely wrong than right (Answer.unsure): the reader should check the quote.
+UNSURE_NOTE = "（把握不大：请对照下面的原文核实）"
+
+
 def closest_titles(answer: Answer, n: int = 3) -> list[str]:
     titles: list[str] = []
     for h in answer.hits:
@@ -173,6 +177,8 @@ def answer_blocks(answer: Answer) -> list[Block]:
             blocks.append(Block((Run("最接近的文章："),) + tuple(Run(f"\n• 《{t}》") for t in titles)))
         return blocks
     blocks = [Block((Run("答："), Run(answer.text, "b")))]
+    if answer.unsure:
+        blocks.append(Block((Run(UNSURE_NOTE, "i"),)))
     for s in answer.sources:
         blocks.append(Block((Run(s.quote + "\n"), Run(citation(s), "i")), quote=True))
     return blocks

@@ -165,6 +165,9 @@ class EvalItem:
     title: str
 
 
+UNSURE_BELOW = 0.5  # a calibrated confidence below which an answer is shown as unsure
+
+
 @dataclass(frozen=True)
 class Answer:
     question: str
@@ -180,6 +183,15 @@ class Answer:
     # The not-found verifier's features for the chosen chunk (retrieval/reader/verify.py FEATURES),
     # kept in reports so the verifier can be fitted on measured questions. () without a reader.
     support: tuple[float, ...] = field(default=(), repr=False)
+    # The confidence is a calibrated P(the answer is right) (the trained reader's); False: a lexical score.
+    calibrated: bool = field(default=False, repr=False)
+
+    @property
+    def unsure(self) -> bool:
+        """An answer more likely wrong than right, by its own calibrated confidence: the front ends say
+        so beside it. On the news dev set, answers below 0.5 were right 41% of the time (76 answers, traps
+        answered counted wrong), those from 0.5 up 78% (177) (docs/evaluation.md)."""
+        return self.found and self.calibrated and self.confidence < UNSURE_BELOW
 
     def to_dict(self) -> dict[str, Any]:
         return {

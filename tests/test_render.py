@@ -36,6 +36,21 @@ def test_corpus_text_is_escaped_and_reads_back_verbatim():
     assert "《标题<i>》 记者&编辑 · 2020-01-02 · 第1段" in text
 
 
+@pytest.mark.parametrize("confidence,calibrated,noted", [(0.3, True, True), (0.7, True, False), (0.3, False, False)])
+def test_an_answer_more_likely_wrong_than_right_says_so_in_telegram_and_the_terminal(confidence, calibrated, noted):
+    import dataclasses
+
+    from bot.cli import format_answer
+
+    ans = dataclasses.replace(make_answer("引文。"), confidence=confidence, calibrated=calibrated)
+    (msg,) = pack(answer_blocks(ans))
+    text, _ = visible_text(msg)
+    assert ("把握不大" in text) is noted
+    # The note sits under the answer, before the sources; the terminal prints the same.
+    assert not noted or text.index("答案<b>") < text.index("把握不大") < text.index("引文。")
+    assert ("把握不大" in format_answer(ans)) is noted
+
+
 def test_many_sources_split_between_blocks_each_message_fits_and_is_balanced():
     ans = make_answer("这是一个相当长的引用句子，" * 20 + "。", n_sources=12)
     msgs = pack(answer_blocks(ans))

@@ -187,7 +187,7 @@ def answer_with_reader(question: str, hits: list[Hit], reader: Reader, opts: Rea
         ok = best.reading.span is not None and has_prob >= own
         has_prob = confidence = reader.verifier.prob(features) if ok else 0.0
     if best.reading.span is None or has_prob < limit:
-        return Answer(question, "", False, confidence, (), ranked_hits, tuple(hits), has_prob, features)
+        return Answer(question, "", False, confidence, (), ranked_hits, tuple(hits), has_prob, features, True)
     # Other articles' spans are cited when the reader alone finds them likely enough (in verify
     # mode its own threshold is kept as source_threshold).
     source_limit = limit if reader.verifier is None else float(
@@ -196,7 +196,7 @@ def answer_with_reader(question: str, hits: list[Hit], reader: Reader, opts: Rea
     unread = [h for h in hits[: opts.depth] if id(h) not in read]
     text, sources = cite(best, readings, source_limit, opts.max_sources, unread)
     sources = (dataclasses.replace(sources[0], score=confidence),) + sources[1:]
-    return Answer(question, text, True, confidence, sources, ranked_hits, tuple(hits), has_prob, features)
+    return Answer(question, text, True, confidence, sources, ranked_hits, tuple(hits), has_prob, features, True)
 
 
 def cite(best: Reading, readings: list[Reading], limit: float, max_sources: int,

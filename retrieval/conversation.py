@@ -12,10 +12,10 @@ question within one:
   prints them; docs/conversation.md has the figures);
 - a leaning question is searched with the previous turn's key terms added and
   answered against the previous answer's article first (``read_in_article``:
-  there the not-found verifier alone decides, and the previous answer is not
-  an answer again); when that article does not answer it, the best answer of
-  the expanded search stands. An elliptic one ("自动速报呢？") is read in the
-  previous question's frame (``frame_question``);
+  there the not-found verifier alone decides); when that article does not
+  answer it, the best answer of the expanded search stands. An elliptic one
+  ("自动速报呢？") is read in the previous question's frame
+  (``frame_question``);
 - a question the model doubts (``MAYBE_THRESHOLD`` ≤ P < ``THRESHOLD``) is
   read in the previous answer's article first as a question alone would be,
   and searched as asked;
@@ -355,24 +355,17 @@ PINNED_RANK_WEIGHT = 4.0
 
 
 def read_in_article(reader: Reader, question: str, hits: list[Hit], depth: int, max_sources: int,
-                    no_answer_threshold: float = 0.0, stop_at: float = 0.0, previous_answer: str = "") -> Answer:
+                    no_answer_threshold: float = 0.0, stop_at: float = 0.0) -> Answer:
     """A follow-up read in the previous answer's article (``hits``: its chunks).
 
     Whether it is answered there is the not-found verifier's call alone (its
     calibrated threshold), without the reader's own lower bar that answering a
     question alone keeps first: a follow-up is short and names little of its
     article ("是几车道的？"), which keeps the reader's own score low where the
-    span is right ("双向四车道").
-
-    A follow-up asks something new, so its answer is not ``previous_answer``
-    (the previous turn's): a span containing it is not chosen where the chunk
-    has others ("追回了多少钱？" after "为多少名农民工追回了工资？" took the same
-    "…5055名劳动者追回工资4934.489万元" again; now "…4905万元"). Measured on the
-    even half (docs/conversation.md)."""
+    span is right ("双向四车道"). Measured on the even half (docs/conversation.md)."""
     from retrieval.reader.answering import ReadingOptions, answer_with_reader
 
-    opts = ReadingOptions(depth, PINNED_RANK_WEIGHT, no_answer_threshold, max_sources, stop_at, reader_bar=False,
-                          avoid=previous_answer)
+    opts = ReadingOptions(depth, PINNED_RANK_WEIGHT, no_answer_threshold, max_sources, stop_at, reader_bar=False)
     return answer_with_reader(question, hits, reader, opts)
 
 
@@ -415,11 +408,11 @@ class Chat:
             extra.insert(0, prev.answer)
         return " ".join(extra + [question]), True
 
-    def _read_preferred(self, question: str, hits: list[Hit], previous_answer: str = "") -> Answer:
+    def _read_preferred(self, question: str, hits: list[Hit]) -> Answer:
         assert self.qa.reader is not None  # QA.ask reads the preferred article only with a reader
         rc = self.qa.cfg.reader
         return read_in_article(self.qa.reader, question, hits, rc.depth, self.qa.cfg.answer.max_sources,
-                               rc.no_answer_threshold, rc.stop_at, previous_answer)
+                               rc.no_answer_threshold, rc.stop_at)
 
     @staticmethod
     def history(conv: Conversation) -> list[tuple[str, str]]:
@@ -437,7 +430,7 @@ class Chat:
             # "自动速报呢？" is read as the previous question about 自动速报; searched as expanded.
             read = frame_question(question, prev.read or prev.question, self.qa.tokenizer) or ""
             ans = self.qa.ask(read or question, mode, search=search, prefer=prev.article,
-                              read_preferred=lambda q, hits: self._read_preferred(q, hits, prev.answer))
+                              read_preferred=self._read_preferred)
             if read:
                 ans = dataclasses.replace(ans, question=question)
         elif prev is not None and prev.article is not None and p >= MAYBE_THRESHOLD:

@@ -12,7 +12,6 @@ from conftest import TEST_DATA, real_qa
 
 QUAKE = "市地震局通报去年地震监测工作"
 ROAD = "青龙高速公路正式通车"
-WAGES = "江城根治欠薪冬季专项行动见成效"
 RECEPTION = "市政府举行新春团拜会"
 
 
@@ -37,24 +36,6 @@ def test_questions_that_are_not_a_new_subject_keep_their_words(tokenizer):
     for q in ("还有呢？", "他呢？", "为什么？", "他在哪个单位工作？", "男子组在哪里比赛呢？"):
         assert frame_question(q, prev, tokenizer) is None, q
     assert frame_question("自动速报呢？", "", tokenizer) is None
-
-
-def test_spans_containing_the_avoided_text_are_dropped_unless_all_do():
-    from retrieval.reader.decode import SpanCandidate
-    from retrieval.reader.model import _avoiding
-
-    text = "全市已为3120名劳动者追回工资2856.7万元，其中为2904名农民工追回工资2710万元。"
-    avoid = "3120名劳动者追回工资2856.7万元"
-
-    def span(part: str) -> SpanCandidate:
-        at = text.index(part)
-        return SpanCandidate(0, at, at + len(part), 0.0, 0.0, 0.0)
-
-    whole, inside, other = span("全市已为3120名劳动者追回工资2856.7万元"), span("2856.7万元"), span("2710万元")
-    # A span holding the avoided text goes; one inside it or elsewhere stays.
-    assert _avoiding([whole, inside, other], text, avoid) == [inside, other]
-    assert _avoiding([whole], text, avoid) == [whole], "with nothing else, the reader's span stands"
-    assert _avoiding([whole, other], text, "不在这里") == [whole, other]
 
 
 # ---------------------------------------------------------------- reading (real model and reader)
@@ -120,29 +101,6 @@ def test_what_the_previous_article_does_not_say_is_not_answered_from_it(chat_qa)
         follow = chat.ask(conv, follow_up)
         assert follow.follow_up, follow_up
         assert _title(follow.answer) != title, (follow_up, follow.answer.text)
-
-
-@pytest.mark.slow
-def test_a_follow_up_is_not_answered_with_the_previous_answer_again(chat_qa):
-    from retrieval.conversation import Conversation, read_in_article
-
-    chat, qa = chat_qa
-    conv = Conversation()
-    first = chat.ask(conv, "江城根治欠薪冬季专项行动以来，为多少名劳动者追回了工资？").answer
-    assert "3120名" in first.text and _title(first) == WAGES
-    hits = qa._article_hits(conv.previous.article, "追回了多少钱？", qa._searcher)
-    rc = qa.cfg.reader
-
-    def read(previous_answer: str):  # type: ignore[no-untyped-def]
-        return read_in_article(qa.reader, "追回了多少钱？", hits, rc.depth, 3, rc.no_answer_threshold, rc.stop_at,
-                               previous_answer)
-
-    plain = read("")
-    assert plain.found and _title(plain) == WAGES
-    # Had the previous turn answered with that span, the follow-up takes another span of the article.
-    other = read(plain.text)
-    assert other.found and _title(other) == WAGES
-    assert plain.text not in other.text
 
 
 @pytest.mark.slow

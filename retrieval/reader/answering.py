@@ -38,9 +38,6 @@ class ReadingOptions:
     # With a verifier, what the reader itself declines (below source_threshold) stays declined; False: the
     # verifier alone decides (a follow-up read in the previous answer's article, retrieval/conversation.py).
     reader_bar: bool = True
-    # A text the chosen span must not contain where its chunk prints it (the previous answer, for a
-    # follow-up: it asks something new); "": none.
-    avoid: str = ""
 
 
 @dataclass(frozen=True)
@@ -65,18 +62,17 @@ def read_hits(question: str, hits: list[Hit], reader: Reader, opts: ReadingOptio
     texts = texts or [reader_text(h.chunk.text) for h in hits]
     titles = [reader_text(h.article.title) for h in hits]
     q = reader_text(question)
-    avoid = reader_text(opts.avoid) if opts.avoid else ""
     pairs = list(zip(titles, texts))
     if opts.stop_at > 0 and len(hits) > 1:
         # Dynamic depth: the int8 graph reads one window per pass anyway, so reading the first
         # chunk on its own costs nothing; when it plainly holds the answer the rest are skipped.
-        readings = reader.read(q, pairs[:1], avoid=avoid)
+        readings = reader.read(q, pairs[:1])
         if _sigmoid(readings[0].has_logit) >= opts.stop_at:
             hits, texts = hits[:1], texts[:1]
         else:
-            readings = readings + reader.read(q, pairs[1:], avoid=avoid)
+            readings = readings + reader.read(q, pairs[1:])
     else:
-        readings = reader.read(q, pairs, avoid=avoid)
+        readings = reader.read(q, pairs)
     top = max(h.score for h in hits)
     out = []
     for h, r, t in zip(hits, readings, texts):

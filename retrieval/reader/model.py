@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -145,27 +144,18 @@ class Reader:
         return se[..., 0], se[..., 1], has[:, 0], trim[..., :k], trim[..., k:]
 
     def read(self, question: str, passages: list[tuple[str, str]], batch: int = 16,
-             rescore: bool = True, avoid: str = "") -> list[PassageReading]:
+             rescore: bool = True) -> list[PassageReading]:
         """(title, text) passages → one reading each, in input order. The span
         of each window is the reader's best, or, with a re-scorer (and
-        ``rescore``), the re-scorer's choice among the reader's top spans.
-        ``avoid``: a text no chosen span may contain where the passage prints
-        it and the window has other spans (a follow-up's answer is not the
-        previous answer); the passage's own scores (``has_logit``,
-        ``top_logprob``) are the reader's all the same."""
+        ``rescore``), the re-scorer's choice among the reader's top spans."""
         if not passages:
             return []
         rescorer = self.rescorer if rescore else None
         asked = rescorer.asked(question) if rescorer else None
         best: dict[int, PassageReading] = {}
-        top_n = CANDIDATES if rescorer or avoid else 1
-        for w, has, spans in self.window_spans(question, passages, top_n, batch):
-            top = spans[0].span_logprob if spans else NO_SPAN_LOGPROB
-            if avoid:
-                spans = _avoiding(spans, passages[w.passage][1], avoid)
-            if rescorer is None:
-                spans = spans[:1]
+        for w, has, spans in self.window_spans(question, passages, CANDIDATES if rescorer else 1, batch):
             span = spans[0] if spans else None
+            top = span.span_logprob if span else NO_SPAN_LOGPROB
             if rescorer is not None and asked is not None and spans:
                 span = rescorer.choose(asked, passages[w.passage][1], spans)
             prev = best.get(w.passage)
@@ -302,14 +292,6 @@ def check_base_model(path: Path, base_model: str) -> ReaderManifest:
                           f"embedding model is '{base_model}'; set [reader] path to a reader for it, "
                           f"train one with `newsqa reader train`, or set [reader] enabled = false")
     return manifest
-
-
-def _avoiding(spans: list[SpanCandidate], text: str, avoid: str) -> list[SpanCandidate]:
-    """``spans`` without those that contain ``avoid`` where ``text`` prints it
-    (all of them when every one does)."""
-    at = [m.start() for m in re.finditer(re.escape(avoid), text)]
-    keep = [s for s in spans if not any(s.start <= a and a + len(avoid) <= s.end for a in at)]
-    return keep or spans
 
 
 def _better(span: SpanCandidate | None, has: float, top: float, prev: PassageReading) -> bool:

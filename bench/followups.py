@@ -1,7 +1,7 @@
 """Follow-up questions: newsqa's conversation memory on the follow-up dev set.
 
     .venv/bin/python bench/followups.py [--split odd|even|all] [--work DIR] [--fit] [--standalone]
-        [--overhead] [--check-sentences]
+        [--overhead] [--check-sentences] [--misses]
 
 Needs ../shared/archive/rmrb-2020-01 and the dev set (rmrb-2020-01-followups.jsonl,
 rmrb-2020-01-questions.jsonl; see bench/newsdev.py for where it is looked for);
@@ -22,6 +22,9 @@ skips with a message otherwise. Prints:
                  questions answered from their own article (file2) and not from the
                  first turn's; the memory's overhead per question (median ms of
                  deciding, rewriting and remembering, over the whole run);
+                 with --misses, each leaning follow-up missed: its id, kind,
+                 cause, the question as searched and read, the answer and the
+                 expected one (error analysis; on the tuning half);
   --standalone   the single-question dev set (--split) asked alone and asked as
                  one long conversation (each question after the previous one):
                  right+art both ways, traps (unanswerable questions) declined
@@ -212,7 +215,7 @@ def miss_cause(f: FollowUp, leaned: bool, topic, ans) -> str:  # type: ignore[no
     return MISS_CAUSES[4]
 
 
-def conversations(qa, fus: list[FollowUp]) -> None:  # type: ignore[no-untyped-def]
+def conversations(qa, fus: list[FollowUp], misses: bool = False) -> None:  # type: ignore[no-untyped-def]
     from retrieval.config import ConversationConfig
     from retrieval.conversation import Chat, Conversation
 
@@ -246,6 +249,10 @@ def conversations(qa, fus: list[FollowUp]) -> None:  # type: ignore[no-untyped-d
             if not ok:
                 cause = miss_cause(f, c.follow_up, topic, a2)
                 causes[cause] = causes.get(cause, 0) + 1
+                if misses:
+                    print(f"  miss {f.id} [{f.kind}] {cause}: {f.followup} -> "
+                          f"{a2.text if a2.found else '(not found)'} (expected {' / '.join(f.followup_answers)}); "
+                          f"searched {c.search_question!r}" + (f", read {c.read_question!r}" if c.read_question else ""))
             lean_alone.append(right_with(qa.ask(f.followup), f.followup_answers, f.file))
         else:
             stand_ok.append(right_with(a2, f.followup_answers, f.file2))
@@ -336,6 +343,7 @@ def main() -> None:
     ap.add_argument("--standalone", action="store_true")
     ap.add_argument("--check-sentences", action="store_true")
     ap.add_argument("--overhead", action="store_true")
+    ap.add_argument("--misses", action="store_true", help="print each leaning follow-up missed")
     args = ap.parse_args()
     path = followups_file()
     if not ARCHIVE.is_dir() or path is None:
@@ -358,7 +366,7 @@ def main() -> None:
     elif args.overhead:
         overhead(qa, [f for f in fus if args.split in ("all", f.split)])
     else:
-        conversations(qa, [f for f in fus if args.split in ("all", f.split)])
+        conversations(qa, [f for f in fus if args.split in ("all", f.split)], args.misses)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from conftest import TEST_DATA, real_qa
 
 QUAKE = "市地震局通报去年地震监测工作"
 ROAD = "青龙高速公路正式通车"
+RECEPTION = "市政府举行新春团拜会"
 
 
 # ---------------------------------------------------------------- the frame (jieba only)
@@ -100,3 +101,34 @@ def test_what_the_previous_article_does_not_say_is_not_answered_from_it(chat_qa)
         follow = chat.ask(conv, follow_up)
         assert follow.follow_up, follow_up
         assert _title(follow.answer) != title, (follow_up, follow.answer.text)
+
+
+@pytest.mark.slow
+def test_a_follow_up_the_model_doubts_is_answered_from_the_previous_article(chat_qa):
+    from retrieval.conversation import MAYBE_THRESHOLD, THRESHOLD, Conversation
+
+    chat, qa = chat_qa
+    conv = Conversation()
+    first = chat.ask(conv, "市政府新春团拜会在哪里举行？").answer
+    assert "滨江会堂" in first.text and _title(first) == RECEPTION
+    # The premise: jieba tags 应邀出席 a name, so the question seems to have a subject of its own.
+    assert MAYBE_THRESHOLD <= chat.lean(conv, "有多少人应邀出席？") < THRESHOLD
+    follow = chat.ask(conv, "有多少人应邀出席？")
+    assert "400人" in follow.answer.text and _title(follow.answer) == RECEPTION
+    assert follow.follow_up and follow.search_question == "有多少人应邀出席？", "searched as asked"
+
+
+@pytest.mark.slow
+def test_a_doubted_question_the_previous_article_does_not_answer_is_answered_as_alone(chat_qa, monkeypatch):
+    import retrieval.conversation as conversation
+    from retrieval.conversation import Conversation
+
+    chat, qa = chat_qa
+    monkeypatch.setattr(conversation, "MAYBE_THRESHOLD", 0.0)  # every question not leaning is doubted
+    for question in ("去年全市地震正式速报平均用时多少？", "青龙高速公路主线全长多少公里？"):
+        conv = Conversation()
+        chat.ask(conv, "市政府新春团拜会在哪里举行？")
+        asked = chat.ask(conv, question)
+        alone = qa.ask(question)
+        assert not asked.follow_up, question
+        assert (asked.answer.text, _title(asked.answer)) == (alone.text, _title(alone)), question

@@ -15,6 +15,7 @@ from conftest import ROOT
 
 from retrieval.errors import ModelError
 from retrieval.ingest.corpus import read_file
+from retrieval.ingest import newspaper as nw
 from retrieval.ingest.newspaper import LINE_MODEL_DIR, load_line_model
 
 PAGES = Path(__file__).parent / "data" / "pages"
@@ -63,6 +64,30 @@ def test_a_headline_broken_over_two_lines_is_read_whole_not_as_kicker_and_title(
     assert art.author == "李明"
 
 
+def test_a_subtitle_of_names_under_the_title_stays_the_subtitle():
+    (art,) = articles("namesubtitle.txt")
+    assert art.title == "春节团拜会在京举行"
+    assert art.subtitle == "习近平李克强栗战书汪洋王沪宁赵乐际韩正王岐山出席"
+    assert art.kicker is None
+    assert art.author == "张明"
+
+
+def _title_roles(run: list[str]) -> list[float]:
+    heads = [(t, nw._Floating(t, 0, None, g == len(run) - 1, run=1, pos=g)) for g, t in enumerate(run)]
+    return nw._title_roles(heads, log=False)
+
+
+@pytest.mark.parametrize("title, other", [
+    ("管好财政支出确保平稳", "韩正召开座谈会强调"),  # a kicker: who said it
+    ("春节团拜会在京举行", "习近平李克强栗战书汪洋王沪宁赵乐际韩正出席"),  # a subtitle: who came
+])
+def test_the_title_role_reads_the_words_not_only_the_place_in_the_run(title, other):
+    # printed in either order, the title reads more like the title than the kicker or subtitle beside it
+    for run in ([title, other], [other, title]):
+        roles = _title_roles(run)
+        assert roles[run.index(title)] > 0 > roles[run.index(other)]
+
+
 def test_newsqa_articles_shows_kicker_and_subtitle():
     out = subprocess.run([sys.executable, "-m", "bot.cli", "articles", str(PAGES / "kicker.txt")], cwd=ROOT,
                          capture_output=True, text=True, timeout=120)
@@ -88,6 +113,11 @@ def test_the_shipped_line_model_loads_and_a_mismatched_one_is_refused(tmp_path):
     manifest["features"]["headline_text"] = "words"
     (bad / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     with pytest.raises(ModelError, match="headline-text table"):
+        load_line_model(bad)
+    manifest["features"]["headline_text"] = nw.HEADLINE_TEXT_GRAMS
+    manifest["features"].pop("role_text")
+    (bad / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(ModelError, match="role-text table"):
         load_line_model(bad)
     (bad / "manifest.json").unlink()
     with pytest.raises(ModelError, match="unreadable"):

@@ -383,7 +383,8 @@ def main() -> None:
     ap.add_argument("--write", action="store_true", help="write the weights into newspaper.py")
     ap.add_argument("--errors", type=int, default=0, help="only print the first N misread tune lines")
     ap.add_argument("--trees", action="store_true",
-                    help="pass 2 by gradient-boosted trees (scikit-learn at fit time only) instead of the weights")
+                    help="pass 2 by gradient-boosted trees (scikit-learn at fit time only) blended with the weights "
+                         "(newspaper.HEADLINE_TREES_SHARE)")
     ap.add_argument("--boundary-only", action="store_true",
                     help="keep the shipped headline models, refit the boundary model")
     ap.add_argument("--role-only", action="store_true",
@@ -467,7 +468,7 @@ def main() -> None:
                                                  "headline_join": wj, "headline_split": ws},
                         whole_text, role_text, trees, {
             "command": f"bench/pages/fit.py --pages {args.pages} --write"
-                       + (" --boundary-only" if args.boundary_only else ""),
+                       + (" --boundary-only" if args.boundary_only else "") + (" --trees" if args.trees else ""),
             "pages": f"generator A tune pages 0-{args.pages - 1}; generator B (rmrbgen) train pages "
                      f"(days 1-20), {n_b} pages",
             "examples": {"headline_1": len(y1), "headline_2": len(y2), "boundary": len(yb),

@@ -21,6 +21,7 @@ import re
 import sys
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +53,8 @@ TEXT_KEEP_BELOW = -2.5
 # pages are split in two folds, each scored by the table fitted on the other (cross-fitting); the
 # shipped table is fitted on all of them.
 TEXT_FOLDS = 2
+# the role-text table keeps grams seen in this many headline lines of runs or more
+ROLE_MIN_COUNT = 2
 _fold_tables: list[dict] = []
 _last_counts: list = []
 
@@ -184,9 +187,10 @@ def examples(pages: int, w1: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]
 
 
 def _use(parts: dict) -> None:
-    """Segment with these weights, keeping the headline-text table in use."""
+    """Segment with these weights, keeping the headline-text and role-text tables in use."""
     current = nw._LINE_MODEL or {}
-    nw.use_line_model(parts | {"headline_text": parts.get("headline_text", current.get("headline_text"))})
+    nw.use_line_model(parts | {k: parts.get(k, current.get(k, nw._EMPTY_TABLE))
+                               for k in ("headline_text", "role_text")})
 
 
 def fit(x: np.ndarray, y: np.ndarray, l2: float = 1e-3, steps: int = 30) -> np.ndarray:
@@ -245,20 +249,53 @@ def boundary_examples(pages: int) -> tuple[np.ndarray, np.ndarray]:
     return np.array(xs), np.array(ys)
 
 
-def role_examples(pages: int) -> tuple[np.ndarray, np.ndarray]:
+@dataclass
+class RoleExample:
+    """A headline printed in a run of two or more, as the title-role model reads it."""
+    page: int  # which train page (the role-text table is cross-fitted over pages)
+    shape: np.ndarray  # its place and shape in the run (_ROLE_SHAPE_FEATURES)
+    text: str
+    run: list[str]  # the headlines of its run, in print order
+    at: int  # its place among them
+    title: bool  # the generator printed it as (the start of) its article's title
+
+
+def role_examples(pages: int) -> list[RoleExample]:
     """Headlines printed in a run of two or more (kicker, title, subtitle, section line, two-part
-    title): 1 when the generator printed the line as (the start of) the title."""
-    xs, ys = [], []
-    for page in train_pages(pages):
+    title): title when the generator printed the line as (the start of) the title."""
+    out: list[RoleExample] = []
+    for k, page in enumerate(train_pages(pages)):
         nw._ROLE_LOG = []
         nw.segment_page(page.text)
-        for raw, x in nw._ROLE_LOG:
+        for raw, x, text, run, at in nw._ROLE_LOG:
             label = page.line_labels[raw][1]
             if label in HEADLINE_LABELS:
-                xs.append(x)
-                ys.append(float(label == "title"))
+                out.append(RoleExample(k, x, text, run, at, label == "title"))
     nw._ROLE_LOG = None
-    return np.array(xs), np.array(ys)
+    return out
+
+
+def role_table(examples: list[RoleExample]) -> dict:
+    """The role-text table: per gram (text_grams) seen in ROLE_MIN_COUNT headline lines or more, the
+    log-odds of a line that has it being a title rather than a kicker, subtitle or section line
+    (each class's share of lines having it, Laplace-smoothed); any other gram weighs 0."""
+    pos, neg = Counter(), Counter()
+    for e in examples:
+        (pos if e.title else neg).update({g for part in nw.text_grams(e.text) for g in part})
+    n_pos = sum(1 for e in examples if e.title)
+    n_neg = len(examples) - n_pos
+    grams = {}
+    for g in sorted(set(pos) | set(neg)):
+        if pos[g] + neg[g] >= ROLE_MIN_COUNT:
+            grams[g] = round(math.log((pos[g] + 1) / (n_pos + 2)) - math.log((neg[g] + 1) / (n_neg + 2)), 2)
+    return {"default": 0.0, "grams": grams}
+
+
+def role_features(examples: list[RoleExample], tables: list[dict]) -> tuple[np.ndarray, np.ndarray]:
+    """The title-role model's features, each example's words read by the table of its page's fold."""
+    xs = [np.concatenate([e.shape, nw.role_text_features(tables[e.page % len(tables)], e.run, e.at)])
+          for e in examples]
+    return np.array(xs), np.array([float(e.title) for e in examples])
 
 
 def join_examples(pages: int) -> tuple[np.ndarray, np.ndarray]:
@@ -311,18 +348,25 @@ def _runs_before() -> dict[str, np.ndarray]:
             "headline_split": np.zeros(len(nw._SPLIT_FEATURES))}
 
 
-def fit_runs(pages: int, parts: dict) -> tuple[np.ndarray, int, np.ndarray, int]:
-    """Fit the headline-join model, then the title-role model on the runs it groups (the rest of the
-    page-line model as in ``parts``). Returns the weights and the number of examples of each."""
+def fit_runs(pages: int, parts: dict) -> tuple[np.ndarray, int, np.ndarray, int, dict]:
+    """Fit the headline-join model, then the role-text table and the title-role model on the runs it
+    groups (the rest of the page-line model as in ``parts``). Returns the weights and the number of
+    examples of each, and the role-text table. The role model is fitted on text scores cross-fitted over
+    two folds of pages (each page read by the table of the other fold), as the headline passes are: on
+    the table's own pages it would trust the words too much."""
     _use(parts | _runs_before())
     xj, yj = join_examples(pages)
     wj = fit(xj, yj)
     _report("headline join", xj, yj, wj, nw._JOIN_FEATURES)
     _use(parts | _runs_before() | {"headline_join": wj})
-    xr, yr = role_examples(pages)
+    examples = role_examples(pages)
+    folds = [role_table([e for e in examples if e.page % TEXT_FOLDS != k]) for k in range(TEXT_FOLDS)]
+    xr, yr = role_features(examples, folds)
     wr = fit(xr, yr)
+    table = role_table(examples)
+    print(f"role text: {len(table['grams'])} grams")
     _report("title role", xr, yr, wr, nw._ROLE_FEATURES)
-    return wj, len(yj), wr, len(yr)
+    return wj, len(yj), wr, len(yr), table
 
 
 def _report(name: str, x: np.ndarray, y: np.ndarray, w: np.ndarray, names: tuple[str, ...]) -> None:
@@ -339,7 +383,8 @@ def main() -> None:
     ap.add_argument("--write", action="store_true", help="write the weights into newspaper.py")
     ap.add_argument("--errors", type=int, default=0, help="only print the first N misread tune lines")
     ap.add_argument("--trees", action="store_true",
-                    help="pass 2 by gradient-boosted trees (scikit-learn at fit time only) instead of the weights")
+                    help="pass 2 by gradient-boosted trees (scikit-learn at fit time only) blended with the weights "
+                         "(newspaper.HEADLINE_TREES_SHARE)")
     ap.add_argument("--boundary-only", action="store_true",
                     help="keep the shipped headline models, refit the boundary model")
     ap.add_argument("--role-only", action="store_true",
@@ -355,27 +400,31 @@ def main() -> None:
         manifest = json.loads((nw.LINE_MODEL_DIR / "manifest.json").read_text(encoding="utf-8"))
         parts = {k: np.array(shipped[k]) for k in ("headline_1", "headline_2", "boundary", "title_role",
                                                     "headline_join")}
-        ws, ys = fit_split(args.pages, parts | {"headline_text": shipped["headline_text"]})
+        ws, ys = fit_split(args.pages, parts | {"headline_text": shipped["headline_text"],
+                                                 "role_text": shipped["role_text"]})
         if args.write:
             training = manifest["training"]
             training["command"] += f"; then bench/pages/fit.py --pages {args.pages} --write --split-only"
             training["examples"]["headline_split"] = ys
-            save_line_model(nw.LINE_MODEL_DIR, parts | {"headline_split": ws}, shipped["headline_text"], None,
-                            training)
+            save_line_model(nw.LINE_MODEL_DIR, parts | {"headline_split": ws}, shipped["headline_text"],
+                            shipped["role_text"], None, training)
             print(f"written to {nw.LINE_MODEL_DIR}")
         return
     if args.role_only:
         shipped = json.loads((nw.LINE_MODEL_DIR / "weights.json").read_text(encoding="utf-8"))
         manifest = json.loads((nw.LINE_MODEL_DIR / "manifest.json").read_text(encoding="utf-8"))
         parts = {k: np.array(shipped[k]) for k in ("headline_1", "headline_2", "boundary", "headline_split")}
-        wj, yj, wr, yr = fit_runs(args.pages, parts | {"headline_text": shipped["headline_text"]})
+        wj, yj, wr, yr, role_text = fit_runs(args.pages, parts | {"headline_text": shipped["headline_text"]})
         parts |= {"headline_join": wj}
         if args.write:
             training = manifest["training"]
             training["command"] += f"; then bench/pages/fit.py --pages {args.pages} --write --role-only"
             training["examples"]["title_role"] = yr
             training["examples"]["headline_join"] = yj
-            save_line_model(nw.LINE_MODEL_DIR, parts | {"title_role": wr}, shipped["headline_text"], None, training)
+            training["role_text"] = {"grams": len(role_text["grams"]), "min_count": ROLE_MIN_COUNT,
+                                     "folds": TEXT_FOLDS}
+            save_line_model(nw.LINE_MODEL_DIR, parts | {"title_role": wr}, shipped["headline_text"], role_text,
+                            None, training)
             print(f"written to {nw.LINE_MODEL_DIR}")
         return
     if args.boundary_only:
@@ -410,15 +459,16 @@ def main() -> None:
     wb = fit(xb, yb)
     _fold_tables.clear()
     _report("boundary", xb, yb, wb, nw._BOUNDARY_FEATURES)
-    wj, yj, wr, yr = fit_runs(args.pages, model | {"boundary": wb})
-    ws, ys = fit_split(args.pages, model | {"boundary": wb, "headline_join": wj, "title_role": wr})
+    wj, yj, wr, yr, role_text = fit_runs(args.pages, model | {"boundary": wb})
+    ws, ys = fit_split(args.pages, model | {"boundary": wb, "headline_join": wj, "title_role": wr,
+                                           "role_text": role_text})
     n_b = min(args.pages, rmrbgen.page_count("train")) if rmrbgen.available() else 0
     if args.write:
         save_line_model(nw.LINE_MODEL_DIR, {"headline_1": w1, "headline_2": w2, "boundary": wb, "title_role": wr,
                                                  "headline_join": wj, "headline_split": ws},
-                        whole_text, trees, {
+                        whole_text, role_text, trees, {
             "command": f"bench/pages/fit.py --pages {args.pages} --write"
-                       + (" --boundary-only" if args.boundary_only else ""),
+                       + (" --boundary-only" if args.boundary_only else "") + (" --trees" if args.trees else ""),
             "pages": f"generator A tune pages 0-{args.pages - 1}; generator B (rmrbgen) train pages "
                      f"(days 1-20), {n_b} pages",
             "examples": {"headline_1": len(y1), "headline_2": len(y2), "boundary": len(yb),
@@ -427,19 +477,22 @@ def main() -> None:
             "headline_text": {"grams": len(whole_text["grams"]), "alpha": TEXT_ALPHA, "min_count": TEXT_MIN_COUNT,
                               "min_headline": TEXT_MIN_HEADLINE, "keep_below": TEXT_KEEP_BELOW,
                               "folds": TEXT_FOLDS},
+            "role_text": {"grams": len(role_text["grams"]), "min_count": ROLE_MIN_COUNT, "folds": TEXT_FOLDS},
         })
         print(f"written to {nw.LINE_MODEL_DIR}")
 
 
-def save_line_model(path: Path, weights: dict[str, np.ndarray], text: dict, trees: dict | None,
-                    training: dict) -> None:
+def save_line_model(path: Path, weights: dict[str, np.ndarray], text: dict, role_text: dict,
+                    trees: dict | None, training: dict) -> None:
     """weights.json, then manifest.json last: a half-written model is refused on load."""
     path.mkdir(parents=True, exist_ok=True)
     (path / "manifest.json").unlink(missing_ok=True)
     data: dict = {k: [round(float(v), 4) for v in w] for k, w in weights.items()}
     data["headline_text"] = text
+    data["role_text"] = role_text
     features: dict = {k: list(v) for k, v in nw.LINE_MODEL_PARTS.items()}
     features["headline_text"] = nw.HEADLINE_TEXT_GRAMS
+    features["role_text"] = nw.ROLE_TEXT_GRAMS
     if trees is not None:
         data["headline_2_trees"] = trees
         features["headline_2_trees"] = list(nw._FEATURES_2)

@@ -774,25 +774,61 @@ def second_features(lines: list[_Line], i: int, colw: int, prev_headline: bool, 
     return np.concatenate([own, own[_CONTEXT_PAIRS_2[:, 0]] * own[_CONTEXT_PAIRS_2[:, 1]]])
 
 
+# Pass 2's log-odds, when the model has boosted trees: this share of the trees' and the rest of the logistic
+# weights'. The trees alone find more of the headlines the logistic misses, but fitted on train lines they
+# are surer than they should be: alone (or above a margin under 0.5) they made a sentence cut by a column
+# break into a headline on the sample page. Chosen on train pages neither was fitted on (docs/pages.md).
+HEADLINE_TREES_SHARE = 0.5
+
+
 def _second_score(x: np.ndarray) -> float:
-    """Pass 2's log-odds that the line is a headline: the boosted trees when the model has them,
-    else the logistic weights."""
+    """Pass 2's log-odds that the line is a headline: the logistic weights, blended with the boosted trees
+    when the model has them."""
     model = line_model()
+    logistic = float(x @ model["headline_2"])
     trees = model.get("headline_2_trees")
     if trees is None:
-        return float(x @ model["headline_2"])
-    return _forest(x, trees)
+        return logistic
+    return HEADLINE_TREES_SHARE * _forest(x, trees) + (1 - HEADLINE_TREES_SHARE) * logistic
 
 
 def _forest(x: np.ndarray, t: dict) -> float:
+    """The boosted trees' log-odds for one line. The trees are turned into one Python function of nested
+    comparisons the first time (walking the node lists took a fifth of a page's segmentation)."""
+    got = _FORESTS.get(id(t))
+    if got is None or got[0] is not t:
+        got = _FORESTS[id(t)] = (t, _compile_forest(t))
+    return got[1](x.tolist())
+
+
+# the compiled trees of each trees dict in use (kept with the dict, so that its id is not reused)
+_FORESTS: dict[int, tuple[dict, Callable[[list[float]], float]]] = {}
+
+
+def _compile_forest(t: dict) -> Callable[[list[float]], float]:
     feature, threshold, left, right, value = t["feature"], t["threshold"], t["left"], t["right"], t["value"]
-    xl = x.tolist()
-    total = t["base"]
-    for k in t["roots"]:
-        while left[k] >= 0:
-            k = left[k] if xl[feature[k]] <= threshold[k] else right[k]
-        total += value[k]
-    return total
+    def num(v: float) -> str:
+        v = float(v)
+        return repr(v) if math.isfinite(v) else f"float('{v}')"
+
+    out = ["def forest(x):", f"    total = {num(t['base'])}"]
+
+    def node(k: int, depth: int) -> None:
+        pad = "    " * depth
+        if left[k] < 0:
+            out.append(f"{pad}total += {num(value[k])}")
+            return
+        out.append(f"{pad}if x[{int(feature[k])}] <= {num(threshold[k])}:")
+        node(left[k], depth + 1)
+        out.append(f"{pad}else:")
+        node(right[k], depth + 1)
+
+    for root in t["roots"]:
+        node(root, 1)
+    out.append("    return total")
+    scope: dict = {}
+    exec(compile("\n".join(out), "<page-line trees>", "exec"), scope)  # numbers from the model file only
+    return scope["forest"]
 
 
 def _classify(lines: list[_Line]) -> list[int]:
@@ -1290,8 +1326,9 @@ _SPLIT_FEATURES = ("bias", "near_after", "near_before", "far_after", "far_before
 # articles either side of a leftover headline's place whose paragraphs are candidates
 SPLIT_WINDOW = 3
 # A leftover headline cuts at its best paragraph when the split model's log-odds pass this (the best
-# of many candidates is taken, so a margin under 0 still cuts rarely; chosen on train pages)
-SPLIT_MARGIN = -2.0
+# of many candidates is taken, so a margin under 0 still cuts rarely; chosen on train pages: -2.0 with the
+# logistic pass 2, -2.5 since it blends the boosted trees, on train pages neither was fitted on)
+SPLIT_MARGIN = -2.5
 # (source line of the paragraph, source line before it, features) of every candidate, while fitting
 _SPLIT_LOG: list[tuple[int, int, np.ndarray, int]] | None = None
 
@@ -1862,11 +1899,38 @@ def _assign_titles(articles: list[PageArticle], floating: list[_Floating], opene
 # A headline line's chance of being its run's title rather than a kicker, subtitle or section line
 # (the title-role model, -1..1) adds this much to its match score with every article.
 TITLE_ROLE_WEIGHT = 0.3
-_ROLE_FEATURES = ("bias", "first", "last", "alone", "run3", "length", "rel_length", "shortest", "longest",
-                  "dash_start", "dash_end", "bracket_end", "comma", "space", "colon", "last_in_run",
-                  "after_article", "prev_longer", "next_longer")
-# (source line, features) of every headline scored by _title_roles, while fitting (bench/pages/fit.py)
-_ROLE_LOG: list[tuple[int, np.ndarray]] | None = None
+_ROLE_SHAPE_FEATURES = ("bias", "first", "last", "alone", "run3", "length", "rel_length", "shortest", "longest",
+                        "dash_start", "dash_end", "bracket_end", "comma", "space", "colon", "last_in_run",
+                        "after_article", "prev_longer", "next_longer")
+# what the headline's words say, under the role-text table (role_text_features)
+_ROLE_TEXT_FEATURES = ("role_text", "role_text_start", "role_text_end", "role_text_margin", "role_text_top")
+_ROLE_FEATURES = _ROLE_SHAPE_FEATURES + _ROLE_TEXT_FEATURES
+# (source line, shape features, headline, its run's headlines, its place in the run) of every headline
+# scored by _title_roles, while fitting (bench/pages/fit.py: the text features come from cross-fitted tables)
+_ROLE_LOG: list[tuple[int, np.ndarray, str, list[str], int]] | None = None
+
+
+def _role_text_scores(table: dict, text: str) -> tuple[float, float, float]:
+    """The mean log-odds (title against kicker / subtitle / section line) of the headline's characters
+    and pairs, of its start and of its end, each clipped like _text_score's."""
+    grams, default = table["grams"], table["default"]
+    chars, pairs, starts, ends = text_grams(text)
+    got = []
+    for part in (chars + pairs, starts, ends):
+        v = sum(grams.get(g, default) for g in part) / len(part) if part else 0.0
+        got.append(max(-TEXT_SCORE_CLIP, min(TEXT_SCORE_CLIP, v)) / TEXT_SCORE_CLIP)
+    return got[0], got[1], got[2]
+
+
+def role_text_features(table: dict, run: list[str], at: int) -> list[float]:
+    """What the words of headline ``at`` of its run say of its role, under the role-text table (naive
+    Bayes log-odds of a headline line being its article's title rather than a kicker, subtitle or section
+    line — "…强调", "——访…", a list of names read as kicker or subtitle): its own scores, how far it
+    reads more like a title than the best of the others in its run, and whether it reads most so."""
+    scores = [_role_text_scores(table, t) for t in run]
+    own = scores[at]
+    others = max((s[0] for g, s in enumerate(scores) if g != at), default=own[0])
+    return [own[0], own[1], own[2], own[0] - others, float(own[0] >= others)]
 
 
 def _title_roles(heads: list[tuple[str, _Floating]], log: bool = True) -> list[float]:
@@ -1877,7 +1941,10 @@ def _title_roles(heads: list[tuple[str, _Floating]], log: bool = True) -> list[f
     runs: dict[int, list[int]] = {}
     for h, (_, fl) in enumerate(heads):
         runs.setdefault(fl.run, []).append(h)
-    w = line_model()["title_role"]
+    model = line_model()
+    w = model["title_role"]
+    table = model.get("role_text", _EMPTY_TABLE)
+    texts = [text for text, _ in heads]
     out = []
     for h, (text, fl) in enumerate(heads):
         members = runs[fl.run] if fl.run >= 0 else [h]
@@ -1906,9 +1973,14 @@ def _title_roles(heads: list[tuple[str, _Floating]], log: bool = True) -> list[f
             float(at > 0 and sizes[at - 1] > size),
             float(at + 1 < len(members) and sizes[at + 1] > size),
         ])
-        if _ROLE_LOG is not None and log and len(members) > 1:
-            _ROLE_LOG.append((fl.raw, x))
-        out.append(0.0 if len(members) == 1 else 2 * _sigmoid(float(x @ w)) - 1)
+        if len(members) == 1:
+            out.append(0.0)
+            continue
+        run = [texts[g] for g in members]
+        if _ROLE_LOG is not None and log:
+            _ROLE_LOG.append((fl.raw, x, text, run, at))
+        x = np.concatenate([x, role_text_features(table, run, at)])
+        out.append(2 * _sigmoid(float(x @ w)) - 1)
     return out
 
 
@@ -1960,6 +2032,10 @@ LINE_MODEL_PARTS = {"headline_1": _FEATURES, "headline_2": _FEATURES_2, "boundar
                     "headline_split": _SPLIT_FEATURES}
 # what the headline-text table's keys are (text_grams); a table of other grams is refused
 HEADLINE_TEXT_GRAMS = "chars+pairs, ^first1/^first2/last1$/last2$, digits 0, latin a"
+# the role-text table (title against the other roles of a headline line) reads the same grams
+ROLE_TEXT_GRAMS = HEADLINE_TEXT_GRAMS
+# a role-text table that says nothing (while the title-role model is being fitted)
+_EMPTY_TABLE: dict = {"default": 0.0, "grams": {}}
 
 
 def load_line_model(path: Path = LINE_MODEL_DIR) -> dict:
@@ -1989,6 +2065,12 @@ def load_line_model(path: Path = LINE_MODEL_DIR) -> dict:
     text = weights["headline_text"]
     # {gram: log-odds}, and what a gram not in the table weighs
     out["headline_text"] = {"default": float(text["default"]), "grams": text["grams"]}
+    role = weights.get("role_text")
+    if manifest.get("features", {}).get("role_text") != ROLE_TEXT_GRAMS or not isinstance(
+            (role or {}).get("grams"), dict):
+        raise ModelError(f"page-line model {path}: the role-text table is missing or made of other grams "
+                         f"than this code reads; {fix}")
+    out["role_text"] = {"default": float(role["default"]), "grams": role["grams"]}
     trees = weights.get("headline_2_trees")
     if trees is not None:
         # gradient-boosted trees over pass 2's features, flattened: node k splits on

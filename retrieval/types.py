@@ -196,6 +196,6 @@ class Answer:
     def to_dict(self) -> dict[str, Any]:
         return {
             "question": self.question, "answer": self.text, "found": self.found,
-            "confidence": round(self.confidence, 4),
+            "confidence": round(self.confidence, 4), "unsure": self.unsure,
             "sources": [s.to_dict() for s in self.sources],
         }

@@ -49,6 +49,7 @@ def test_an_answer_more_likely_wrong_than_right_says_so_in_telegram_and_the_term
     # The note sits under the answer, before the sources; the terminal prints the same.
     assert not noted or text.index("答案<b>") < text.index("把握不大") < text.index("引文。")
     assert ("把握不大" in format_answer(ans)) is noted
+    assert ans.to_dict()["unsure"] is noted  # `ask --json`
 
 
 def test_many_sources_split_between_blocks_each_message_fits_and_is_balanced():

@@ -103,15 +103,16 @@ def _report_line(r: BuildReport) -> str:
 # ------------------------------------------------------------------ output
 
 def format_answer(ans: Answer) -> str:
-    from bot.render import UNSURE_NOTE, closest_titles, printed_at
+    from bot.render import UNSURE_NOTE, closest_titles, day_note, printed_at
 
+    note = [day_note(ans)] if day_note(ans) else []
     if not ans.found:
-        lines = ["没有找到答案：已收录的文章中没有提到这个问题。"]
+        lines = ["没有找到答案：已收录的文章中没有提到这个问题。"] + note
         titles = closest_titles(ans)
         if titles:
             lines.append("最接近的文章：" + "；".join(f"《{t}》" for t in titles[:3]))
         return "\n".join(lines)
-    lines = [f"答：{ans.text}"] + ([UNSURE_NOTE] if ans.unsure else []) + ["", "出处："]
+    lines = [f"答：{ans.text}"] + ([UNSURE_NOTE] if ans.unsure else []) + note + ["", "出处："]
     for i, s in enumerate(ans.sources, 1):
         meta = " · ".join(x for x in (s.author, s.date, printed_at(s.date, s.page, s.also_printed),
                                       f"第{s.paragraph}段", s.file) if x)

@@ -161,6 +161,17 @@ def citation(source: Source | None = None, *, title: str = "", author: str | Non
 UNSURE_NOTE = "（把握不大：请对照下面的原文核实）"
 
 
+def day_note(answer: Answer) -> str:
+    """How the question's relative days were read ("昨天", "上周三" count from the newest issue in the
+    index, not from today): "" when it named none."""
+    parts = []
+    for d in answer.days:
+        if d.relative:
+            span = d.start if d.start == d.end else f"{d.start} 至 {d.end}"
+            parts.append(f"“{d.text}”= {span}")
+    return "（按库中最新一期推算：" + "；".join(parts) + "）" if parts else ""
+
+
 def closest_titles(answer: Answer, n: int = 3) -> list[str]:
     titles: list[str] = []
     for h in answer.hits:
@@ -170,8 +181,11 @@ def closest_titles(answer: Answer, n: int = 3) -> list[str]:
 
 
 def answer_blocks(answer: Answer) -> list[Block]:
+    note = day_note(answer)
     if not answer.found:
         blocks = [Block((Run("抱歉，已收录的文章里没有提到这个问题，我不想编一个答案给你。"),))]
+        if note:
+            blocks.append(Block((Run(note, "i"),)))
         titles = closest_titles(answer)
         if titles:
             blocks.append(Block((Run("最接近的文章："),) + tuple(Run(f"\n• 《{t}》") for t in titles)))
@@ -179,6 +193,8 @@ def answer_blocks(answer: Answer) -> list[Block]:
     blocks = [Block((Run("答："), Run(answer.text, "b")))]
     if answer.unsure:
         blocks.append(Block((Run(UNSURE_NOTE, "i"),)))
+    if note:
+        blocks.append(Block((Run(note, "i"),)))
     for s in answer.sources:
         blocks.append(Block((Run(s.quote + "\n"), Run(citation(s), "i")), quote=True))
     return blocks

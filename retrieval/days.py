@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass
 from datetime import date as Date, timedelta
 
-from retrieval.types import Article
+from retrieval.types import Article, NamedDay
 
 # Longest span a question may name and still select days: a week (上周, 春节期间);
 # relative years (今年, 去年) select by the year of the issue.
@@ -46,25 +46,6 @@ _HOLIDAY_PERIOD = re.compile(r"^(?:期间|假期|长假|前后)")
 # Years counted from the newest issue; "上年" (the year before the one the sentence is about) is not one.
 _RELATIVE_YEARS = ("今年", "去年", "本年", "前年", "今年以来")
 _MENTION = re.compile(r"(?:(\d{4})年)?(\d{1,2})月(\d{1,2})日")
-
-
-@dataclass(frozen=True)
-class NamedDay:
-    """A span of days a question names. ``year_given`` False: match the month
-    and day in any year. ``issue``: the phrase names the paper of that day
-    ("1月9日的报道中"), not an event."""
-
-    text: str
-    start: str  # YYYY-MM-DD
-    end: str  # inclusive
-    year_given: bool
-    issue: bool
-    relative: bool
-
-    def covers(self, day: str) -> bool:
-        if self.year_given or self.relative:
-            return self.start <= day <= self.end
-        return self.start[5:] <= day[5:] <= self.end[5:] if self.start[:4] == self.end[:4] else self.start <= day <= self.end
 
 
 @dataclass(frozen=True)

@@ -165,6 +165,26 @@ class EvalItem:
     title: str
 
 
+@dataclass(frozen=True)
+class NamedDay:
+    """A span of days a question names (resolved in retrieval/days.py).
+    ``year_given`` False: match the month and day in any year. ``issue``: the
+    phrase names the paper of that day ("1月9日的报道中"), not an event.
+    ``relative``: counted from the newest issue in the index (昨天, 上周三)."""
+
+    text: str
+    start: str  # YYYY-MM-DD
+    end: str  # inclusive
+    year_given: bool
+    issue: bool
+    relative: bool
+
+    def covers(self, day: str) -> bool:
+        if self.year_given or self.relative:
+            return self.start <= day <= self.end
+        return self.start[5:] <= day[5:] <= self.end[5:] if self.start[:4] == self.end[:4] else self.start <= day <= self.end
+
+
 UNSURE_BELOW = 0.5  # a calibrated confidence below which an answer is shown as unsure
 
 
@@ -185,6 +205,8 @@ class Answer:
     support: tuple[float, ...] = field(default=(), repr=False)
     # The confidence is a calibrated P(the answer is right) (the trained reader's); False: a lexical score.
     calibrated: bool = field(default=False, repr=False)
+    # The days the question named, as resolved against the index ("昨天": the day before the newest issue).
+    days: tuple[NamedDay, ...] = field(default=(), repr=False)
 
     @property
     def unsure(self) -> bool:

@@ -140,3 +140,23 @@ def test_articles_date_reads_the_index_not_the_corpus(days_qa, tmp_path):
     day = json.loads(r.stdout)
     assert [h["title"] for p in day["pages"] for h in p["headlines"]] == ["地铁六号线二期开通"]
     assert "reading the corpus" not in r.stderr
+
+
+@pytest.mark.parametrize("question, shown", [
+    ("昨天的报道中，市长会见了哪位来访的外国市长？", "“昨天”= 2020-01-15"),  # the newest issue is the 16th
+    ("上周三的报道中，市长会见了哪位来访的外国市长？", "“上周三”= 2020-01-08"),
+    ("1月15日的报道中，市长会见了哪位来访的外国市长？", None),  # a date as written needs no reading
+])
+def test_how_a_relative_day_was_read_is_shown_with_the_answer(days_qa, question, shown):
+    from bot.cli import format_answer
+    from bot.render import answer_blocks, pack
+    from telegram_harness import visible_text
+
+    ans = days_qa.ask(question)
+    terminal = format_answer(ans)
+    telegram = "".join(visible_text(m)[0] for m in pack(answer_blocks(ans)))
+    for text in (terminal, telegram):
+        if shown is None:
+            assert "按库中最新一期推算" not in text, text
+        else:
+            assert "按库中最新一期推算" in text and shown in text, text

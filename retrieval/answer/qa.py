@@ -147,12 +147,12 @@ class QA:
             # a confident reading. News dev: 3 more of its 63 right, none lost (docs/reader.md).
             stop_at = 0.0 if days.days else rc.stop_at
             opts = ReadingOptions(rc.depth, rc.rank_weight, rc.no_answer_threshold, self.cfg.answer.max_sources, stop_at)
-            return answer_with_reader(question, hits, self.reader, opts)
+            return dataclasses.replace(answer_with_reader(question, hits, self.reader, opts), days=days.days)
         if hits is None:
             hits = searcher.search(query, max(top_k, retrieve_k or 0), mode, days)
         ans = answer_question(question, hits[:top_k], self.tokenizer, Scorer(searcher.index.doc_freq),
                               self.cfg.answer.min_confidence, self.cfg.answer.max_sources)
-        return dataclasses.replace(ans, hits=tuple(hits), retrieved=tuple(hits))
+        return dataclasses.replace(ans, hits=tuple(hits), retrieved=tuple(hits), days=days.days)
 
     def _article_hits(self, article: Article, query: str, searcher: Searcher) -> list[Hit]:
         """The chunks of ``article`` best covering ``query``'s words (IDF-weighted),

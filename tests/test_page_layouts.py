@@ -63,6 +63,22 @@ def test_a_headline_broken_over_two_lines_is_read_whole_not_as_kicker_and_title(
     assert art.author == "李明"
 
 
+def test_a_two_line_title_cut_between_words_is_one_title_not_kicker_and_title():
+    # "让一片片老旧小区 / 焕发新的生机活力": no word is cut, both lines look alike, but neither reads like a
+    # title alone and the two together do (the role-text features of the headline-join model)
+    (art,) = articles("twolinetitle.txt")
+    assert art.title.replace(" ", "") == "让一片片老旧小区焕发新的生机活力"
+    assert art.kicker is None and art.subtitle is None
+    assert art.author == "吴芳"
+
+
+def test_a_kicker_that_reads_as_one_is_not_joined_to_the_title_under_it():
+    (art,) = articles("kickerstrong.txt")
+    assert art.kicker == "韩正在财政部调研时强调"
+    assert art.title == "管好用好财政资金"
+    assert art.author == "刘洋"
+
+
 def test_a_subtitle_of_names_under_the_title_stays_the_subtitle():
     (art,) = articles("namesubtitle.txt")
     assert art.title == "春节团拜会在京举行"

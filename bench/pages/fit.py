@@ -19,6 +19,7 @@ import json
 import math
 import re
 import sys
+import tempfile
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -391,9 +392,38 @@ def main() -> None:
                     help="keep the shipped headline and boundary models, refit the title-role model")
     ap.add_argument("--split-only", action="store_true",
                     help="keep the other shipped models, refit the headline-split model")
+    ap.add_argument("--join-only", action="store_true",
+                    help="keep the other shipped models and tables, refit the headline-join model")
+    ap.add_argument("--out", type=Path, default=nw.LINE_MODEL_DIR,
+                    help="with --join-only --write: the model folder to write (another to compare on unseen pages)")
     args = ap.parse_args()
     if args.errors:
         show_errors(args.pages, args.errors)
+        return
+    if args.join_only:
+        shipped = json.loads((nw.LINE_MODEL_DIR / "weights.json").read_text(encoding="utf-8"))
+        manifest = json.loads((nw.LINE_MODEL_DIR / "manifest.json").read_text(encoding="utf-8"))
+        parts = {k: np.array(shipped[k]) for k in ("headline_1", "headline_2", "boundary", "title_role",
+                                                    "headline_split")}
+        trees = shipped.get("headline_2_trees")
+        # the runs the join model judges are found with everything else as shipped (its own weights do
+        # not change which lines are headlines, only how they group)
+        old = np.zeros(len(nw._JOIN_FEATURES))
+        old[: len(shipped["headline_join"])] = shipped["headline_join"]  # new features weigh 0 until fitted
+        with tempfile.TemporaryDirectory() as tmp:
+            save_line_model(Path(tmp), parts | {"headline_join": old}, shipped["headline_text"],
+                            shipped["role_text"], trees, manifest["training"])
+            nw.use_line_model(nw.load_line_model(Path(tmp)))
+        xj, yj = join_examples(args.pages)
+        wj = fit(xj, yj)
+        _report("headline join", xj, yj, wj, nw._JOIN_FEATURES)
+        if args.write:
+            training = manifest["training"]
+            training["command"] += f"; then bench/pages/fit.py --pages {args.pages} --write --join-only"
+            training["examples"]["headline_join"] = len(yj)
+            save_line_model(args.out, parts | {"headline_join": wj}, shipped["headline_text"],
+                            shipped["role_text"], trees, training)
+            print(f"written to {args.out}")
         return
     if args.split_only:
         shipped = json.loads((nw.LINE_MODEL_DIR / "weights.json").read_text(encoding="utf-8"))

@@ -1625,13 +1625,23 @@ def _group_run(run: list[_Line]) -> list[tuple[str, bool, int]]:
 
 _JOIN_FEATURES = ("bias", "joins_next", "len_a", "len_b", "a_longer", "similar", "a_closes", "a_dash",
                   "b_dash", "b_tag", "a_space", "b_space", "a_end_text", "b_start_text", "a_pair_text",
-                  "b_pair_text", "a_comma", "b_comma")
+                  "b_pair_text", "a_comma", "b_comma", "role_a", "role_b", "role_joined", "role_gain",
+                  "role_a_end", "role_b_start")
 # Two headline lines are joined only when the join model's log-odds pass this margin: a short kicker
 # over a short title reads much like the two parts of one title, and a kicker glued to its title is
 # worse than a two-part title cut in two (the second part still becomes the subtitle).
-HEADLINE_JOIN_MARGIN = 1.0
+HEADLINE_JOIN_MARGIN = 0.5
 # (source line of the first line, features) of every pair judged by _one_headline, while fitting
 _JOIN_LOG: list[tuple[int, np.ndarray]] | None = None
+
+
+def _join_role_features(ta: str, tb: str) -> tuple[float, ...]:
+    """How the two lines read, alone and together, under the role-text table (title against kicker /
+    subtitle / section line): the two halves of a two-line title read like a title once joined, often
+    more than either half alone ("…强调" closes a kicker, "——" or "访…" opens a subtitle)."""
+    table = line_model()["role_text"]
+    ra, rb, rj = _role_text_scores(table, ta), _role_text_scores(table, tb), _role_text_scores(table, ta + tb)
+    return ra[0], rb[0], rj[0], rj[0] - max(ra[0], rb[0]), ra[2], rb[1]
 
 
 def _one_headline(a: _Line, b: _Line) -> bool:
@@ -1661,6 +1671,7 @@ def _one_headline(a: _Line, b: _Line) -> bool:
         sb[1],
         float(bool(re.search(r"[，、,]", ta))),
         float(bool(re.search(r"[，、,]", tb))),
+        *_join_role_features(ta, tb),
     ])
     if _JOIN_LOG is not None:
         _JOIN_LOG.append((a.raw, x))

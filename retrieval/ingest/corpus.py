@@ -27,13 +27,16 @@ from __future__ import annotations
 import errno
 import html
 import json
-import multiprocessing
 import os
+import pickle
 import re
 import stat
+import subprocess
+import sys
+import threading
 import unicodedata
 from collections import Counter
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from html.parser import HTMLParser
 from pathlib import Path
@@ -887,19 +890,34 @@ def corpus_workers(wanted: int, found: list[tuple[Path, str]]) -> int:
     return 1
 
 
-def _segment_piece(chunk: str) -> list[PageArticle] | None:
-    """In a worker: the articles of one chunk of page text, or None when
-    segmenting it failed — the main process then reads the file itself, so that
-    the error is the one serial reading gives."""
-    try:
-        return newspaper._segment_chunk(chunk)
-    except Exception:  # noqa: BLE001 - raised again, as it is, by the main process
-        return None
+class _Worker:
+    """One ``pageworker`` process, owned by one thread of the pool."""
 
+    def __init__(self, model: dict | None) -> None:
+        env = dict(os.environ)
+        # the worker imports this copy of newsqa, wherever the caller found it
+        root = str(Path(__file__).resolve().parents[2])
+        env["PYTHONPATH"] = os.pathsep.join([root, *filter(None, [env.get("PYTHONPATH")])])
+        self.proc = subprocess.Popen([sys.executable, "-m", "retrieval.ingest.pageworker"], env=env,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self.send(model)
 
-def _worker_start(model: dict | None) -> None:
-    if model is not None:  # weights other than the shipped ones (bench/pages/fit.py)
-        newspaper.use_line_model(model)
+    def send(self, obj: object) -> None:
+        assert self.proc.stdin is not None
+        pickle.dump(obj, self.proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+        self.proc.stdin.flush()
+
+    def segment(self, chunk: str) -> list[PageArticle] | None:
+        self.send(chunk)
+        return pickle.load(self.proc.stdout)  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        try:
+            self.proc.stdin.close()  # type: ignore[union-attr]
+            self.proc.wait(timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            self.proc.kill()
+            self.proc.wait()
 
 
 @dataclass
@@ -928,14 +946,23 @@ class _PagePool:
         self.ready: dict[int, _Ahead] = {}
         self.next = 0
         self.broken = False
-        # forkserver, not fork: the caller may hold threads (an encoder, OCR)
-        # that a forked child would inherit mid-lock. The server (started once
-        # a process) loads the segmenter, its model and jieba (pagewarm.py), and
-        # every worker is forked from it with them loaded.
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["retrieval.ingest.corpus", "retrieval.ingest.pagewarm"])
-        self.executor = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_start,
-                                            initargs=(newspaper._LINE_MODEL,))
+        # Worker processes of our own (pageworker.py), each fed by one thread:
+        # a fork would inherit the caller's threads mid-lock, and a fork server
+        # or spawn would run the caller's main module again in every worker.
+        self.model = newspaper._LINE_MODEL
+        self.local = threading.local()
+        self.workers: list[_Worker] = []
+        self.lock = threading.Lock()
+        self.executor = ThreadPoolExecutor(workers, thread_name_prefix="newsqa-pages")
+
+    def _segment(self, chunk: str) -> list[PageArticle] | None:
+        """In a pool thread: the chunk's articles from this thread's worker."""
+        worker = getattr(self.local, "worker", None)
+        if worker is None:
+            worker = self.local.worker = _Worker(self.model)
+            with self.lock:
+                self.workers.append(worker)
+        return worker.segment(chunk)
 
     @classmethod
     def open(cls, found: list[tuple[Path, str]], workers: int, strict: bool, layout: str) -> _PagePool | None:
@@ -970,7 +997,7 @@ class _PagePool:
             return ahead  # one article a file is quick: read in its turn
         ahead.chunks = list(newspaper._chunks(unicodedata.normalize("NFC", ahead.text)))
         try:
-            ahead.futures = [self.executor.submit(_segment_piece, c) for c in ahead.chunks]
+            ahead.futures = [self.executor.submit(self._segment, c) for c in ahead.chunks]
         except Exception:  # noqa: BLE001 - the pool broke or cannot start: the rest is read here
             self.broken = True
             ahead.futures = []
@@ -992,7 +1019,7 @@ class _PagePool:
             for chunk, future in zip(ahead.chunks, ahead.futures):
                 try:
                     got = future.result()
-                except Exception:  # noqa: BLE001 - a worker died (BrokenProcessPool): read here
+                except Exception:  # noqa: BLE001 - a worker died or cannot start: read here
                     self.broken = True
                     got = None
                 if got is None:
@@ -1013,6 +1040,8 @@ class _PagePool:
 
     def close(self) -> None:
         self.executor.shutdown(wait=True, cancel_futures=True)
+        for worker in self.workers:
+            worker.close()
 
 
 def _capped(warned: list[SkippedFile], rel: str) -> list[SkippedFile]:

@@ -918,6 +918,8 @@ class _Worker:
         except (OSError, subprocess.TimeoutExpired):
             self.proc.kill()
             self.proc.wait()
+        finally:
+            self.proc.stdout.close()  # type: ignore[union-attr]
 
 
 @dataclass

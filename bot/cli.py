@@ -399,7 +399,7 @@ def cmd_articles(args: argparse.Namespace) -> int:
     # layout before indexing it.
     paths = [Path(p) for p in args.files] if args.files else cfg.corpus_paths
     files, skipped = read_corpus(paths, progress=tqdm_progress, ocr_threads=cfg.corpus.ocr_threads,
-                                 layout=cfg.corpus.layout)
+                                 layout=cfg.corpus.layout, workers=cfg.corpus.workers)
     articles = [a for f in files for a in f.articles]
     if not articles:
         raise CorpusError(f"no articles found in {', '.join(map(str, paths))}")

@@ -34,6 +34,9 @@ class CorpusConfig:
     # "article" (one article a file: kicker / headline / subtitle lines, then
     # the body) or "auto" (article files recognised by shape, retrieval/ingest/epaper.py).
     layout: str = "auto"
+    # Processes that segment page-text files while the corpus is read; 0: one a
+    # core when there is over half a megabyte of page text, 1: no other process.
+    workers: int = 0
 
 
 @dataclass(frozen=True)
@@ -221,6 +224,7 @@ _CHOICES = {
 # Inclusive ranges; a value outside one would loop, crash or silently do nothing.
 _RANGES: dict[tuple[str, str], tuple[float, float]] = {
     ("corpus", "ocr_threads"): (0, 256),
+    ("corpus", "workers"): (0, 256),
     ("index", "hnsw_m"): (2, 512),
     ("index", "ivf_nlist"): (0, 1_000_000),
     ("milvus", "timeout_seconds"): (0.1, 3600),

@@ -684,7 +684,7 @@ def read_chunks(cfg: Config, encoder: PassageEncoder, progress: ProgressFactory 
     """The corpus as chunks, with the text each is embedded from and its
     content hash (what vector reuse is keyed by, in every backend)."""
     files, skipped = read_corpus(cfg.corpus_paths, progress=progress, ocr_threads=cfg.corpus.ocr_threads,
-                                 layout=cfg.corpus.layout)
+                                 layout=cfg.corpus.layout, workers=cfg.corpus.workers)
     articles = [a for f in files for a in f.articles]
     if not articles:
         where = ", ".join(str(p) for p in cfg.corpus_paths)

@@ -105,7 +105,7 @@ def _report_line(r: BuildReport) -> str:
 def format_answer(ans: Answer) -> str:
     from bot.render import UNSURE_NOTE, closest_titles, day_note, printed_at
 
-    note = [day_note(ans)] if day_note(ans) else []
+    note = [n for n in (day_note(ans),) if n]
     if not ans.found:
         lines = ["没有找到答案：已收录的文章中没有提到这个问题。"] + note
         titles = closest_titles(ans)

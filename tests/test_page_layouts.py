@@ -46,6 +46,19 @@ def test_a_headline_printed_at_the_page_top_goes_to_the_article_it_describes():
     assert by_author["孙丽"].title == "新能源公交车投入运营"
 
 
+# Two headlines printed in a block at the page top, then the two bodies flush under each other: the
+# first closes with a bracketed sign-off and no full stop, the second has no lead. Before, the sign-off
+# and the next article were read as one paragraph, so no cut could fall between them: one article,
+# titled with the second headline.
+def test_a_top_headline_block_over_two_bodies_split_after_a_bracketed_sign_off():
+    arts = articles("signoff.txt")
+    assert [a.title for a in arts] == ["社区食堂开进老旧小区", "冬季长跑比赛鸣枪开赛"]
+    canteen, race = arts
+    assert canteen.text.startswith("朝阳区团结湖街道") and canteen.text.endswith("（本报记者王晓整理）")
+    assert race.text.startswith("两千多名跑步爱好者") and race.text.endswith("半程马拉松男子组冠军。")
+    assert "食堂" not in race.text and "赵刚" not in canteen.text
+
+
 def test_kicker_and_subtitle_are_kept_apart_from_the_headline():
     (art,) = articles("kicker.txt")
     assert art.title == "本市蔬菜供应充足"

@@ -395,7 +395,8 @@ def main() -> None:
     ap.add_argument("--join-only", action="store_true",
                     help="keep the other shipped models and tables, refit the headline-join model")
     ap.add_argument("--out", type=Path, default=nw.LINE_MODEL_DIR,
-                    help="with --join-only --write: the model folder to write (another to compare on unseen pages)")
+                    help="with --join-only or --split-only --write: the model folder to write (another to compare "
+                         "on unseen pages)")
     args = ap.parse_args()
     if args.errors:
         show_errors(args.pages, args.errors)
@@ -436,9 +437,10 @@ def main() -> None:
             training = manifest["training"]
             training["command"] += f"; then bench/pages/fit.py --pages {args.pages} --write --split-only"
             training["examples"]["headline_split"] = ys
-            save_line_model(nw.LINE_MODEL_DIR, parts | {"headline_split": ws}, shipped["headline_text"],
-                            shipped["role_text"], None, training)
-            print(f"written to {nw.LINE_MODEL_DIR}")
+            # the boosted trees of pass 2 are kept as shipped (they were dropped here before)
+            save_line_model(args.out, parts | {"headline_split": ws}, shipped["headline_text"],
+                            shipped["role_text"], shipped.get("headline_2_trees"), training)
+            print(f"written to {args.out}")
         return
     if args.role_only:
         shipped = json.loads((nw.LINE_MODEL_DIR / "weights.json").read_text(encoding="utf-8"))

@@ -1041,8 +1041,9 @@ def _segment_chunk(text: str, boundary_log: list[tuple[int, int, np.ndarray]] | 
             if not para:
                 para_at = i - 1
             para = join_lines(para, ln.text) if para else ln.text
-        if para and (_ends_paragraph(para) or SIGN_OFF_RE.search(para)):
-            # a bracketed sign-off ("（新华社电）") ends its paragraph though no full stop closes it
+        if para and (_ends_paragraph(para) or SIGN_OFF_RE.search(para) or _bracketed(para)):
+            # a bracketed sign-off ("（新华社电）", "（本报记者X整理）", "（作者为…）") ends its paragraph
+            # though no full stop closes it: the text after it is another paragraph, often another article
             close_para()
     close_para()
     for g, (text_g, bold, raw) in enumerate(_group_run(pending)):
@@ -1269,6 +1270,21 @@ SIGN_OFF_RE = re.compile(r"[（(](?:据)?(?:本报|新华社|中新社)[^（）(
 OPENS_WITH_TIME_RE = re.compile(r"^(?:\d{1,2}月\d{1,2}日|\d{1,2}日|近日|日前|当地时间|本周|昨天|今天)")
 
 
+def _bracketed(para: str) -> bool:
+    """The paragraph ends with a bracket opened at its start or after a full sentence (a sign-off:
+    "……发展。（本报记者X整理）", "（作者为…）")."""
+    if len(para) < 3 or para[-1] not in "）)":
+        return False
+    depth = 0
+    for at in range(len(para) - 1, -1, -1):
+        ch = para[at]
+        depth += ch in "）)"
+        depth -= ch in "（("
+        if depth == 0:
+            return at == 0 or para[:at].rstrip(CLOSERS).endswith(PARA_END)
+    return False
+
+
 def _split_articles(lines: list[_Line], articles: list[PageArticle], opened_by: list[str],
                     starts: list[list[int]], floating: list[_Floating], memo: _PairMemo | None = None
                     ) -> tuple[list[PageArticle], list[str], list[list[int]], list[_Floating]]:
@@ -1424,11 +1440,13 @@ class _Places:
                                                 and lines[prev_last].width < colws[prev_last] - 6)
             x[j - 1, _SPLIT_AT["width_change"]] = bool(w_before and w_after) and abs(w_before - w_after) >= 2
             x[j - 1, _SPLIT_AT["opens_with_time"]] = bool(OPENS_WITH_TIME_RE.match(paras[j]))
-            x[j - 1, _SPLIT_AT["sign_off_before"]] = bool(SIGN_OFF_RE.search(paras[j - 1]))
+            x[j - 1, _SPLIT_AT["sign_off_before"]] = bool(SIGN_OFF_RE.search(paras[j - 1])) or _bracketed(paras[j - 1])
             x[j - 1, _SPLIT_AT["after_len"]] = min(after[j], 600) / 600
             x[j - 1, _SPLIT_AT["before_len"]] = min(after[0] - after[j], 600) / 600
             x[j - 1, _SPLIT_AT["frac"]] = j / count
         self.static = x
+        # per place: the paragraph after it is a bracket alone, a sign-off ("（本报记者X整理）")
+        self.sign_off = [paras[j].startswith(("（", "(")) and _bracketed(paras[j]) for j in range(1, count)]
 
     @staticmethod
     def _overlap(index: dict[str, int], weights: np.ndarray, masks: dict[str, np.ndarray], head: set[str],
@@ -1542,6 +1560,8 @@ def _split_for_headlines(lines: list[_Line], colws: list[int], articles: list[Pa
                     _SPLIT_LOG.append((lines[b].raw, lines[b - 1].raw if b >= 1 else -1, x[j - 1].copy(), fl.raw))
                 continue
             for j, z in enumerate((x @ w).tolist(), start=1):
+                if at.sign_off[j - 1]:
+                    continue  # a sign-off closes the article above, it opens none
                 if z > SPLIT_MARGIN and (best is None or z > best[0]):
                     best = (z, k, j)
         if best is not None:

@@ -85,6 +85,17 @@ def test_a_two_line_title_cut_between_words_is_one_title_not_kicker_and_title():
     assert art.author == "吴芳"
 
 
+# One headline line with a bracketed column tag, the tag's words used all over the next article: the
+# fixed rule cut the line where its halves matched two articles, so the tag "（话说新农村）" became the
+# next article's title (its own headline pushed to kicker). The run-split model weighs the cut's shape
+# too: a bracketed tag alone is never a headline.
+def test_a_headline_with_a_column_tag_is_not_cut_in_two_headlines():
+    arts = articles("columntag.txt")
+    assert [a.title for a in arts] == ["乡村振兴需要一股干劲（话说新农村）", "村里办起了农家书屋"]
+    assert [a.kicker for a in arts] == [None, None]
+    assert [a.author for a in arts] == ["马兰", "刘畅"]
+
+
 def test_a_kicker_that_reads_as_one_is_not_joined_to_the_title_under_it():
     (art,) = articles("kickerstrong.txt")
     assert art.kicker == "韩正在财政部调研时强调"

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -91,7 +92,9 @@ def main() -> None:
                 lines_c[("body", "read as headline")] += 1
             if label == "title":
                 title_lines.setdefault(int(owner), []).append(raw)
+        t0 = time.perf_counter()
         found = _from_page_text(page.text, f"{args.gen}_{n:03d}.txt")
+        score.seconds += time.perf_counter() - t0
         score.pages += 1
         score_page(page, found, score)
         fgrams = [_grams(_norm("".join(a.paragraphs))) for a in found]

@@ -340,12 +340,50 @@ def fit_split(pages: int, parts: dict) -> tuple[np.ndarray, int]:
     return ws, len(ys)
 
 
+def _run_split_before() -> np.ndarray:
+    """The run-split weights in use before they are fitted: the rule the model replaced (cut where the
+    halves match two articles 0.15 better on average than the whole line matches one)."""
+    w = np.zeros(len(nw._RUN_SPLIT_FEATURES))
+    w[0], w[1] = -0.15, 1.0
+    return w
+
+
+def run_split_examples(pages: int) -> tuple[np.ndarray, np.ndarray]:
+    """Headline lines _split_run_together weighs cutting in two: 1 when both halves are headlines the
+    generator printed (a title, kicker or subtitle of the page's articles)."""
+    xs, ys = [], []
+    for page in train_pages(pages):
+        nw._RUN_SPLIT_LOG = []
+        nw.segment_page(page.text)
+        heads = {re.sub(r"\s+", "", getattr(t, f, None) or "") for t in page.articles
+                 for f in ("title", "kicker", "subtitle")} - {""}
+        seen: set[tuple[str, str]] = set()
+        for halves, x in nw._RUN_SPLIT_LOG:
+            if halves in seen:
+                continue  # the dry and the real title assignment weigh the same line
+            seen.add(halves)
+            xs.append(x)
+            ys.append(float(all(re.sub(r"\s+", "", h) in heads for h in halves)))
+    nw._RUN_SPLIT_LOG = None
+    return np.array(xs), np.array(ys)
+
+
+def fit_run_split(pages: int, parts: dict) -> tuple[np.ndarray, int]:
+    """The run-split model, fitted on the lines the segmenter (``parts``, the old rule) weighs cutting."""
+    _use(parts | {"headline_run_split": _run_split_before()})
+    xs, ys = run_split_examples(pages)
+    ws = fit(xs, ys)
+    _report("run split", xs, ys, ws, nw._RUN_SPLIT_FEATURES)
+    return ws, len(ys)
+
+
 def _runs_before() -> dict[str, np.ndarray]:
     """The headline-join and title-role weights in use before they are fitted: join only where the break
     falls inside a word (the rule the join model replaced), no role."""
     join = np.zeros(len(nw._JOIN_FEATURES))
     join[0], join[1] = -1.0, 2.0 + nw.HEADLINE_JOIN_MARGIN
     return {"headline_join": join, "title_role": np.zeros(len(nw._ROLE_FEATURES)),
+            "headline_run_split": _run_split_before(),
             "headline_split": np.zeros(len(nw._SPLIT_FEATURES))}
 
 
@@ -392,20 +430,41 @@ def main() -> None:
                     help="keep the shipped headline and boundary models, refit the title-role model")
     ap.add_argument("--split-only", action="store_true",
                     help="keep the other shipped models, refit the headline-split model")
+    ap.add_argument("--run-split-only", action="store_true",
+                    help="keep the other shipped models and tables, refit the run-split model (two headlines "
+                         "run together on one line)")
     ap.add_argument("--join-only", action="store_true",
                     help="keep the other shipped models and tables, refit the headline-join model")
     ap.add_argument("--out", type=Path, default=nw.LINE_MODEL_DIR,
-                    help="with --join-only or --split-only --write: the model folder to write (another to compare "
+                    help="with --join-only, --split-only or --run-split-only --write: the model folder to write (another to compare "
                          "on unseen pages)")
     args = ap.parse_args()
     if args.errors:
         show_errors(args.pages, args.errors)
+        return
+    if args.run_split_only:
+        shipped = json.loads((nw.LINE_MODEL_DIR / "weights.json").read_text(encoding="utf-8"))
+        manifest = json.loads((nw.LINE_MODEL_DIR / "manifest.json").read_text(encoding="utf-8"))
+        parts = {k: np.array(shipped[k]) for k in ("headline_1", "headline_2", "boundary", "title_role",
+                                                    "headline_join", "headline_split")}
+        tables = {"headline_text": shipped["headline_text"], "role_text": shipped["role_text"]}
+        if shipped.get("headline_2_trees"):
+            tables["headline_2_trees"] = nw.load_line_model()["headline_2_trees"]
+        wq, yq = fit_run_split(args.pages, parts | tables)
+        if args.write:
+            training = manifest["training"]
+            training["command"] += f"; then bench/pages/fit.py --pages {args.pages} --write --run-split-only"
+            training["examples"]["headline_run_split"] = yq
+            save_line_model(args.out, parts | {"headline_run_split": wq}, shipped["headline_text"],
+                            shipped["role_text"], shipped.get("headline_2_trees"), training)
+            print(f"written to {args.out}")
         return
     if args.join_only:
         shipped = json.loads((nw.LINE_MODEL_DIR / "weights.json").read_text(encoding="utf-8"))
         manifest = json.loads((nw.LINE_MODEL_DIR / "manifest.json").read_text(encoding="utf-8"))
         parts = {k: np.array(shipped[k]) for k in ("headline_1", "headline_2", "boundary", "title_role",
                                                     "headline_split")}
+        parts["headline_run_split"] = np.array(shipped.get("headline_run_split", _run_split_before()))
         trees = shipped.get("headline_2_trees")
         # the runs the join model judges are found with everything else as shipped (its own weights do
         # not change which lines are headlines, only how they group)
@@ -431,6 +490,7 @@ def main() -> None:
         manifest = json.loads((nw.LINE_MODEL_DIR / "manifest.json").read_text(encoding="utf-8"))
         parts = {k: np.array(shipped[k]) for k in ("headline_1", "headline_2", "boundary", "title_role",
                                                     "headline_join")}
+        parts["headline_run_split"] = np.array(shipped.get("headline_run_split", _run_split_before()))
         ws, ys = fit_split(args.pages, parts | {"headline_text": shipped["headline_text"],
                                                  "role_text": shipped["role_text"]})
         if args.write:
@@ -446,6 +506,7 @@ def main() -> None:
         shipped = json.loads((nw.LINE_MODEL_DIR / "weights.json").read_text(encoding="utf-8"))
         manifest = json.loads((nw.LINE_MODEL_DIR / "manifest.json").read_text(encoding="utf-8"))
         parts = {k: np.array(shipped[k]) for k in ("headline_1", "headline_2", "boundary", "headline_split")}
+        parts["headline_run_split"] = np.array(shipped.get("headline_run_split", _run_split_before()))
         wj, yj, wr, yr, role_text = fit_runs(args.pages, parts | {"headline_text": shipped["headline_text"]})
         parts |= {"headline_join": wj}
         if args.write:
@@ -494,17 +555,21 @@ def main() -> None:
     wj, yj, wr, yr, role_text = fit_runs(args.pages, model | {"boundary": wb})
     ws, ys = fit_split(args.pages, model | {"boundary": wb, "headline_join": wj, "title_role": wr,
                                            "role_text": role_text})
+    wq, yq = fit_run_split(args.pages, model | {"boundary": wb, "headline_join": wj, "title_role": wr,
+                                               "role_text": role_text, "headline_split": ws})
     n_b = min(args.pages, rmrbgen.page_count("train")) if rmrbgen.available() else 0
     if args.write:
         save_line_model(nw.LINE_MODEL_DIR, {"headline_1": w1, "headline_2": w2, "boundary": wb, "title_role": wr,
-                                                 "headline_join": wj, "headline_split": ws},
+                                                 "headline_join": wj, "headline_split": ws,
+                                                 "headline_run_split": wq},
                         whole_text, role_text, trees, {
             "command": f"bench/pages/fit.py --pages {args.pages} --write"
                        + (" --boundary-only" if args.boundary_only else "") + (" --trees" if args.trees else ""),
             "pages": f"generator A tune pages 0-{args.pages - 1}; generator B (rmrbgen) train pages "
                      f"(days 1-20), {n_b} pages",
             "examples": {"headline_1": len(y1), "headline_2": len(y2), "boundary": len(yb),
-                         "title_role": yr, "headline_join": yj, "headline_split": ys},
+                         "title_role": yr, "headline_join": yj, "headline_split": ys,
+                         "headline_run_split": yq},
             "l2": {"headline": HEADLINE_L2, "boundary": 1e-3},
             "headline_text": {"grams": len(whole_text["grams"]), "alpha": TEXT_ALPHA, "min_count": TEXT_MIN_COUNT,
                               "min_headline": TEXT_MIN_HEADLINE, "keep_below": TEXT_KEEP_BELOW,

@@ -1818,14 +1818,48 @@ def _word_starts(text: str) -> set[int]:
     return starts
 
 
+_RUN_SPLIT_FEATURES = ("bias", "gain", "min_half", "max_half", "whole", "short_half", "right_bracket",
+                       "dash_end", "unbalanced", "len_left", "len_right")
+# A line is cut in two headlines when the run-split model's log-odds pass this margin (chosen on train
+# pages the model was not fitted on: a margin under 0 keeps generator A's run-together headlines apart)
+RUN_SPLIT_MARGIN = -0.5
+# (the two halves, features) of every line _split_run_together weighs cutting, while fitting
+_RUN_SPLIT_LOG: list[tuple[tuple[str, str], np.ndarray]] | None = None
+_BRACKETED_RE = re.compile(r"[（(][^）)]*[）)]?")
+
+
+def _run_split_features(text: str, left: str, right: str, whole: float, sl: float, sr: float) -> np.ndarray:
+    """What says whether a headline line is two headlines run together or one: how much better its
+    halves match two articles than the whole matches one, and the shape of the cut — a bracketed column
+    tag (（人民论坛）) or a one-character stub left as a half, a line ending with a kicker's dash, a
+    bracket or quote left open (the line continues on the next one) belong to one headline."""
+    bare = [_BRACKETED_RE.sub("", p) for p in (left, right)]
+    return np.array([
+        1.0,
+        (sl + sr) / 2 - whole,
+        min(sl, sr),
+        max(sl, sr),
+        whole,
+        float(min(len(b) for b in bare) <= 4),
+        float(right.startswith(("（", "("))),
+        float(text.endswith(SUBTITLE_DASHES)),
+        float(text.count("（") + text.count("(") != text.count("）") + text.count(")")
+              or text.count("“") != text.count("”")),
+        min(len(left), 30) / 15,
+        min(len(right), 30) / 15,
+    ])
+
+
 def _split_run_together(text: str, m: _Matcher, ks: range) -> list[str]:
-    """'A标题B标题' → ['A标题', 'B标题'] when each half matches a different article
-    clearly better than the whole line matches any one."""
+    """'A标题B标题' → ['A标题', 'B标题'] when each half matches a different article and the
+    run-split model (the page-line model's headline_run_split part) says the halves are two
+    headlines: the best cut is where the two halves match best; the model weighs how much better than
+    the whole they match, and the cut's shape."""
     if len(text) < 10 or len(ks) < 2:
         return [text]
     whole, _ = m.best(text, ks)
     word_starts = _word_starts(text)
-    best: tuple[float, int] | None = None
+    best: tuple[float, int, float, float] | None = None
     for k in range(4, len(text) - 3):
         # no headline starts with closing punctuation, or ends with opening or
         # inner punctuation ("天使在人间，" is half of one headline)
@@ -1837,10 +1871,15 @@ def _split_run_together(text: str, m: _Matcher, ks: range) -> list[str]:
             continue  # inside a word
         (sl, al), (sr, ar) = m.best(text[:k], ks), m.best(text[k:], ks)
         if al != ar and min(sl, sr) >= MIN_TITLE_SCORE and (best is None or sl + sr > best[0]):
-            best = (sl + sr, k)
-    if best and best[0] / 2 > whole + 0.15:
-        k = best[1]
-        return [text[:k].strip(), text[k:].strip()]
+            best = (sl + sr, k, sl, sr)
+    if best is None:
+        return [text]
+    left, right = text[: best[1]].strip(), text[best[1]:].strip()
+    x = _run_split_features(text, left, right, whole, best[2], best[3])
+    if _RUN_SPLIT_LOG is not None:
+        _RUN_SPLIT_LOG.append(((left, right), x))
+    if float(x @ line_model()["headline_run_split"]) > RUN_SPLIT_MARGIN:
+        return [left, right]
     return [text]
 
 
@@ -2060,7 +2099,7 @@ LINE_MODEL_VERSION = 1
 # which weight vector reads which features
 LINE_MODEL_PARTS = {"headline_1": _FEATURES, "headline_2": _FEATURES_2, "boundary": _BOUNDARY_FEATURES,
                     "title_role": _ROLE_FEATURES, "headline_join": _JOIN_FEATURES,
-                    "headline_split": _SPLIT_FEATURES}
+                    "headline_split": _SPLIT_FEATURES, "headline_run_split": _RUN_SPLIT_FEATURES}
 # what the headline-text table's keys are (text_grams); a table of other grams is refused
 HEADLINE_TEXT_GRAMS = "chars+pairs, ^first1/^first2/last1$/last2$, digits 0, latin a"
 # the role-text table (title against the other roles of a headline line) reads the same grams

@@ -416,6 +416,25 @@ def _report(name: str, x: np.ndarray, y: np.ndarray, w: np.ndarray, names: tuple
         print(f"  {n:20s} {v:+.2f}")
 
 
+def _shipped(names: tuple[str, ...]) -> tuple[dict, dict, dict[str, np.ndarray]]:
+    """The shipped page model's weights file, its manifest, and the parts ``names`` as arrays (the parts a
+    partial refit keeps as they are)."""
+    shipped = json.loads((nw.LINE_MODEL_DIR / "weights.json").read_text(encoding="utf-8"))
+    manifest = json.loads((nw.LINE_MODEL_DIR / "manifest.json").read_text(encoding="utf-8"))
+    return shipped, manifest, {k: np.array(shipped[k]) for k in names}
+
+
+def _write(out: Path, pages: int, flag: str, examples: dict[str, int], manifest: dict, shipped: dict,
+           parts: dict, trees: dict | None) -> None:
+    """Write a partial refit: ``parts`` with the shipped text tables, the manifest's training record
+    extended by this command and its example counts."""
+    training = manifest["training"]
+    training["command"] += f"; then bench/pages/fit.py --pages {pages} --write {flag}"
+    training["examples"].update(examples)
+    save_line_model(out, parts, shipped["headline_text"], shipped["role_text"], trees, training)
+    print(f"written to {out}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pages", type=int, default=300)
@@ -443,27 +462,18 @@ def main() -> None:
         show_errors(args.pages, args.errors)
         return
     if args.run_split_only:
-        shipped = json.loads((nw.LINE_MODEL_DIR / "weights.json").read_text(encoding="utf-8"))
-        manifest = json.loads((nw.LINE_MODEL_DIR / "manifest.json").read_text(encoding="utf-8"))
-        parts = {k: np.array(shipped[k]) for k in ("headline_1", "headline_2", "boundary", "title_role",
-                                                    "headline_join", "headline_split")}
+        shipped, manifest, parts = _shipped(("headline_1", "headline_2", "boundary", "title_role", "headline_join",
+                                             "headline_split"))
         tables = {"headline_text": shipped["headline_text"], "role_text": shipped["role_text"]}
         if shipped.get("headline_2_trees"):
             tables["headline_2_trees"] = nw.load_line_model()["headline_2_trees"]
         wq, yq = fit_run_split(args.pages, parts | tables)
         if args.write:
-            training = manifest["training"]
-            training["command"] += f"; then bench/pages/fit.py --pages {args.pages} --write --run-split-only"
-            training["examples"]["headline_run_split"] = yq
-            save_line_model(args.out, parts | {"headline_run_split": wq}, shipped["headline_text"],
-                            shipped["role_text"], shipped.get("headline_2_trees"), training)
-            print(f"written to {args.out}")
+            _write(args.out, args.pages, "--run-split-only", {"headline_run_split": yq}, manifest, shipped,
+                   parts | {"headline_run_split": wq}, shipped.get("headline_2_trees"))
         return
     if args.join_only:
-        shipped = json.loads((nw.LINE_MODEL_DIR / "weights.json").read_text(encoding="utf-8"))
-        manifest = json.loads((nw.LINE_MODEL_DIR / "manifest.json").read_text(encoding="utf-8"))
-        parts = {k: np.array(shipped[k]) for k in ("headline_1", "headline_2", "boundary", "title_role",
-                                                    "headline_split")}
+        shipped, manifest, parts = _shipped(("headline_1", "headline_2", "boundary", "title_role", "headline_split"))
         parts["headline_run_split"] = np.array(shipped.get("headline_run_split", _run_split_before()))
         trees = shipped.get("headline_2_trees")
         # the runs the join model judges are found with everything else as shipped (its own weights do
@@ -478,34 +488,21 @@ def main() -> None:
         wj = fit(xj, yj)
         _report("headline join", xj, yj, wj, nw._JOIN_FEATURES)
         if args.write:
-            training = manifest["training"]
-            training["command"] += f"; then bench/pages/fit.py --pages {args.pages} --write --join-only"
-            training["examples"]["headline_join"] = len(yj)
-            save_line_model(args.out, parts | {"headline_join": wj}, shipped["headline_text"],
-                            shipped["role_text"], trees, training)
-            print(f"written to {args.out}")
+            _write(args.out, args.pages, "--join-only", {"headline_join": len(yj)}, manifest, shipped,
+                   parts | {"headline_join": wj}, trees)
         return
     if args.split_only:
-        shipped = json.loads((nw.LINE_MODEL_DIR / "weights.json").read_text(encoding="utf-8"))
-        manifest = json.loads((nw.LINE_MODEL_DIR / "manifest.json").read_text(encoding="utf-8"))
-        parts = {k: np.array(shipped[k]) for k in ("headline_1", "headline_2", "boundary", "title_role",
-                                                    "headline_join")}
+        shipped, manifest, parts = _shipped(("headline_1", "headline_2", "boundary", "title_role", "headline_join"))
         parts["headline_run_split"] = np.array(shipped.get("headline_run_split", _run_split_before()))
         ws, ys = fit_split(args.pages, parts | {"headline_text": shipped["headline_text"],
                                                  "role_text": shipped["role_text"]})
         if args.write:
-            training = manifest["training"]
-            training["command"] += f"; then bench/pages/fit.py --pages {args.pages} --write --split-only"
-            training["examples"]["headline_split"] = ys
             # the boosted trees of pass 2 are kept as shipped (they were dropped here before)
-            save_line_model(args.out, parts | {"headline_split": ws}, shipped["headline_text"],
-                            shipped["role_text"], shipped.get("headline_2_trees"), training)
-            print(f"written to {args.out}")
+            _write(args.out, args.pages, "--split-only", {"headline_split": ys}, manifest, shipped,
+                   parts | {"headline_split": ws}, shipped.get("headline_2_trees"))
         return
     if args.role_only:
-        shipped = json.loads((nw.LINE_MODEL_DIR / "weights.json").read_text(encoding="utf-8"))
-        manifest = json.loads((nw.LINE_MODEL_DIR / "manifest.json").read_text(encoding="utf-8"))
-        parts = {k: np.array(shipped[k]) for k in ("headline_1", "headline_2", "boundary", "headline_split")}
+        shipped, manifest, parts = _shipped(("headline_1", "headline_2", "boundary", "headline_split"))
         parts["headline_run_split"] = np.array(shipped.get("headline_run_split", _run_split_before()))
         wj, yj, wr, yr, role_text = fit_runs(args.pages, parts | {"headline_text": shipped["headline_text"]})
         parts |= {"headline_join": wj}

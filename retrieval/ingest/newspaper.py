@@ -1041,7 +1041,7 @@ def _segment_chunk(text: str, boundary_log: list[tuple[int, int, np.ndarray]] | 
             if not para:
                 para_at = i - 1
             para = join_lines(para, ln.text) if para else ln.text
-        if para and (_ends_paragraph(para) or SIGN_OFF_RE.search(para) or _bracketed(para)):
+        if para and (_ends_paragraph(para) or _signed_off(para)):
             # a bracketed sign-off ("（新华社电）", "（本报记者X整理）", "（作者为…）") ends its paragraph
             # though no full stop closes it: the text after it is another paragraph, often another article
             close_para()
@@ -1285,6 +1285,12 @@ def _bracketed(para: str) -> bool:
     return False
 
 
+def _signed_off(para: str) -> bool:
+    """The paragraph ends with a sign-off: a wire or correspondent credit ("（新华社电）") or any bracket
+    closing it after a full sentence ("（本报记者X整理）", "（作者为…）")."""
+    return bool(SIGN_OFF_RE.search(para)) or _bracketed(para)
+
+
 def _split_articles(lines: list[_Line], articles: list[PageArticle], opened_by: list[str],
                     starts: list[list[int]], floating: list[_Floating], memo: _PairMemo | None = None
                     ) -> tuple[list[PageArticle], list[str], list[list[int]], list[_Floating]]:
@@ -1440,7 +1446,7 @@ class _Places:
                                                 and lines[prev_last].width < colws[prev_last] - 6)
             x[j - 1, _SPLIT_AT["width_change"]] = bool(w_before and w_after) and abs(w_before - w_after) >= 2
             x[j - 1, _SPLIT_AT["opens_with_time"]] = bool(OPENS_WITH_TIME_RE.match(paras[j]))
-            x[j - 1, _SPLIT_AT["sign_off_before"]] = bool(SIGN_OFF_RE.search(paras[j - 1])) or _bracketed(paras[j - 1])
+            x[j - 1, _SPLIT_AT["sign_off_before"]] = _signed_off(paras[j - 1])
             x[j - 1, _SPLIT_AT["after_len"]] = min(after[j], 600) / 600
             x[j - 1, _SPLIT_AT["before_len"]] = min(after[0] - after[j], 600) / 600
             x[j - 1, _SPLIT_AT["frac"]] = j / count

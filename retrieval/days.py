@@ -46,6 +46,12 @@ _HOLIDAY_PERIOD = re.compile(r"^(?:期间|假期|长假|前后)")
 # Years counted from the newest issue; "上年" (the year before the one the sentence is about) is not one.
 _RELATIVE_YEARS = ("今年", "去年", "本年", "前年", "今年以来")
 _MENTION = re.compile(r"(?:(\d{4})年)?(\d{1,2})月(\d{1,2})日")
+# A day of the month alone, as a paper writes the days just past ("26日，国务院新闻办举行发布会"): the
+# last such day on or before the article's date. Not "第3日", "1月26日" (above), "20日元", "每月1日".
+_MENTION_DAY = re.compile(r"(?<![\d月第每])(\d{1,2})日(?![\d元])")
+# An event of one day is reported in the papers of the days after it: an article printed within this many
+# days after a day it names (a day that is not the paper's) counts as printed that day.
+REPORTED_WITHIN = 2
 
 
 @dataclass(frozen=True)
@@ -187,12 +193,14 @@ def named_days(question: str, newest: str | None) -> DayQuery:
 
 
 def mentioned_days(article: Article) -> frozenset[str]:
-    """The days the article's text names (1月8日, 2019年12月31日), the year
-    taken from the article's date when the text leaves it out."""
+    """The days the article's text names (1月8日, 2019年12月31日, and 26日 —
+    the last 26th up to the article's date), the year (and for 26日 the
+    month) taken from the article's date when the text leaves it out."""
     year = int(article.date[:4]) if article.date else None
     month = int(article.date[5:7]) if article.date else None
+    text = article.title + "\n" + article.text
     out = set()
-    for m in _MENTION.finditer(article.title + "\n" + article.text):
+    for m in _MENTION.finditer(text):
         y = int(m.group(1)) if m.group(1) else year
         if y is None:
             continue
@@ -203,6 +211,19 @@ def mentioned_days(article: Article) -> frozenset[str]:
             out.add(Date(y, mo, d).isoformat())
         except ValueError:
             continue
+    if article.date:
+        printed = _day(article.date)
+        for m in _MENTION_DAY.finditer(text):
+            d = int(m.group(1))
+            if not 1 <= d <= 31:
+                continue
+            y, mo = printed.year, printed.month
+            if d > printed.day:
+                y, mo = (y - 1, 12) if mo == 1 else (y, mo - 1)
+            try:
+                out.add(Date(y, mo, d).isoformat())
+            except ValueError:
+                continue
     return frozenset(out)
 
 
@@ -230,8 +251,9 @@ def printed_days(article: Article) -> frozenset[str]:
 
 def day_match(article: Article, query: DayQuery, mentions: frozenset[str] | None = None) -> float:
     """How well ``article`` fits the days asked about: 1 printed (or datelined)
-    that day, 0.5 a day that is not the paper's own mentioned in its text,
-    else 0."""
+    that day, or — for a day that is not the paper's own — printed within
+    ``REPORTED_WITHIN`` days after it and naming it (the report of that
+    day's event); 0.5 naming such a day otherwise; else 0."""
     if not query.days:
         return 0.0
     printed = printed_days(article)
@@ -242,6 +264,9 @@ def day_match(article: Article, query: DayQuery, mentions: frozenset[str] | None
             return 1.0
         if not nd.issue:
             ms = mentions if mentions is not None else mentioned_days(article)
-            if any(nd.covers(d) for d in ms):
+            named = [d for d in ms if nd.covers(d)]
+            if named:
+                if any(0 < (_day(p) - _day(d)).days <= REPORTED_WITHIN for d in named for p in printed):
+                    return 1.0
                 best = 0.5
     return best

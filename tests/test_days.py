@@ -29,6 +29,13 @@ DAYS = {
     "20200116/20200116-05-02.txt": ("", "地铁六号线二期开通", "",
                                     [f"{IND}本报讯\u00a0（记者孙悦）地铁六号线二期工程15日开通运营，新增车站九座，"
                                      "全程运行时间约四十分钟。"]),
+    # Two press conferences reported the day after them: 13日's in the paper of the 14th, 14日's in the 15th's.
+    "20200114/20200114-02-01.txt": ("", "市政府举行新闻发布会", "",
+                                    [f"{IND}本报讯\u00a0（记者刘芳）13日，市政府新闻办举行新闻发布会，"
+                                     "市交通委副主任李建国介绍了今年春运的交通保障安排。"]),
+    "20200115/20200115-02-01.txt": ("", "市政府举行新闻发布会", "",
+                                    [f"{IND}本报讯\u00a0（记者刘芳）14日，市政府新闻办举行新闻发布会，"
+                                     "市卫健委副主任赵敏介绍了冬季流感防控的有关情况。"]),
 }
 
 
@@ -115,6 +122,30 @@ def test_a_question_naming_a_day_is_answered_from_that_days_article(days_qa, que
     assert visitor in ans.text
     art = days_qa.index.articles[ans.sources[0].article_id]
     assert ans.text in art.text  # verbatim
+
+
+def test_an_event_of_a_day_is_found_in_the_next_days_paper(days_qa):
+    # The paper of the 14th printed 13日's conference; 14日's was printed on the 15th, as "14日，…".
+    ans = days_qa.ask("1月14日市政府新闻发布会上，介绍情况的是哪位副主任？")
+    assert ans.found and ans.sources[0].date == "2020-01-15", (ans.text, [(s.title, s.date) for s in ans.sources])
+    assert "赵敏" in ans.text
+
+
+def test_a_day_named_alone_in_the_text_is_the_last_such_day_before_the_paper():
+    from retrieval.days import day_match, mentioned_days
+    from retrieval.types import Article
+
+    def article(date: str, text: str) -> Article:
+        return Article(id=date, title="t", paragraphs=(text,), file="f", date=date)
+
+    assert mentioned_days(article("2020-01-15", "14日，市政府举行发布会。")) == {"2020-01-14"}
+    assert mentioned_days(article("2020-01-02", "31日，会议闭幕。")) == {"2019-12-31"}
+    assert mentioned_days(article("2020-01-15", "第3日，每月1日，20日元。")) == frozenset()
+    event = named_days("1月14日市政府新闻发布会上谁介绍了情况？", "2020-01-31")
+    assert day_match(article("2020-01-15", "14日，市政府举行发布会。"), event) == 1.0  # reported the next day
+    assert day_match(article("2020-01-20", "1月14日，市政府举行发布会。"), event) == 0.5  # looking back
+    issue = named_days("1月14日的报道中，谁介绍了情况？", "2020-01-31")
+    assert day_match(article("2020-01-15", "14日，市政府举行发布会。"), issue) == 0.0  # not that day's paper
 
 
 def test_a_question_naming_no_day_is_searched_as_asked(days_qa):

@@ -43,8 +43,8 @@ _START_HEAD = "the start head starts after 于/任 (新民, 建华); edge-name t
     pytest.param("省种子管理站站长是谁？", "任建华", "省农业农村厅召开春耕备耕新闻发布会",
                  marks=pytest.mark.xfail(strict=True, reason=_START_HEAD)),
     pytest.param("国际恐龙灯会在哪个城市举办？", "自贡", "多地举办灯会迎新春",
-                 marks=pytest.mark.xfail(strict=True, reason="declined (P(answer) below the threshold); run 6 "
-                                                             "(docs/reader.md, not shipped) answers 自贡市")),
+                 marks=pytest.mark.xfail(strict=False, reason="declined on AVX2-only CPUs (P(answer) below the "
+                                                              "threshold); answered 自贡市 with the int8 graph of VNNI CPUs")),
     pytest.param("冰雪灯光节在哪个城市举办？", "本溪", "多地举办灯会迎新春",
                  marks=pytest.mark.xfail(strict=True, reason="answers the place in the city (太子河畔), "
                                                              "not the city; run 6 alone answered 本溪市")),

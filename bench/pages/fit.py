@@ -424,6 +424,13 @@ def _shipped(names: tuple[str, ...]) -> tuple[dict, dict, dict[str, np.ndarray]]
     return shipped, manifest, {k: np.array(shipped[k]) for k in names}
 
 
+def _trees(stored: dict) -> dict:
+    """The pass-2 trees of a weights file as the segmenter reads them (load_line_model's form; read from
+    the file itself, so that a partial refit works while other parts' features have changed)."""
+    return {k: stored[k] for k in ("feature", "threshold", "left", "right", "value", "roots")} | {
+        "base": float(stored["base"])}
+
+
 def _write(out: Path, pages: int, flag: str, examples: dict[str, int], manifest: dict, shipped: dict,
            parts: dict, trees: dict | None) -> None:
     """Write a partial refit: ``parts`` with the shipped text tables, the manifest's training record
@@ -466,7 +473,7 @@ def main() -> None:
                                              "headline_split"))
         tables = {"headline_text": shipped["headline_text"], "role_text": shipped["role_text"]}
         if shipped.get("headline_2_trees"):
-            tables["headline_2_trees"] = nw.load_line_model()["headline_2_trees"]
+            tables["headline_2_trees"] = _trees(shipped["headline_2_trees"])
         wq, yq = fit_run_split(args.pages, parts | tables)
         if args.write:
             _write(args.out, args.pages, "--run-split-only", {"headline_run_split": yq}, manifest, shipped,
@@ -494,8 +501,12 @@ def main() -> None:
     if args.split_only:
         shipped, manifest, parts = _shipped(("headline_1", "headline_2", "boundary", "title_role", "headline_join"))
         parts["headline_run_split"] = np.array(shipped.get("headline_run_split", _run_split_before()))
-        ws, ys = fit_split(args.pages, parts | {"headline_text": shipped["headline_text"],
-                                                 "role_text": shipped["role_text"]})
+        # the candidates are those the shipped segmenter offers: pass 2 with its boosted trees, when the
+        # model has them (they were left out here before, so the split model was fitted on other candidates)
+        tables = {"headline_text": shipped["headline_text"], "role_text": shipped["role_text"]}
+        if shipped.get("headline_2_trees"):
+            tables["headline_2_trees"] = _trees(shipped["headline_2_trees"])
+        ws, ys = fit_split(args.pages, parts | tables)
         if args.write:
             # the boosted trees of pass 2 are kept as shipped (they were dropped here before)
             _write(args.out, args.pages, "--split-only", {"headline_split": ys}, manifest, shipped,

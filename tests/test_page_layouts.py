@@ -135,11 +135,14 @@ def test_newsqa_articles_shows_kicker_and_subtitle():
     assert "寒潮过后菜价平稳 《本市蔬菜供应充足》 ——多家批发市场日均上市量超过两万吨" in line
 
 
-def test_the_headline_trees_read_as_their_node_lists_say():
-    # pass 2's boosted trees run as generated code: it must give what walking the shipped nodes gives
-    trees = load_line_model()["headline_2_trees"]
+@pytest.mark.parametrize("part, features", [("headline_2_trees", nw._FEATURES_2),
+                                             ("headline_split_trees", nw._SPLIT_FEATURES)])
+def test_the_headline_trees_read_as_their_node_lists_say(part, features):
+    # pass 2's and the headline split's boosted trees run as generated code: it must give what walking the
+    # shipped nodes gives
+    trees = load_line_model()[part]
     rng = np.random.default_rng(0)
-    for x in rng.normal(size=(200, len(nw._FEATURES_2))):
+    for x in rng.normal(size=(200, len(features))):
         total, xl = trees["base"], x.tolist()
         for k in trees["roots"]:
             while trees["left"][k] >= 0:
@@ -170,6 +173,11 @@ def test_the_shipped_line_model_loads_and_a_mismatched_one_is_refused(tmp_path):
     manifest["features"].pop("role_text")
     (bad / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     with pytest.raises(ModelError, match="role-text table"):
+        load_line_model(bad)
+    manifest["features"]["role_text"] = nw.ROLE_TEXT_GRAMS
+    manifest["features"]["headline_split_trees"] = manifest["features"]["headline_split_trees"][:-1]
+    (bad / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(ModelError, match="headline_split_trees were fitted on other features"):
         load_line_model(bad)
     (bad / "manifest.json").unlink()
     with pytest.raises(ModelError, match="unreadable"):

@@ -795,10 +795,15 @@ def _second_score(x: np.ndarray) -> float:
 def _forest(x: np.ndarray, t: dict) -> float:
     """The boosted trees' log-odds for one line. The trees are turned into one Python function of nested
     comparisons the first time (walking the node lists took a fifth of a page's segmentation)."""
+    return _forest_fn(t)(x.tolist())
+
+
+def _forest_fn(t: dict) -> Callable[[list[float]], float]:
+    """The trees ``t`` as one compiled function of a feature list (compiled once per trees dict)."""
     got = _FORESTS.get(id(t))
     if got is None or got[0] is not t:
         got = _FORESTS[id(t)] = (t, _compile_forest(t))
-    return got[1](x.tolist())
+    return got[1]
 
 
 # the compiled trees of each trees dict in use (kept with the dict, so that its id is not reused)
@@ -1351,6 +1356,11 @@ SPLIT_WINDOW = 3
 # of many candidates is taken, so a margin under 0 still cuts rarely; chosen on train pages: -2.0 with the
 # logistic pass 2, -2.5 since it blends the boosted trees, on train pages neither was fitted on)
 SPLIT_MARGIN = -2.5
+# With boosted trees over the same features in the model (headline_split_trees), their log-odds weigh this
+# much against the logistic's, and the cut is made above SPLIT_TREES_MARGIN instead (chosen on train pages
+# neither was fitted on)
+SPLIT_TREES_SHARE = 1.0
+SPLIT_TREES_MARGIN = -3.0
 # (source line of the paragraph, source line before it, features) of every candidate, while fitting
 _SPLIT_LOG: list[tuple[int, int, np.ndarray, int]] | None = None
 
@@ -1484,7 +1494,10 @@ def _split_for_headlines(lines: list[_Line], colws: list[int], articles: list[Pa
     whether the articles have their titles already: when nothing is cut, the dry assignment is the
     one the articles would get (``grams``: _grams of the texts seen, kept for the next matchers;
     ``memo``: _bigrams of the paragraphs seen)."""
-    w = line_model()["headline_split"]
+    model = line_model()
+    w = model["headline_split"]
+    trees = model.get("headline_split_trees")
+    margin = SPLIT_MARGIN if trees is None else SPLIT_TREES_MARGIN
     if not w.any() and _SPLIT_LOG is None:
         return articles, opened_by, starts, floating, False
     dry = _assign_titles(articles, floating, opened_by, dry=True, grams=grams)
@@ -1565,10 +1578,14 @@ def _split_for_headlines(lines: list[_Line], colws: list[int], articles: list[Pa
                     b = starts[k][j]
                     _SPLIT_LOG.append((lines[b].raw, lines[b - 1].raw if b >= 1 else -1, x[j - 1].copy(), fl.raw))
                 continue
-            for j, z in enumerate((x @ w).tolist(), start=1):
+            z_all = x @ w
+            if trees is not None:
+                z_all = SPLIT_TREES_SHARE * np.array(list(map(_forest_fn(trees), x.tolist()))) \
+                    + (1 - SPLIT_TREES_SHARE) * z_all
+            for j, z in enumerate(z_all.tolist(), start=1):
                 if at.sign_off[j - 1]:
                     continue  # a sign-off closes the article above, it opens none
-                if z > SPLIT_MARGIN and (best is None or z > best[0]):
+                if z > margin and (best is None or z > best[0]):
                     best = (z, k, j)
         if best is not None:
             cuts.setdefault(best[1], []).append(best[2])
@@ -2147,16 +2164,18 @@ def load_line_model(path: Path = LINE_MODEL_DIR) -> dict:
         raise ModelError(f"page-line model {path}: the role-text table is missing or made of other grams "
                          f"than this code reads; {fix}")
     out["role_text"] = {"default": float(role["default"]), "grams": role["grams"]}
-    trees = weights.get("headline_2_trees")
-    if trees is not None:
-        # gradient-boosted trees over pass 2's features, flattened: node k splits on
-        # feature[k] <= threshold[k] into left[k] / right[k]; left[k] == -1 marks a leaf
-        if manifest.get("features", {}).get("headline_2_trees") != list(_FEATURES_2) or \
-                max(trees["feature"], default=0) >= len(_FEATURES_2):
-            raise ModelError(f"page-line model {path}: the headline trees were fitted on other features "
+    for part, names in (("headline_2_trees", _FEATURES_2), ("headline_split_trees", _SPLIT_FEATURES)):
+        trees = weights.get(part)
+        if trees is None:
+            continue
+        # gradient-boosted trees over pass 2's (or the headline split's) features, flattened: node k splits
+        # on feature[k] <= threshold[k] into left[k] / right[k]; left[k] == -1 marks a leaf
+        if manifest.get("features", {}).get(part) != list(names) or \
+                max(trees["feature"], default=0) >= len(names):
+            raise ModelError(f"page-line model {path}: the {part} were fitted on other features "
                              f"than this code computes; {fix}")
-        out["headline_2_trees"] = {k: trees[k] for k in ("feature", "threshold", "left", "right", "value",
-                                                          "roots")} | {"base": float(trees["base"])}
+        out[part] = {k: trees[k] for k in ("feature", "threshold", "left", "right", "value",
+                                           "roots")} | {"base": float(trees["base"])}
     return out
 
 

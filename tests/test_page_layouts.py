@@ -85,6 +85,17 @@ def test_a_two_line_title_cut_between_words_is_one_title_not_kicker_and_title():
     assert art.author == "吴芳"
 
 
+# A title over two lines printed flush under the article before (no blank line, no lead under it), each
+# line shorter than the column: pass 2 turns the first line down by a little and the second is then no
+# candidate at all, so the text ran on from the article above. The headline-pair model weighs the two
+# lines together.
+def test_a_two_line_title_flush_under_an_article_is_read_as_a_headline():
+    arts = articles("twolineflush.txt")
+    assert [a.title.replace(" ", "") for a in arts][1:] == ["让冰雪运动走进中小学校园的课堂"]
+    assert len(arts) == 2 and arts[0].author == "吴芳"
+    assert "".join(arts[1].paragraphs).startswith("冬季到来")
+
+
 # One headline line with a bracketed column tag, the tag's words used all over the next article: the
 # fixed rule cut the line where its halves matched two articles, so the tag "（话说新农村）" became the
 # next article's title (its own headline pushed to kicker). The run-split model weighs the cut's shape

@@ -331,6 +331,38 @@ def join_examples(pages: int) -> tuple[np.ndarray, np.ndarray]:
     return np.array(xs), np.array(ys)
 
 
+def pair_examples(pages: int) -> tuple[np.ndarray, np.ndarray]:
+    """A line pass 2 turned down by a little, weighed with the line under it (newspaper._headline_pair): 1
+    when the generator printed both as headline lines (a title over two lines, a kicker and its title)."""
+    xs, ys = [], []
+    for page in train_pages(pages):
+        nw._PAIR_LOG = []
+        nw._classify(nw._split_lines(page.text))
+        labels = page.line_labels
+        for raw, x in nw._PAIR_LOG:
+            xs.append(x)
+            ys.append(float(labels[raw][1] in HEADLINE_LABELS and raw + 1 < len(labels)
+                            and labels[raw + 1][1] in HEADLINE_LABELS))
+    nw._PAIR_LOG = None
+    return np.array(xs), np.array(ys)
+
+
+def _pair_never() -> np.ndarray:
+    """Headline-pair weights that take no pair (while its examples are gathered, or before it is fitted)."""
+    w = np.zeros(len(nw._PAIR_FEATURES))
+    w[0] = -100.0
+    return w
+
+
+def fit_pair(pages: int, parts: dict) -> tuple[np.ndarray, int]:
+    """The headline-pair model, fitted on the pairs pass 2 (``parts``) offers."""
+    _use(parts | {"headline_pair": _pair_never()})
+    xp, yp = pair_examples(pages)
+    wp = fit(xp, yp)
+    _report("headline pair", xp, yp, wp, nw._PAIR_FEATURES)
+    return wp, len(yp)
+
+
 def split_examples(pages: int) -> tuple[np.ndarray, np.ndarray]:
     """(leftover headline, paragraph) pairs the headline-split model judges: 1 when the generator laid the
     paragraph out for another article than the text before it."""
@@ -442,7 +474,10 @@ def _shipped(names: tuple[str, ...]) -> tuple[dict, dict, dict[str, np.ndarray]]
     partial refit keeps as they are)."""
     shipped = json.loads((nw.LINE_MODEL_DIR / "weights.json").read_text(encoding="utf-8"))
     manifest = json.loads((nw.LINE_MODEL_DIR / "manifest.json").read_text(encoding="utf-8"))
-    return shipped, manifest, {k: np.array(shipped[k]) for k in names}
+    parts = {k: np.array(shipped[k]) for k in names}
+    # the headline-pair model is kept as shipped by every partial refit (none before it was fitted)
+    parts["headline_pair"] = np.array(shipped["headline_pair"]) if "headline_pair" in shipped else _pair_never()
+    return shipped, manifest, parts
 
 
 def _trees(stored: dict) -> dict:
@@ -480,14 +515,30 @@ def main() -> None:
     ap.add_argument("--run-split-only", action="store_true",
                     help="keep the other shipped models and tables, refit the run-split model (two headlines "
                          "run together on one line)")
+    ap.add_argument("--pair-only", action="store_true",
+                    help="keep the other shipped models and tables, fit the headline-pair model (two lines that are "
+                         "headline lines together)")
     ap.add_argument("--join-only", action="store_true",
                     help="keep the other shipped models and tables, refit the headline-join model")
     ap.add_argument("--out", type=Path, default=nw.LINE_MODEL_DIR,
-                    help="with --join-only, --split-only or --run-split-only --write: the model folder to write (another to compare "
+                    help="with --join-only, --split-only, --pair-only or --run-split-only --write: the model folder to write (another to compare "
                          "on unseen pages)")
     args = ap.parse_args()
     if args.errors:
         show_errors(args.pages, args.errors)
+        return
+    if args.pair_only:
+        names = ("headline_1", "headline_2", "boundary", "title_role", "headline_join", "headline_split",
+                 "headline_run_split")
+        shipped, manifest, parts = _shipped(names)
+        tables = {"headline_text": shipped["headline_text"], "role_text": shipped["role_text"]}
+        for part in ("headline_2_trees", "headline_split_trees"):
+            if shipped.get(part):
+                tables[part] = _trees(shipped[part])
+        wp, yp = fit_pair(args.pages, parts | tables)
+        if args.write:
+            _write(args.out, args.pages, "--pair-only", {"headline_pair": yp}, manifest, shipped,
+                   parts | {"headline_pair": wp}, shipped.get("headline_2_trees"), shipped.get("headline_split_trees"))
         return
     if args.run_split_only:
         shipped, manifest, parts = _shipped(("headline_1", "headline_2", "boundary", "title_role", "headline_join",
@@ -586,6 +637,10 @@ def main() -> None:
              "headline_text": whole_text} | _runs_before()
     if trees is not None:
         model["headline_2_trees"] = trees
+    # the headline-pair model reads pass 2's verdicts, on pages scored by the other fold's text table
+    _use(model | {"headline_pair": _pair_never()})
+    wp, yp = fit_pair(args.pages, model)
+    model["headline_pair"] = wp
     _use(model)
     xb, yb = boundary_examples(args.pages)
     wb = fit(xb, yb)
@@ -601,7 +656,7 @@ def main() -> None:
     if args.write:
         save_line_model(nw.LINE_MODEL_DIR, {"headline_1": w1, "headline_2": w2, "boundary": wb, "title_role": wr,
                                                  "headline_join": wj, "headline_split": ws,
-                                                 "headline_run_split": wq},
+                                                 "headline_run_split": wq, "headline_pair": wp},
                         whole_text, role_text, trees, split_trees=split_trees, training={
             "command": f"bench/pages/fit.py --pages {args.pages} --write"
                        + (" --boundary-only" if args.boundary_only else "") + (" --trees" if args.trees else ""),
@@ -609,7 +664,7 @@ def main() -> None:
                      f"(days 1-20), {n_b} pages",
             "examples": {"headline_1": len(y1), "headline_2": len(y2), "boundary": len(yb),
                          "title_role": yr, "headline_join": yj, "headline_split": ys,
-                         "headline_run_split": yq},
+                         "headline_run_split": yq, "headline_pair": yp},
             "l2": {"headline": HEADLINE_L2, "boundary": 1e-3},
             "headline_text": {"grams": len(whole_text["grams"]), "alpha": TEXT_ALPHA, "min_count": TEXT_MIN_COUNT,
                               "min_headline": TEXT_MIN_HEADLINE, "keep_below": TEXT_KEEP_BELOW,

@@ -868,13 +868,64 @@ def _classify(lines: list[_Line]) -> list[int]:
         if own is not None:
             own = own.copy()
             own[_PREV_HEADLINE] = float(prev_headline)
-        if _second_score(second_features(lines, i, colws[i], prev_headline, p1, own)) > 0.0:
+        z = _second_score(second_features(lines, i, colws[i], prev_headline, p1, own))
+        if z > 0.0:
             ln.kind = "headline"
             prev_headline = True
             changed = i
+        elif z > PAIR_FLOOR and _headline_pair(lines, i, colws, p1, z):
+            # the line and the next one are one headline run (a title over two lines, a kicker and its
+            # title) that neither shows alone: the next line was no candidate while this one was body
+            lines[i + 1].kind = "headline"
+            prev_headline = True
+            changed = i + 1
         else:
             prev_headline = False
     return colws
+
+
+# "This line and the one under it are headline lines together": a line pass 2 turned down, but not by
+# much (its log-odds above PAIR_FLOOR), is weighed again with the next line, scored by pass 2 as if this
+# one were a headline. Two lines of one headline printed as wide as the column, flush under an article,
+# show only together: the second was never a candidate while the first was read as body.
+PAIR_FLOOR = -3.0
+# the pair is taken above this log-odds of the headline-pair model (chosen on train pages it was not fitted on)
+PAIR_MARGIN = -1.5
+_PAIR_FEATURES = ("bias", "z", "z_next", "z_min", "blank_after", "lead_after", "next_ends", "next_wider",
+                  "both_short")
+# (source line, features) of every pair weighed, while fitting
+_PAIR_LOG: list[tuple[int, np.ndarray]] | None = None
+
+
+def _headline_pair(lines: list[_Line], i: int, colws: list[int], p1: list[float], z: float) -> bool:
+    """Whether line ``i`` (pass 2's log-odds ``z``, under 0) and line i+1 are headline lines together,
+    under the headline-pair model; line i is left a headline when they are."""
+    if i + 1 >= len(lines) or lines[i + 1].kind != "body" or lines[i + 1].blank_before \
+            or not may_be_headline(lines, i + 1, True, colws):
+        return False
+    ln, nxt = lines[i], lines[i + 1]
+    after = lines[i + 2] if i + 2 < len(lines) else None
+    ln.kind = "headline"  # tentatively: the next line's features read the kind of the line before
+    zn = _second_score(second_features(lines, i + 1, colws[i + 1], True, p1))
+    colw = colws[i]
+    x = np.array([
+        1.0,
+        max(-10.0, min(10.0, z)) / 5,
+        max(-10.0, min(10.0, zn)) / 5,
+        max(-10.0, min(10.0, min(z, zn))) / 5,
+        float(after is None or after.blank_before),
+        float(after is not None and after.kind in ("lead", "byline", "cont", "header")),
+        float(nxt.ends),
+        float(colw > 0 and nxt.width > colw + 2),
+        float(colw > 0 and ln.width < colw - 2 and nxt.width < colw - 2),
+    ])
+    if _PAIR_LOG is not None:
+        _PAIR_LOG.append((ln.raw, x))
+    w = line_model().get("headline_pair")
+    if w is not None and float(x @ w) > PAIR_MARGIN:
+        return True
+    ln.kind = "body"
+    return False
 
 
 # ------------------------------------------------------------------ articles
@@ -2122,7 +2173,8 @@ LINE_MODEL_VERSION = 1
 # which weight vector reads which features
 LINE_MODEL_PARTS = {"headline_1": _FEATURES, "headline_2": _FEATURES_2, "boundary": _BOUNDARY_FEATURES,
                     "title_role": _ROLE_FEATURES, "headline_join": _JOIN_FEATURES,
-                    "headline_split": _SPLIT_FEATURES, "headline_run_split": _RUN_SPLIT_FEATURES}
+                    "headline_split": _SPLIT_FEATURES, "headline_run_split": _RUN_SPLIT_FEATURES,
+                    "headline_pair": _PAIR_FEATURES}
 # what the headline-text table's keys are (text_grams); a table of other grams is refused
 HEADLINE_TEXT_GRAMS = "chars+pairs, ^first1/^first2/last1$/last2$, digits 0, latin a"
 # the role-text table (title against the other roles of a headline line) reads the same grams

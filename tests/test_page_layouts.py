@@ -85,6 +85,17 @@ def test_a_two_line_title_cut_between_words_is_one_title_not_kicker_and_title():
     assert art.author == "吴芳"
 
 
+# A title over two lines printed flush under the article before (no blank line, no lead under it), each
+# line shorter than the column: pass 2 turns the first line down by a little and the second is then no
+# candidate at all, so the text ran on from the article above. The headline-pair model weighs the two
+# lines together.
+def test_a_two_line_title_flush_under_an_article_is_read_as_a_headline():
+    arts = articles("twolineflush.txt")
+    assert [a.title.replace(" ", "") for a in arts][1:] == ["让冰雪运动走进中小学校园的课堂"]
+    assert len(arts) == 2 and arts[0].author == "吴芳"
+    assert "".join(arts[1].paragraphs).startswith("冬季到来")
+
+
 # One headline line with a bracketed column tag, the tag's words used all over the next article: the
 # fixed rule cut the line where its halves matched two articles, so the tag "（话说新农村）" became the
 # next article's title (its own headline pushed to kicker). The run-split model weighs the cut's shape
@@ -135,11 +146,14 @@ def test_newsqa_articles_shows_kicker_and_subtitle():
     assert "寒潮过后菜价平稳 《本市蔬菜供应充足》 ——多家批发市场日均上市量超过两万吨" in line
 
 
-def test_the_headline_trees_read_as_their_node_lists_say():
-    # pass 2's boosted trees run as generated code: it must give what walking the shipped nodes gives
-    trees = load_line_model()["headline_2_trees"]
+@pytest.mark.parametrize("part, features", [("headline_2_trees", nw._FEATURES_2),
+                                             ("headline_split_trees", nw._SPLIT_FEATURES)])
+def test_the_headline_trees_read_as_their_node_lists_say(part, features):
+    # pass 2's and the headline split's boosted trees run as generated code: it must give what walking the
+    # shipped nodes gives
+    trees = load_line_model()[part]
     rng = np.random.default_rng(0)
-    for x in rng.normal(size=(200, len(nw._FEATURES_2))):
+    for x in rng.normal(size=(200, len(features))):
         total, xl = trees["base"], x.tolist()
         for k in trees["roots"]:
             while trees["left"][k] >= 0:
@@ -170,6 +184,11 @@ def test_the_shipped_line_model_loads_and_a_mismatched_one_is_refused(tmp_path):
     manifest["features"].pop("role_text")
     (bad / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     with pytest.raises(ModelError, match="role-text table"):
+        load_line_model(bad)
+    manifest["features"]["role_text"] = nw.ROLE_TEXT_GRAMS
+    manifest["features"]["headline_split_trees"] = manifest["features"]["headline_split_trees"][:-1]
+    (bad / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(ModelError, match="headline_split_trees were fitted on other features"):
         load_line_model(bad)
     (bad / "manifest.json").unlink()
     with pytest.raises(ModelError, match="unreadable"):

@@ -1,6 +1,6 @@
 """Why titles are missed and articles merged, counted by cause, on train pages of either generator.
 
-    .venv/bin/python bench/pages/causes.py [--gen B] [--pages 80] [--start 0] [--show]
+    .venv/bin/python bench/pages/causes.py [--gen B] [--pages 80] [--start 0] [--show] [--model DIR]
 
 For error analysis before changing the segmenter: it reads train pages only (A: tune, B: train days
 1-20), never the held-out ones. Per page, the headline lines the generator printed are compared with
@@ -70,7 +70,10 @@ def main() -> None:
     ap.add_argument("--pages", type=int, default=80)
     ap.add_argument("--start", type=int, default=0)
     ap.add_argument("--show", action="store_true")
+    ap.add_argument("--model", type=Path, help="a page-line model folder other than the shipped one")
     args = ap.parse_args()
+    if args.model:
+        nw.use_line_model(nw.load_line_model(args.model))
     make, split = (rmrbgen.make_page, "train") if args.gen == "B" else (generate.make_page, "tune")
     lines_c: Counter = Counter()
     titles_c: Counter = Counter()

@@ -44,6 +44,20 @@ BODY_LABELS = {"body", "body_first"}
 HEADLINE_L2 = 1e-4
 # boosted trees for pass 2 (--trees)
 TREES = 150
+# boosted trees for the headline split (--trees): fewer and smaller (some 500 positive places of 40,000;
+# chosen by average precision cross-validated over pages, 0.52 -> 0.60 on B's places against the logistic)
+SPLIT_TREES = 100
+SPLIT_TREE_LEAVES = 8
+# a leaf holds 10 places or more (20 for pass 2): a paragraph after a sign-off is an article start even
+# when the texts either side are short (5 of 17 such places on the train pages, against 11 of 7,243 short
+# places in all), which leaves of 20 could not learn
+SPLIT_TREE_MIN_LEAF = 10
+# the split trees may only raise the chance of an article start with these features (+1) or only lower it
+# (-1): a sign-off, a blank line or a paragraph opening with a day before the place, or the headline's
+# words after it, never say "no"; text that hangs together across the place never says "yes". Without them
+# the trees learned that two short texts either side are no article start (tests/data/pages/signoff.txt).
+SPLIT_TREES_MONOTONE = {"sign_off_before": 1, "blank_before": 1, "opens_with_time": 1, "near_after": 1,
+                        "far_after": 1, "best_gain": 1, "cohesion": -1, "back": -1, "min_cohesion": -1}
 # The headline-text table (naive Bayes log-odds of characters and pairs in headline vs body lines):
 # smoothing, and grams seen fewer times than this are left out (they read as 0).
 TEXT_ALPHA = 2.0
@@ -207,13 +221,15 @@ def fit(x: np.ndarray, y: np.ndarray, l2: float = 1e-3, steps: int = 30) -> np.n
     return w
 
 
-def fit_trees(x: np.ndarray, y: np.ndarray) -> dict:
-    """Gradient-boosted trees for pass 2, flattened into lists that newspaper._forest walks."""
+def fit_trees(x: np.ndarray, y: np.ndarray, name: str = "pass 2", trees: int = TREES, leaves: int = 12,
+              monotone: list[int] | None = None, min_leaf: int = 20) -> dict:
+    """Gradient-boosted trees (pass 2's, or the headline split's), flattened into lists that
+    newspaper._forest walks."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    clf = HistGradientBoostingClassifier(max_iter=TREES, max_leaf_nodes=12, learning_rate=0.1,
-                                         l2_regularization=1.0, min_samples_leaf=20, early_stopping=False,
-                                         random_state=0)
+    clf = HistGradientBoostingClassifier(max_iter=trees, max_leaf_nodes=leaves, learning_rate=0.1,
+                                         l2_regularization=1.0, min_samples_leaf=min_leaf, early_stopping=False,
+                                         random_state=0, monotonic_cst=monotone)
     clf.fit(x, y)
     out: dict = {"feature": [], "threshold": [], "left": [], "right": [], "value": [], "roots": [],
                  "base": float(np.ravel(clf._baseline_prediction)[0])}
@@ -231,7 +247,7 @@ def fit_trees(x: np.ndarray, y: np.ndarray) -> dict:
     probe = np.array([nw._forest(row, out) for row in x[:2000]])
     assert np.allclose(probe, clf.decision_function(x[:2000]), atol=1e-3), "tree export disagrees"
     pred = clf.decision_function(x) > 0
-    print(f"pass 2 trees: {TREES} trees; train accuracy {np.mean(pred == y):.4f}, missed headlines "
+    print(f"{name} trees: {trees} trees; train accuracy {np.mean(pred == y):.4f}, missed headlines "
           f"{int(np.sum(~pred & (y == 1)))}, false headlines {int(np.sum(pred & (y == 0)))}")
     return out
 
@@ -315,6 +331,38 @@ def join_examples(pages: int) -> tuple[np.ndarray, np.ndarray]:
     return np.array(xs), np.array(ys)
 
 
+def pair_examples(pages: int) -> tuple[np.ndarray, np.ndarray]:
+    """A line pass 2 turned down by a little, weighed with the line under it (newspaper._headline_pair): 1
+    when the generator printed both as headline lines (a title over two lines, a kicker and its title)."""
+    xs, ys = [], []
+    for page in train_pages(pages):
+        nw._PAIR_LOG = []
+        nw._classify(nw._split_lines(page.text))
+        labels = page.line_labels
+        for raw, x in nw._PAIR_LOG:
+            xs.append(x)
+            ys.append(float(labels[raw][1] in HEADLINE_LABELS and raw + 1 < len(labels)
+                            and labels[raw + 1][1] in HEADLINE_LABELS))
+    nw._PAIR_LOG = None
+    return np.array(xs), np.array(ys)
+
+
+def _pair_never() -> np.ndarray:
+    """Headline-pair weights that take no pair (while its examples are gathered, or before it is fitted)."""
+    w = np.zeros(len(nw._PAIR_FEATURES))
+    w[0] = -100.0
+    return w
+
+
+def fit_pair(pages: int, parts: dict) -> tuple[np.ndarray, int]:
+    """The headline-pair model, fitted on the pairs pass 2 (``parts``) offers."""
+    _use(parts | {"headline_pair": _pair_never()})
+    xp, yp = pair_examples(pages)
+    wp = fit(xp, yp)
+    _report("headline pair", xp, yp, wp, nw._PAIR_FEATURES)
+    return wp, len(yp)
+
+
 def split_examples(pages: int) -> tuple[np.ndarray, np.ndarray]:
     """(leftover headline, paragraph) pairs the headline-split model judges: 1 when the generator laid the
     paragraph out for another article than the text before it."""
@@ -331,13 +379,18 @@ def split_examples(pages: int) -> tuple[np.ndarray, np.ndarray]:
     return np.array(xs), np.array(ys)
 
 
-def fit_split(pages: int, parts: dict) -> tuple[np.ndarray, int]:
-    """The headline-split model, fitted on the candidates the segmenter (``parts``, no split) offers."""
-    _use(parts | {"headline_split": np.zeros(len(nw._SPLIT_FEATURES))})
+def fit_split(pages: int, parts: dict, trees: bool = False) -> tuple[np.ndarray, int, dict | None]:
+    """The headline-split model, fitted on the candidates the segmenter (``parts``, no split) offers; with
+    ``trees``, boosted trees over the same features too (else none)."""
+    _use({k: v for k, v in parts.items() if k != "headline_split_trees"}
+         | {"headline_split": np.zeros(len(nw._SPLIT_FEATURES))})
     xs, ys = split_examples(pages)
     ws = fit(xs, ys)
     _report("headline split", xs, ys, ws, nw._SPLIT_FEATURES)
-    return ws, len(ys)
+    monotone = [SPLIT_TREES_MONOTONE.get(f, 0) for f in nw._SPLIT_FEATURES]
+    got = fit_trees(xs, ys, "headline split", SPLIT_TREES, SPLIT_TREE_LEAVES, monotone,
+                    SPLIT_TREE_MIN_LEAF) if trees else None
+    return ws, len(ys), got
 
 
 def _run_split_before() -> np.ndarray:
@@ -421,17 +474,27 @@ def _shipped(names: tuple[str, ...]) -> tuple[dict, dict, dict[str, np.ndarray]]
     partial refit keeps as they are)."""
     shipped = json.loads((nw.LINE_MODEL_DIR / "weights.json").read_text(encoding="utf-8"))
     manifest = json.loads((nw.LINE_MODEL_DIR / "manifest.json").read_text(encoding="utf-8"))
-    return shipped, manifest, {k: np.array(shipped[k]) for k in names}
+    parts = {k: np.array(shipped[k]) for k in names}
+    # the headline-pair model is kept as shipped by every partial refit (none before it was fitted)
+    parts["headline_pair"] = np.array(shipped["headline_pair"]) if "headline_pair" in shipped else _pair_never()
+    return shipped, manifest, parts
+
+
+def _trees(stored: dict) -> dict:
+    """The pass-2 trees of a weights file as the segmenter reads them (load_line_model's form; read from
+    the file itself, so that a partial refit works while other parts' features have changed)."""
+    return {k: stored[k] for k in ("feature", "threshold", "left", "right", "value", "roots")} | {
+        "base": float(stored["base"])}
 
 
 def _write(out: Path, pages: int, flag: str, examples: dict[str, int], manifest: dict, shipped: dict,
-           parts: dict, trees: dict | None) -> None:
+           parts: dict, trees: dict | None, split_trees: dict | None) -> None:
     """Write a partial refit: ``parts`` with the shipped text tables, the manifest's training record
     extended by this command and its example counts."""
     training = manifest["training"]
     training["command"] += f"; then bench/pages/fit.py --pages {pages} --write {flag}"
     training["examples"].update(examples)
-    save_line_model(out, parts, shipped["headline_text"], shipped["role_text"], trees, training)
+    save_line_model(out, parts, shipped["headline_text"], shipped["role_text"], trees, training, split_trees)
     print(f"written to {out}")
 
 
@@ -452,25 +515,43 @@ def main() -> None:
     ap.add_argument("--run-split-only", action="store_true",
                     help="keep the other shipped models and tables, refit the run-split model (two headlines "
                          "run together on one line)")
+    ap.add_argument("--pair-only", action="store_true",
+                    help="keep the other shipped models and tables, fit the headline-pair model (two lines that are "
+                         "headline lines together)")
     ap.add_argument("--join-only", action="store_true",
                     help="keep the other shipped models and tables, refit the headline-join model")
     ap.add_argument("--out", type=Path, default=nw.LINE_MODEL_DIR,
-                    help="with --join-only, --split-only or --run-split-only --write: the model folder to write (another to compare "
+                    help="with --join-only, --split-only, --pair-only or --run-split-only --write: the model folder to write (another to compare "
                          "on unseen pages)")
     args = ap.parse_args()
     if args.errors:
         show_errors(args.pages, args.errors)
         return
+    if args.pair_only:
+        names = ("headline_1", "headline_2", "boundary", "title_role", "headline_join", "headline_split",
+                 "headline_run_split")
+        shipped, manifest, parts = _shipped(names)
+        tables = {"headline_text": shipped["headline_text"], "role_text": shipped["role_text"]}
+        for part in ("headline_2_trees", "headline_split_trees"):
+            if shipped.get(part):
+                tables[part] = _trees(shipped[part])
+        wp, yp = fit_pair(args.pages, parts | tables)
+        if args.write:
+            _write(args.out, args.pages, "--pair-only", {"headline_pair": yp}, manifest, shipped,
+                   parts | {"headline_pair": wp}, shipped.get("headline_2_trees"), shipped.get("headline_split_trees"))
+        return
     if args.run_split_only:
         shipped, manifest, parts = _shipped(("headline_1", "headline_2", "boundary", "title_role", "headline_join",
                                              "headline_split"))
         tables = {"headline_text": shipped["headline_text"], "role_text": shipped["role_text"]}
-        if shipped.get("headline_2_trees"):
-            tables["headline_2_trees"] = nw.load_line_model()["headline_2_trees"]
+        for part in ("headline_2_trees", "headline_split_trees"):
+            if shipped.get(part):
+                tables[part] = _trees(shipped[part])
         wq, yq = fit_run_split(args.pages, parts | tables)
         if args.write:
             _write(args.out, args.pages, "--run-split-only", {"headline_run_split": yq}, manifest, shipped,
-                   parts | {"headline_run_split": wq}, shipped.get("headline_2_trees"))
+                   parts | {"headline_run_split": wq}, shipped.get("headline_2_trees"),
+                   shipped.get("headline_split_trees"))
         return
     if args.join_only:
         shipped, manifest, parts = _shipped(("headline_1", "headline_2", "boundary", "title_role", "headline_split"))
@@ -482,29 +563,41 @@ def main() -> None:
         old[: len(shipped["headline_join"])] = shipped["headline_join"]  # new features weigh 0 until fitted
         with tempfile.TemporaryDirectory() as tmp:
             save_line_model(Path(tmp), parts | {"headline_join": old}, shipped["headline_text"],
-                            shipped["role_text"], trees, manifest["training"])
+                            shipped["role_text"], trees, manifest["training"], shipped.get("headline_split_trees"))
             nw.use_line_model(nw.load_line_model(Path(tmp)))
         xj, yj = join_examples(args.pages)
         wj = fit(xj, yj)
         _report("headline join", xj, yj, wj, nw._JOIN_FEATURES)
         if args.write:
             _write(args.out, args.pages, "--join-only", {"headline_join": len(yj)}, manifest, shipped,
-                   parts | {"headline_join": wj}, trees)
+                   parts | {"headline_join": wj}, trees, shipped.get("headline_split_trees"))
         return
     if args.split_only:
         shipped, manifest, parts = _shipped(("headline_1", "headline_2", "boundary", "title_role", "headline_join"))
         parts["headline_run_split"] = np.array(shipped.get("headline_run_split", _run_split_before()))
-        ws, ys = fit_split(args.pages, parts | {"headline_text": shipped["headline_text"],
-                                                 "role_text": shipped["role_text"]})
+        # the candidates are those the shipped segmenter offers: pass 2 with its boosted trees, when the
+        # model has them (they were left out here before, so the split model was fitted on other candidates)
+        tables = {"headline_text": shipped["headline_text"], "role_text": shipped["role_text"]}
+        if shipped.get("headline_2_trees"):
+            tables["headline_2_trees"] = _trees(shipped["headline_2_trees"])
+        ws, ys, split_trees = fit_split(args.pages, parts | tables, trees=args.trees)
         if args.write:
-            # the boosted trees of pass 2 are kept as shipped (they were dropped here before)
-            _write(args.out, args.pages, "--split-only", {"headline_split": ys}, manifest, shipped,
-                   parts | {"headline_split": ws}, shipped.get("headline_2_trees"))
+            # the boosted trees of pass 2 are kept as shipped (they were dropped here before); the split's
+            # own trees are fitted with --trees, else left out
+            _write(args.out, args.pages, "--split-only" + (" --trees" if args.trees else ""),
+                   {"headline_split": ys}, manifest, shipped, parts | {"headline_split": ws},
+                   shipped.get("headline_2_trees"), split_trees)
         return
     if args.role_only:
         shipped, manifest, parts = _shipped(("headline_1", "headline_2", "boundary", "headline_split"))
         parts["headline_run_split"] = np.array(shipped.get("headline_run_split", _run_split_before()))
-        wj, yj, wr, yr, role_text = fit_runs(args.pages, parts | {"headline_text": shipped["headline_text"]})
+        # the runs are found as the shipped segmenter finds them: pass 2 with its trees (both the trees and
+        # the split's trees were dropped here before, and the runs found without them)
+        tables = {"headline_text": shipped["headline_text"]}
+        for part in ("headline_2_trees", "headline_split_trees"):
+            if shipped.get(part):
+                tables[part] = _trees(shipped[part])
+        wj, yj, wr, yr, role_text = fit_runs(args.pages, parts | tables)
         parts |= {"headline_join": wj}
         if args.write:
             training = manifest["training"]
@@ -514,7 +607,7 @@ def main() -> None:
             training["role_text"] = {"grams": len(role_text["grams"]), "min_count": ROLE_MIN_COUNT,
                                      "folds": TEXT_FOLDS}
             save_line_model(nw.LINE_MODEL_DIR, parts | {"title_role": wr}, shipped["headline_text"], role_text,
-                            None, training)
+                            shipped.get("headline_2_trees"), training, shipped.get("headline_split_trees"))
             print(f"written to {nw.LINE_MODEL_DIR}")
         return
     if args.boundary_only:
@@ -544,29 +637,34 @@ def main() -> None:
              "headline_text": whole_text} | _runs_before()
     if trees is not None:
         model["headline_2_trees"] = trees
+    # the headline-pair model reads pass 2's verdicts, on pages scored by the other fold's text table
+    _use(model | {"headline_pair": _pair_never()})
+    wp, yp = fit_pair(args.pages, model)
+    model["headline_pair"] = wp
     _use(model)
     xb, yb = boundary_examples(args.pages)
     wb = fit(xb, yb)
     _fold_tables.clear()
     _report("boundary", xb, yb, wb, nw._BOUNDARY_FEATURES)
     wj, yj, wr, yr, role_text = fit_runs(args.pages, model | {"boundary": wb})
-    ws, ys = fit_split(args.pages, model | {"boundary": wb, "headline_join": wj, "title_role": wr,
-                                           "role_text": role_text})
+    ws, ys, split_trees = fit_split(args.pages, model | {"boundary": wb, "headline_join": wj, "title_role": wr,
+                                                        "role_text": role_text}, trees=args.trees)
+    after_split = {"headline_split": ws} | ({"headline_split_trees": split_trees} if split_trees else {})
     wq, yq = fit_run_split(args.pages, model | {"boundary": wb, "headline_join": wj, "title_role": wr,
-                                               "role_text": role_text, "headline_split": ws})
+                                               "role_text": role_text} | after_split)
     n_b = min(args.pages, rmrbgen.page_count("train")) if rmrbgen.available() else 0
     if args.write:
         save_line_model(nw.LINE_MODEL_DIR, {"headline_1": w1, "headline_2": w2, "boundary": wb, "title_role": wr,
                                                  "headline_join": wj, "headline_split": ws,
-                                                 "headline_run_split": wq},
-                        whole_text, role_text, trees, {
+                                                 "headline_run_split": wq, "headline_pair": wp},
+                        whole_text, role_text, trees, split_trees=split_trees, training={
             "command": f"bench/pages/fit.py --pages {args.pages} --write"
                        + (" --boundary-only" if args.boundary_only else "") + (" --trees" if args.trees else ""),
             "pages": f"generator A tune pages 0-{args.pages - 1}; generator B (rmrbgen) train pages "
                      f"(days 1-20), {n_b} pages",
             "examples": {"headline_1": len(y1), "headline_2": len(y2), "boundary": len(yb),
                          "title_role": yr, "headline_join": yj, "headline_split": ys,
-                         "headline_run_split": yq},
+                         "headline_run_split": yq, "headline_pair": yp},
             "l2": {"headline": HEADLINE_L2, "boundary": 1e-3},
             "headline_text": {"grams": len(whole_text["grams"]), "alpha": TEXT_ALPHA, "min_count": TEXT_MIN_COUNT,
                               "min_headline": TEXT_MIN_HEADLINE, "keep_below": TEXT_KEEP_BELOW,
@@ -577,7 +675,7 @@ def main() -> None:
 
 
 def save_line_model(path: Path, weights: dict[str, np.ndarray], text: dict, role_text: dict,
-                    trees: dict | None, training: dict) -> None:
+                    trees: dict | None, training: dict, split_trees: dict | None = None) -> None:
     """weights.json, then manifest.json last: a half-written model is refused on load."""
     path.mkdir(parents=True, exist_ok=True)
     (path / "manifest.json").unlink(missing_ok=True)
@@ -590,6 +688,9 @@ def save_line_model(path: Path, weights: dict[str, np.ndarray], text: dict, role
     if trees is not None:
         data["headline_2_trees"] = trees
         features["headline_2_trees"] = list(nw._FEATURES_2)
+    if split_trees is not None:
+        data["headline_split_trees"] = split_trees
+        features["headline_split_trees"] = list(nw._SPLIT_FEATURES)
     (path / "weights.json").write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
     manifest = {"format": nw.LINE_MODEL_FORMAT, "format_version": nw.LINE_MODEL_VERSION,
                 "features": features, "training": training}

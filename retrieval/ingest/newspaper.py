@@ -795,10 +795,15 @@ def _second_score(x: np.ndarray) -> float:
 def _forest(x: np.ndarray, t: dict) -> float:
     """The boosted trees' log-odds for one line. The trees are turned into one Python function of nested
     comparisons the first time (walking the node lists took a fifth of a page's segmentation)."""
+    return _forest_fn(t)(x.tolist())
+
+
+def _forest_fn(t: dict) -> Callable[[list[float]], float]:
+    """The trees ``t`` as one compiled function of a feature list (compiled once per trees dict)."""
     got = _FORESTS.get(id(t))
     if got is None or got[0] is not t:
         got = _FORESTS[id(t)] = (t, _compile_forest(t))
-    return got[1](x.tolist())
+    return got[1]
 
 
 # the compiled trees of each trees dict in use (kept with the dict, so that its id is not reused)
@@ -863,13 +868,64 @@ def _classify(lines: list[_Line]) -> list[int]:
         if own is not None:
             own = own.copy()
             own[_PREV_HEADLINE] = float(prev_headline)
-        if _second_score(second_features(lines, i, colws[i], prev_headline, p1, own)) > 0.0:
+        z = _second_score(second_features(lines, i, colws[i], prev_headline, p1, own))
+        if z > 0.0:
             ln.kind = "headline"
             prev_headline = True
             changed = i
+        elif z > PAIR_FLOOR and _headline_pair(lines, i, colws, p1, z):
+            # the line and the next one are one headline run (a title over two lines, a kicker and its
+            # title) that neither shows alone: the next line was no candidate while this one was body
+            lines[i + 1].kind = "headline"
+            prev_headline = True
+            changed = i + 1
         else:
             prev_headline = False
     return colws
+
+
+# "This line and the one under it are headline lines together": a line pass 2 turned down, but not by
+# much (its log-odds above PAIR_FLOOR), is weighed again with the next line, scored by pass 2 as if this
+# one were a headline. Two lines of one headline printed as wide as the column, flush under an article,
+# show only together: the second was never a candidate while the first was read as body.
+PAIR_FLOOR = -3.0
+# the pair is taken above this log-odds of the headline-pair model (chosen on train pages it was not fitted on)
+PAIR_MARGIN = -1.5
+_PAIR_FEATURES = ("bias", "z", "z_next", "z_min", "blank_after", "lead_after", "next_ends", "next_wider",
+                  "both_short")
+# (source line, features) of every pair weighed, while fitting
+_PAIR_LOG: list[tuple[int, np.ndarray]] | None = None
+
+
+def _headline_pair(lines: list[_Line], i: int, colws: list[int], p1: list[float], z: float) -> bool:
+    """Whether line ``i`` (pass 2's log-odds ``z``, under 0) and line i+1 are headline lines together,
+    under the headline-pair model; line i is left a headline when they are."""
+    if i + 1 >= len(lines) or lines[i + 1].kind != "body" or lines[i + 1].blank_before \
+            or not may_be_headline(lines, i + 1, True, colws):
+        return False
+    ln, nxt = lines[i], lines[i + 1]
+    after = lines[i + 2] if i + 2 < len(lines) else None
+    ln.kind = "headline"  # tentatively: the next line's features read the kind of the line before
+    zn = _second_score(second_features(lines, i + 1, colws[i + 1], True, p1))
+    colw = colws[i]
+    x = np.array([
+        1.0,
+        max(-10.0, min(10.0, z)) / 5,
+        max(-10.0, min(10.0, zn)) / 5,
+        max(-10.0, min(10.0, min(z, zn))) / 5,
+        float(after is None or after.blank_before),
+        float(after is not None and after.kind in ("lead", "byline", "cont", "header")),
+        float(nxt.ends),
+        float(colw > 0 and nxt.width > colw + 2),
+        float(colw > 0 and ln.width < colw - 2 and nxt.width < colw - 2),
+    ])
+    if _PAIR_LOG is not None:
+        _PAIR_LOG.append((ln.raw, x))
+    w = line_model().get("headline_pair")
+    if w is not None and float(x @ w) > PAIR_MARGIN:
+        return True
+    ln.kind = "body"
+    return False
 
 
 # ------------------------------------------------------------------ articles
@@ -1351,6 +1407,11 @@ SPLIT_WINDOW = 3
 # of many candidates is taken, so a margin under 0 still cuts rarely; chosen on train pages: -2.0 with the
 # logistic pass 2, -2.5 since it blends the boosted trees, on train pages neither was fitted on)
 SPLIT_MARGIN = -2.5
+# With boosted trees over the same features in the model (headline_split_trees), their log-odds weigh this
+# much against the logistic's, and the cut is made above SPLIT_TREES_MARGIN instead (chosen on train pages
+# neither was fitted on)
+SPLIT_TREES_SHARE = 1.0
+SPLIT_TREES_MARGIN = -3.0
 # (source line of the paragraph, source line before it, features) of every candidate, while fitting
 _SPLIT_LOG: list[tuple[int, int, np.ndarray, int]] | None = None
 
@@ -1484,7 +1545,10 @@ def _split_for_headlines(lines: list[_Line], colws: list[int], articles: list[Pa
     whether the articles have their titles already: when nothing is cut, the dry assignment is the
     one the articles would get (``grams``: _grams of the texts seen, kept for the next matchers;
     ``memo``: _bigrams of the paragraphs seen)."""
-    w = line_model()["headline_split"]
+    model = line_model()
+    w = model["headline_split"]
+    trees = model.get("headline_split_trees")
+    margin = SPLIT_MARGIN if trees is None else SPLIT_TREES_MARGIN
     if not w.any() and _SPLIT_LOG is None:
         return articles, opened_by, starts, floating, False
     dry = _assign_titles(articles, floating, opened_by, dry=True, grams=grams)
@@ -1565,10 +1629,14 @@ def _split_for_headlines(lines: list[_Line], colws: list[int], articles: list[Pa
                     b = starts[k][j]
                     _SPLIT_LOG.append((lines[b].raw, lines[b - 1].raw if b >= 1 else -1, x[j - 1].copy(), fl.raw))
                 continue
-            for j, z in enumerate((x @ w).tolist(), start=1):
+            z_all = x @ w
+            if trees is not None:
+                z_all = SPLIT_TREES_SHARE * np.array(list(map(_forest_fn(trees), x.tolist()))) \
+                    + (1 - SPLIT_TREES_SHARE) * z_all
+            for j, z in enumerate(z_all.tolist(), start=1):
                 if at.sign_off[j - 1]:
                     continue  # a sign-off closes the article above, it opens none
-                if z > SPLIT_MARGIN and (best is None or z > best[0]):
+                if z > margin and (best is None or z > best[0]):
                     best = (z, k, j)
         if best is not None:
             cuts.setdefault(best[1], []).append(best[2])
@@ -2105,7 +2173,8 @@ LINE_MODEL_VERSION = 1
 # which weight vector reads which features
 LINE_MODEL_PARTS = {"headline_1": _FEATURES, "headline_2": _FEATURES_2, "boundary": _BOUNDARY_FEATURES,
                     "title_role": _ROLE_FEATURES, "headline_join": _JOIN_FEATURES,
-                    "headline_split": _SPLIT_FEATURES, "headline_run_split": _RUN_SPLIT_FEATURES}
+                    "headline_split": _SPLIT_FEATURES, "headline_run_split": _RUN_SPLIT_FEATURES,
+                    "headline_pair": _PAIR_FEATURES}
 # what the headline-text table's keys are (text_grams); a table of other grams is refused
 HEADLINE_TEXT_GRAMS = "chars+pairs, ^first1/^first2/last1$/last2$, digits 0, latin a"
 # the role-text table (title against the other roles of a headline line) reads the same grams
@@ -2147,16 +2216,18 @@ def load_line_model(path: Path = LINE_MODEL_DIR) -> dict:
         raise ModelError(f"page-line model {path}: the role-text table is missing or made of other grams "
                          f"than this code reads; {fix}")
     out["role_text"] = {"default": float(role["default"]), "grams": role["grams"]}
-    trees = weights.get("headline_2_trees")
-    if trees is not None:
-        # gradient-boosted trees over pass 2's features, flattened: node k splits on
-        # feature[k] <= threshold[k] into left[k] / right[k]; left[k] == -1 marks a leaf
-        if manifest.get("features", {}).get("headline_2_trees") != list(_FEATURES_2) or \
-                max(trees["feature"], default=0) >= len(_FEATURES_2):
-            raise ModelError(f"page-line model {path}: the headline trees were fitted on other features "
+    for part, names in (("headline_2_trees", _FEATURES_2), ("headline_split_trees", _SPLIT_FEATURES)):
+        trees = weights.get(part)
+        if trees is None:
+            continue
+        # gradient-boosted trees over pass 2's (or the headline split's) features, flattened: node k splits
+        # on feature[k] <= threshold[k] into left[k] / right[k]; left[k] == -1 marks a leaf
+        if manifest.get("features", {}).get(part) != list(names) or \
+                max(trees["feature"], default=0) >= len(names):
+            raise ModelError(f"page-line model {path}: the {part} were fitted on other features "
                              f"than this code computes; {fix}")
-        out["headline_2_trees"] = {k: trees[k] for k in ("feature", "threshold", "left", "right", "value",
-                                                          "roots")} | {"base": float(trees["base"])}
+        out[part] = {k: trees[k] for k in ("feature", "threshold", "left", "right", "value",
+                                           "roots")} | {"base": float(trees["base"])}
     return out
 
 

@@ -12,7 +12,8 @@ paper. A date written without a year (1月9日) matches that day of any year.
 
 What a named day does to the ranking (``retrieval/index/search.py``): articles
 printed that day (or carrying it in their dateline, or, for a day that is
-not the paper's own, mentioning it in the text) are boosted; the phrase that
+not the paper's own, mentioning it in the text — fully when printed in the
+two days after it, as the report of that day's event) are boosted; the phrase that
 only names the paper ("1月9日的报道中，", "据1月10日人民日报，") is taken out
 of the text that is searched and read, since the articles do not contain it.
 """

@@ -21,7 +21,7 @@ import re
 import sys
 import tempfile
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -354,13 +354,20 @@ def _pair_never() -> np.ndarray:
     return w
 
 
+def _fit_logistic(pages: int, parts: dict, examples: Callable[[int], tuple[np.ndarray, np.ndarray]],
+                  label: str, features: tuple[str, ...]) -> tuple[np.ndarray, int]:
+    """One logistic part fitted on the examples the segmenter, run with ``parts``, offers."""
+    _use(parts)
+    xs, ys = examples(pages)
+    w = fit(xs, ys)
+    _report(label, xs, ys, w, features)
+    return w, len(ys)
+
+
 def fit_pair(pages: int, parts: dict) -> tuple[np.ndarray, int]:
     """The headline-pair model, fitted on the pairs pass 2 (``parts``) offers."""
-    _use(parts | {"headline_pair": _pair_never()})
-    xp, yp = pair_examples(pages)
-    wp = fit(xp, yp)
-    _report("headline pair", xp, yp, wp, nw._PAIR_FEATURES)
-    return wp, len(yp)
+    return _fit_logistic(pages, parts | {"headline_pair": _pair_never()}, pair_examples, "headline pair",
+                         nw._PAIR_FEATURES)
 
 
 def split_examples(pages: int) -> tuple[np.ndarray, np.ndarray]:
@@ -423,11 +430,8 @@ def run_split_examples(pages: int) -> tuple[np.ndarray, np.ndarray]:
 
 def fit_run_split(pages: int, parts: dict) -> tuple[np.ndarray, int]:
     """The run-split model, fitted on the lines the segmenter (``parts``, the old rule) weighs cutting."""
-    _use(parts | {"headline_run_split": _run_split_before()})
-    xs, ys = run_split_examples(pages)
-    ws = fit(xs, ys)
-    _report("run split", xs, ys, ws, nw._RUN_SPLIT_FEATURES)
-    return ws, len(ys)
+    return _fit_logistic(pages, parts | {"headline_run_split": _run_split_before()}, run_split_examples,
+                         "run split", nw._RUN_SPLIT_FEATURES)
 
 
 def _runs_before() -> dict[str, np.ndarray]:

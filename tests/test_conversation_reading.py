@@ -43,6 +43,9 @@ def test_the_words_replaced_are_those_most_like_the_subject(tokenizer):
         == "2019年全国生产安全事故死亡人数下降了多少?"
     assert frame_question("那货邮运输量呢？", "2019年我国民航旅客运输量是多少？", tokenizer) \
         == "2019年我国民航货邮运输量是多少?"
+    # A common noun sharing no characters with any phrase is not swapped (nothing to align it by):
+    # the follow-up is read as asked.
+    assert frame_question("那洗衣机呢？", "家用电冰箱的安全使用年限是多少年？", tokenizer) is None
 
 
 def test_questions_that_are_not_a_new_subject_keep_their_words(tokenizer):

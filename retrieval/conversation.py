@@ -274,19 +274,47 @@ _FRAME_TAGS = ("nr", "ns", "nt", "nz", "m", "t", "eng")
 _ASKS = re.compile(r"谁|什么|哪|多少|几|怎|如何|为何|吗|是否")
 
 
-def _common_substring(a: str, b: str) -> tuple[int, int, int]:
-    """The longest common substring of ``a`` and ``b``: (start in a, start in b, length)."""
-    best = (0, 0, 0)
+def _common_subsequence(a: str, b: str) -> int:
+    """How many characters ``a`` and ``b`` share in order (their longest common subsequence)."""
     prev = [0] * (len(b) + 1)
-    for i in range(1, len(a) + 1):
-        cur = [0] * (len(b) + 1)
-        for j in range(1, len(b) + 1):
-            if a[i - 1] == b[j - 1]:
-                cur[j] = prev[j - 1] + 1
-                if cur[j] > best[2]:
-                    best = (i - cur[j], j - cur[j], cur[j])
+    for ca in a:
+        cur = [0]
+        for j, cb in enumerate(b):
+            cur.append(prev[j] + 1 if ca == cb else max(prev[j + 1], cur[j]))
         prev = cur
-    return best
+    return prev[-1]
+
+
+# Words a replaced span may consist of: nouns (names, places… too), adjectives and distinguishing
+# words, numbers, measure words, times, places and directions, idioms, abbreviations, verbal nouns
+# and English: the parts of a noun phrase ("男子精英组冠军", "2019年", "正式速报"), not its verbs,
+# particles ("的"), prepositions or pronouns.
+_SPAN_TAGS = ("n", "a", "b", "m", "q", "t", "s", "f", "l", "i", "j", "vn", "zg", "eng")
+_SPAN_WORDS = 6
+
+
+def _aligned_span(x: str, words: list[tuple[str, str]], bounds: list[tuple[int, int, str]]) -> tuple[int, int] | None:
+    """The run of the previous question's words that ``x`` stands in for, by the characters they share
+    ("女子冠军" → "男子个人冠军", not the 冠军 of "冠军赛"; "女子精英组的冠军" → "男子精英组冠军"):
+    the phrase-like run of words (``_SPAN_TAGS``) sharing the most characters with ``x`` in order,
+    then the one nearest ``x`` in length, then the shortest, then the first. One shared character
+    is enough for a subject of at most two characters ("北京" → "北方") or when it is the last
+    character of both, the head of the compound ("死亡人数" → "起数"). (start, end) offsets, or None."""
+    ok = [flag.startswith(_SPAN_TAGS) and bool(_WORD.search(w)) for w, flag in words]
+    best: tuple[tuple[int, int, int, int], tuple[int, int]] | None = None
+    for i in range(len(words)):
+        for j in range(i, min(i + _SPAN_WORDS, len(words))):
+            if not ok[j]:
+                break
+            start, end = bounds[i][0], bounds[j][1]
+            span = "".join(w for w, _ in words[i:j + 1])
+            m = _common_subsequence(x, span)
+            if m == 0 or (m == 1 and len(x) > 2 and x[-1] != span[-1]):
+                continue
+            key = (-m, abs(len(span) - len(x)), len(span), start)
+            if best is None or key < best[0]:
+                best = (key, (start, end))
+    return best[1] if best is not None else None
 
 
 def frame_question(question: str, previous: str, tokenizer: Tokenizer) -> str | None:
@@ -296,11 +324,11 @@ def frame_question(question: str, previous: str, tokenizer: Tokenizer) -> str | 
     平均用时多少？"); None when the question is not elliptic or no words of the
     previous question match its subject.
 
-    The words replaced are those sharing the subject's longest run of
-    characters, widened to whole words and over as many neighbouring
-    characters as the subject has around that run; without shared characters,
-    the first word of the previous question tagged as the same kind (a name, a
-    place, an organisation, a number or time)."""
+    The words replaced are those most like the subject in their characters
+    (``_aligned_span``: "那女子冠军呢？" after "…冠军赛的男子个人冠军是谁？" replaces
+    "男子个人冠军"); without shared characters, the first word of the previous
+    question tagged as the same kind (a name, a place, an organisation, a
+    number or time)."""
     from retrieval.textnorm import for_search
 
     m = _ELLIPTIC.match(question.strip())
@@ -316,19 +344,9 @@ def frame_question(question: str, previous: str, tokenizer: Tokenizer) -> str | 
     for w, flag in words:
         bounds.append((at, at + len(w), flag))
         at += len(w)
-    xa, pa, n = _common_substring(x, previous)
-    if n >= 2 or (n == 1 and len(x) <= 2):
-        first = next(i for i, (a, b, _) in enumerate(bounds) if b > pa)
-        last = next(i for i, (a, b, _) in enumerate(bounds) if b >= pa + n)
-        need_left = xa - (pa - bounds[first][0])
-        need_right = (len(x) - xa - n) - (bounds[last][1] - pa - n)
-        while need_left > 0 and first > 0 and _WORD.search(words[first - 1][0]):
-            first -= 1
-            need_left -= bounds[first][1] - bounds[first][0]
-        while need_right > 0 and last + 1 < len(bounds) and _WORD.search(words[last + 1][0]):
-            last += 1
-            need_right -= bounds[last][1] - bounds[last][0]
-        start, end = bounds[first][0], bounds[last][1]
+    aligned = _aligned_span(x, words, bounds)
+    if aligned is not None:
+        start, end = aligned
     else:
         x_flags = [f for w, f in tokenizer.posseg(x) if _WORD.search(w)]
         kind = next((t for t in _FRAME_TAGS if x_flags and x_flags[-1].startswith(t)), None)

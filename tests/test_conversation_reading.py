@@ -29,6 +29,25 @@ def test_an_elliptic_follow_up_is_put_in_the_previous_question_s_frame(tokenizer
     assert frame_question("女子组呢？", "谁获得了男子组冠军？", tokenizer) == "谁获得了女子组冠军?"
 
 
+def test_the_words_replaced_are_those_most_like_the_subject(tokenizer):
+    from retrieval.conversation import frame_question
+
+    # Not the first 冠军 (of 冠军赛) but the phrase sharing the most characters with the subject.
+    prev = "全国自由式滑雪技巧冠军赛的男子个人冠军是谁？"
+    assert frame_question("那女子冠军呢？", prev, tokenizer) == "全国自由式滑雪技巧冠军赛的女子冠军是谁?"
+    # The whole phrase it stands for, and no more (the 是 after it stays).
+    assert frame_question("女子精英组的冠军呢？", "在本市举行的冬季铁人三项赛上，男子精英组冠军是谁？", tokenizer) \
+        == "在本市举行的冬季铁人三项赛上,女子精英组的冠军是谁?"
+    # One shared character is enough when it is the head of both compounds (…数).
+    assert frame_question("死亡人数呢？", "2019年全国生产安全事故起数下降了多少？", tokenizer) \
+        == "2019年全国生产安全事故死亡人数下降了多少?"
+    assert frame_question("那货邮运输量呢？", "2019年我国民航旅客运输量是多少？", tokenizer) \
+        == "2019年我国民航货邮运输量是多少?"
+    # A common noun sharing no characters with any phrase is not swapped (nothing to align it by):
+    # the follow-up is read as asked.
+    assert frame_question("那洗衣机呢？", "家用电冰箱的安全使用年限是多少年？", tokenizer) is None
+
+
 def test_questions_that_are_not_a_new_subject_keep_their_words(tokenizer):
     from retrieval.conversation import frame_question
 

@@ -107,6 +107,18 @@ def test_a_headline_with_a_column_tag_is_not_cut_in_two_headlines():
     assert [a.author for a in arts] == ["马兰", "刘畅"]
 
 
+# A title whose bracketed column tag is broken over two lines under a kicker ("…（守初心" / "担使命·…）"): the
+# first line leaves a bracket open and the second closes one it did not open, which the headline-join
+# model reads (a_left_open, b_closes_unopened); before, the first line became a second kicker and the
+# tag's tail the title.
+def test_a_title_with_its_column_tag_broken_over_two_lines_is_one_title():
+    (art,) = articles("tagbroken.txt")
+    assert art.title.replace(" ", "") == "畅通服务群众“最后一百米”（守初心担使命·社区整改落实）"
+    assert art.kicker == "河北乐亭加强社区服务——"
+    assert art.subtitle is None
+    assert art.author == "陈静"
+
+
 def test_a_kicker_that_reads_as_one_is_not_joined_to_the_title_under_it():
     (art,) = articles("kickerstrong.txt")
     assert art.kicker == "韩正在财政部调研时强调"

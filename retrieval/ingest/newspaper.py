@@ -1720,7 +1720,7 @@ def _group_run(run: list[_Line]) -> list[tuple[str, bool, int]]:
 _JOIN_FEATURES = ("bias", "joins_next", "len_a", "len_b", "a_longer", "similar", "a_closes", "a_dash",
                   "b_dash", "b_tag", "a_space", "b_space", "a_end_text", "b_start_text", "a_pair_text",
                   "b_pair_text", "a_comma", "b_comma", "role_a", "role_b", "role_joined", "role_gain",
-                  "role_a_end", "role_b_start")
+                  "role_a_end", "role_b_start", "a_left_open", "b_closes_unopened")
 # Two headline lines are joined only when the join model's log-odds pass this margin: a short kicker
 # over a short title reads much like the two parts of one title, and a kicker glued to its title is
 # worse than a two-part title cut in two (the second part still becomes the subtitle).
@@ -1738,12 +1738,32 @@ def _join_role_features(ta: str, tb: str) -> tuple[float, ...]:
     return ra[0], rb[0], rj[0], rj[0] - max(ra[0], rb[0]), ra[2], rb[1]
 
 
+_OPENERS, _CLOSERS_OF = "（(“《「『【", {"）": "（(", ")": "（(", "”": "“", "》": "《", "」": "「", "』": "『", "】": "【"}
+
+
+def _bracket_balance(text: str) -> tuple[bool, bool]:
+    """(a bracket or quote opened and not closed by the end, a closing one with no opener before it):
+    a bracketed column tag broken over two lines (`…要紧事（守初心` / `担使命 找差距…）`) is one headline."""
+    stack: list[str] = []
+    unopened = False
+    for ch in text:
+        if ch in _OPENERS:
+            stack.append(ch)
+        elif ch in _CLOSERS_OF:
+            if stack and stack[-1] in _CLOSERS_OF[ch]:
+                stack.pop()
+            else:
+                unopened = True
+    return bool(stack), unopened
+
+
 def _one_headline(a: _Line, b: _Line) -> bool:
     """Are two consecutive headline lines one headline (a title broken over two lines: inside a
     word, in the middle, or between its two parts) rather than two (kicker and title, title and
     subtitle, two articles' titles)? The headline-join logistic model of the page-line model: the
     two lines' lengths, whether the break falls inside a word, dashes, a bracketed column tag, how
-    the first line ends and the second starts under the headline-text table."""
+    the first line ends and the second starts under the headline-text table, a bracket or quote the first
+    line leaves open and the second closes."""
     ta, tb = _SPACES_RE.sub("", a.text), _SPACES_RE.sub("", b.text)
     sa, sb = _text_score(a), _text_score(b)
     x = np.array([
@@ -1766,6 +1786,8 @@ def _one_headline(a: _Line, b: _Line) -> bool:
         float(bool(re.search(r"[，、,]", ta))),
         float(bool(re.search(r"[，、,]", tb))),
         *_join_role_features(ta, tb),
+        float(_bracket_balance(ta)[0]),
+        float(_bracket_balance(tb)[1]),
     ])
     if _JOIN_LOG is not None:
         _JOIN_LOG.append((a.raw, x))

@@ -211,8 +211,7 @@ def test_the_shipped_line_model_loads_and_a_mismatched_one_is_refused(tmp_path):
 # bold line is a headline wherever it stands, so without the subheading model the article is cut in two
 # under it and the subheading titles the second half. The subheading model (issue 31; fitted by
 # `bench/pages/fit.py --subhead-only`) says whether such a run, with body right under it after an article
-# that has its headline above it, belongs to that article; the shipped model has no subheading part yet
-# (a fitted one did not score better on unseen pages: docs/pages.md).
+# that has its headline above it, belongs to that article.
 def _with_subheading(weights):
     model = dict(load_line_model())
     model.pop("subheading", None)
@@ -238,6 +237,13 @@ def test_a_subheading_the_model_takes_is_a_paragraph_of_its_article(restore_line
     assert lift.paragraphs[1] == "一个窗口受理居民申请"
     assert lift.paragraphs[2].startswith("加装电梯首先要过居民意见") and lift.text.endswith("负担减轻了不少。")
     assert "跑步" not in lift.text
+
+
+def test_the_shipped_subheading_model_keeps_a_bold_subheading_in_its_article():
+    assert "subheading" in load_line_model()
+    arts = articles("subheading.txt")
+    assert [a.title for a in arts] == ["老旧小区加装电梯提速", "冬季长跑比赛鸣枪开赛"]
+    assert arts[0].paragraphs[1] == "一个窗口受理居民申请"
 
 
 def test_a_subheading_run_is_cut_off_without_the_subheading_model(restore_line_model):

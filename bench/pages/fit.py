@@ -708,11 +708,15 @@ def main() -> None:
     after_split = {"headline_split": ws} | ({"headline_split_trees": split_trees} if split_trees else {})
     wq, yq = fit_run_split(args.pages, model | {"boundary": wb, "headline_join": wj, "title_role": wr,
                                                "role_text": role_text} | after_split)
+    # last, the subheading model: it weighs the runs every other part leaves under an article
+    wh, yh = fit_subhead(args.pages, model | {"boundary": wb, "headline_join": wj, "title_role": wr,
+                                             "role_text": role_text, "headline_run_split": wq} | after_split)
     n_b = min(args.pages, rmrbgen.page_count("train")) if rmrbgen.available() else 0
     if args.write:
         save_line_model(nw.LINE_MODEL_DIR, {"headline_1": w1, "headline_2": w2, "boundary": wb, "title_role": wr,
                                                  "headline_join": wj, "headline_split": ws,
-                                                 "headline_run_split": wq, "headline_pair": wp},
+                                                 "headline_run_split": wq, "headline_pair": wp,
+                                                 "subheading": wh},
                         whole_text, role_text, trees, split_trees=split_trees, training={
             "command": f"bench/pages/fit.py --pages {args.pages} --write"
                        + (" --boundary-only" if args.boundary_only else "") + (" --trees" if args.trees else ""),
@@ -720,7 +724,7 @@ def main() -> None:
                      f"(days 1-20), {n_b} pages",
             "examples": {"headline_1": len(y1), "headline_2": len(y2), "boundary": len(yb),
                          "title_role": yr, "headline_join": yj, "headline_split": ys,
-                         "headline_run_split": yq, "headline_pair": yp},
+                         "headline_run_split": yq, "headline_pair": yp, "subheading": yh},
             "l2": {"headline": HEADLINE_L2, "boundary": 1e-3},
             "headline_text": {"grams": len(whole_text["grams"]), "alpha": TEXT_ALPHA, "min_count": TEXT_MIN_COUNT,
                               "min_headline": TEXT_MIN_HEADLINE, "keep_below": TEXT_KEEP_BELOW,

@@ -205,3 +205,75 @@ def test_the_shipped_line_model_loads_and_a_mismatched_one_is_refused(tmp_path):
     (bad / "manifest.json").unlink()
     with pytest.raises(ModelError, match="unreadable"):
         load_line_model(bad)
+
+
+# An in-article subheading (小标题) printed bold between two paragraphs of one article (subheading.txt): a
+# bold line is a headline wherever it stands, so without the subheading model the article is cut in two
+# under it and the subheading titles the second half. The subheading model (issue 31; fitted by
+# `bench/pages/fit.py --subhead-only`) says whether such a run, with body right under it after an article
+# that has its headline above it, belongs to that article.
+def _with_subheading(weights):
+    model = dict(load_line_model())
+    model.pop("subheading", None)
+    if weights is not None:
+        model["subheading"] = np.array(weights, dtype=float)
+    nw.use_line_model(model)
+
+
+@pytest.fixture
+def restore_line_model():
+    yield
+    nw.use_line_model(load_line_model())
+
+
+def test_a_subheading_the_model_takes_is_a_paragraph_of_its_article(restore_line_model):
+    always = [10.0] + [0.0] * (len(nw._SUBHEAD_FEATURES) - 1)
+    _with_subheading(always)
+    arts = articles("subheading.txt")
+    assert [a.title for a in arts] == ["老旧小区加装电梯提速", "冬季长跑比赛鸣枪开赛"]
+    assert [a.author for a in arts] == ["王晓", "李明"]
+    lift = arts[0]
+    # the subheading stays where it was printed, its own paragraph, undoubled
+    assert lift.paragraphs[1] == "一个窗口受理居民申请"
+    assert lift.paragraphs[2].startswith("加装电梯首先要过居民意见") and lift.text.endswith("负担减轻了不少。")
+    assert "跑步" not in lift.text
+
+
+def test_the_shipped_subheading_model_keeps_a_bold_subheading_in_its_article():
+    assert "subheading" in load_line_model()
+    arts = articles("subheading.txt")
+    assert [a.title for a in arts] == ["老旧小区加装电梯提速", "冬季长跑比赛鸣枪开赛"]
+    assert arts[0].paragraphs[1] == "一个窗口受理居民申请"
+
+
+def test_a_subheading_run_is_cut_off_without_the_subheading_model(restore_line_model):
+    for weights in (None, [-10.0] + [0.0] * (len(nw._SUBHEAD_FEATURES) - 1)):
+        _with_subheading(weights)
+        arts = articles("subheading.txt")
+        assert [a.title for a in arts] == ["老旧小区加装电梯提速", "一个窗口受理居民申请", "冬季长跑比赛鸣枪开赛"]
+
+
+def test_a_run_under_an_article_with_no_headline_over_it_is_never_a_subheading(restore_line_model):
+    # printed after its article, a headline is that article's: the body under it is another article
+    _with_subheading([10.0] + [0.0] * (len(nw._SUBHEAD_FEATURES) - 1))
+    text = (PAGES / "subheading.txt").read_text(encoding="utf-8").replace("老旧小区加装电梯提速\n\n", "", 1)
+    arts = nw.segment_page(text)
+    assert len(arts) == 3 and "".join(arts[1].paragraphs).startswith("加装电梯首先要过居民意见")
+
+
+def test_a_subheading_model_for_other_features_is_refused(tmp_path):
+    bad = tmp_path / "model"
+    shutil.copytree(LINE_MODEL_DIR, bad)
+    manifest = json.loads((bad / "manifest.json").read_text(encoding="utf-8"))
+    weights = json.loads((bad / "weights.json").read_text(encoding="utf-8"))
+    manifest["features"]["subheading"] = list(nw._SUBHEAD_FEATURES[:-1])
+    weights["subheading"] = [0.0] * (len(nw._SUBHEAD_FEATURES) - 1)
+    (bad / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    (bad / "weights.json").write_text(json.dumps(weights), encoding="utf-8")
+    with pytest.raises(ModelError, match="subheading weights were fitted on other features"):
+        load_line_model(bad)
+    manifest["features"]["subheading"] = list(nw._SUBHEAD_FEATURES)
+    weights["subheading"] = [0.0] * len(nw._SUBHEAD_FEATURES)
+    (bad / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    (bad / "weights.json").write_text(json.dumps(weights), encoding="utf-8")
+    assert len(load_line_model(bad)["subheading"]) == len(nw._SUBHEAD_FEATURES)

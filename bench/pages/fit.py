@@ -347,6 +347,40 @@ def pair_examples(pages: int) -> tuple[np.ndarray, np.ndarray]:
     return np.array(xs), np.array(ys)
 
 
+def subhead_examples(pages: int) -> tuple[np.ndarray, np.ndarray]:
+    """A headline run with body under it, after an article (newspaper._subheading): 1 when the generator
+    printed the run as body of the article above, which goes on under it (an in-article subheading)."""
+    xs, ys = [], []
+    for page in train_pages(pages):
+        nw._SUBHEAD_LOG = []
+        nw.segment_page(page.text)
+        labels, owners = page.line_labels, page.line_articles
+        for raw, below, above, x in nw._SUBHEAD_LOG:
+            xs.append(x)
+            ys.append(float(labels[raw][1] in BODY_LABELS and owners[raw] == owners[below] == owners[above]
+                            and owners[raw] >= 0))
+    nw._SUBHEAD_LOG = None
+    return np.array(xs), np.array(ys)
+
+
+def fit_subhead(pages: int, parts: dict) -> tuple[np.ndarray, int]:
+    """The subheading model, fitted on the runs the segmenter (``parts``, no subheading model) offers."""
+    _use({k: v for k, v in parts.items() if k != "subheading"})
+    xs, ys = subhead_examples(pages)
+    w = fit(xs, ys)
+    _report("subheading", xs, ys, w, nw._SUBHEAD_FEATURES)
+    # half the runs (every other one) fitted, the other half scored: how the margin trades found subheadings
+    # for article starts lost
+    half = np.arange(len(ys)) % 2 == 0
+    wh = fit(xs[half], ys[half])
+    z = xs[~half] @ wh
+    for margin in (-2.0, -1.0, -0.5, 0.0, 0.5, 1.0):
+        took = z > margin
+        print(f"  margin {margin:+.1f} on unfitted runs: subheadings taken {int(np.sum(took & (ys[~half] == 1)))}"
+              f"/{int(ys[~half].sum())}, article starts lost {int(np.sum(took & (ys[~half] == 0)))}")
+    return w, len(ys)
+
+
 def _pair_never() -> np.ndarray:
     """Headline-pair weights that take no pair (while its examples are gathered, or before it is fitted)."""
     w = np.zeros(len(nw._PAIR_FEATURES))
@@ -481,6 +515,9 @@ def _shipped(names: tuple[str, ...]) -> tuple[dict, dict, dict[str, np.ndarray]]
     parts = {k: np.array(shipped[k]) for k in names}
     # the headline-pair model is kept as shipped by every partial refit (none before it was fitted)
     parts["headline_pair"] = np.array(shipped["headline_pair"]) if "headline_pair" in shipped else _pair_never()
+    # and so is the subheading model, when the model has one
+    if "subheading" in shipped:
+        parts["subheading"] = np.array(shipped["subheading"])
     return shipped, manifest, parts
 
 
@@ -522,6 +559,9 @@ def main() -> None:
     ap.add_argument("--pair-only", action="store_true",
                     help="keep the other shipped models and tables, fit the headline-pair model (two lines that are "
                          "headline lines together)")
+    ap.add_argument("--subhead-only", action="store_true",
+                    help="keep the other shipped models and tables, fit the subheading model (a headline run inside "
+                         "an article)")
     ap.add_argument("--join-only", action="store_true",
                     help="keep the other shipped models and tables, refit the headline-join model")
     ap.add_argument("--out", type=Path, default=nw.LINE_MODEL_DIR,
@@ -543,6 +583,18 @@ def main() -> None:
         if args.write:
             _write(args.out, args.pages, "--pair-only", {"headline_pair": yp}, manifest, shipped,
                    parts | {"headline_pair": wp}, shipped.get("headline_2_trees"), shipped.get("headline_split_trees"))
+        return
+    if args.subhead_only:
+        shipped, manifest, parts = _shipped(("headline_1", "headline_2", "boundary", "title_role", "headline_join",
+                                             "headline_split", "headline_run_split"))
+        tables = {"headline_text": shipped["headline_text"], "role_text": shipped["role_text"]}
+        for part in ("headline_2_trees", "headline_split_trees"):
+            if shipped.get(part):
+                tables[part] = _trees(shipped[part])
+        wh, yh = fit_subhead(args.pages, parts | tables)
+        if args.write:
+            _write(args.out, args.pages, "--subhead-only", {"subheading": yh}, manifest, shipped,
+                   parts | {"subheading": wh}, shipped.get("headline_2_trees"), shipped.get("headline_split_trees"))
         return
     if args.run_split_only:
         shipped, manifest, parts = _shipped(("headline_1", "headline_2", "boundary", "title_role", "headline_join",
@@ -656,11 +708,15 @@ def main() -> None:
     after_split = {"headline_split": ws} | ({"headline_split_trees": split_trees} if split_trees else {})
     wq, yq = fit_run_split(args.pages, model | {"boundary": wb, "headline_join": wj, "title_role": wr,
                                                "role_text": role_text} | after_split)
+    # last, the subheading model: it weighs the runs every other part leaves under an article
+    wh, yh = fit_subhead(args.pages, model | {"boundary": wb, "headline_join": wj, "title_role": wr,
+                                             "role_text": role_text, "headline_run_split": wq} | after_split)
     n_b = min(args.pages, rmrbgen.page_count("train")) if rmrbgen.available() else 0
     if args.write:
         save_line_model(nw.LINE_MODEL_DIR, {"headline_1": w1, "headline_2": w2, "boundary": wb, "title_role": wr,
                                                  "headline_join": wj, "headline_split": ws,
-                                                 "headline_run_split": wq, "headline_pair": wp},
+                                                 "headline_run_split": wq, "headline_pair": wp,
+                                                 "subheading": wh},
                         whole_text, role_text, trees, split_trees=split_trees, training={
             "command": f"bench/pages/fit.py --pages {args.pages} --write"
                        + (" --boundary-only" if args.boundary_only else "") + (" --trees" if args.trees else ""),
@@ -668,7 +724,7 @@ def main() -> None:
                      f"(days 1-20), {n_b} pages",
             "examples": {"headline_1": len(y1), "headline_2": len(y2), "boundary": len(yb),
                          "title_role": yr, "headline_join": yj, "headline_split": ys,
-                         "headline_run_split": yq, "headline_pair": yp},
+                         "headline_run_split": yq, "headline_pair": yp, "subheading": yh},
             "l2": {"headline": HEADLINE_L2, "boundary": 1e-3},
             "headline_text": {"grams": len(whole_text["grams"]), "alpha": TEXT_ALPHA, "min_count": TEXT_MIN_COUNT,
                               "min_headline": TEXT_MIN_HEADLINE, "keep_below": TEXT_KEEP_BELOW,
@@ -692,6 +748,8 @@ def save_line_model(path: Path, weights: dict[str, np.ndarray], text: dict, role
     if trees is not None:
         data["headline_2_trees"] = trees
         features["headline_2_trees"] = list(nw._FEATURES_2)
+    if "subheading" in weights:
+        features["subheading"] = list(nw._SUBHEAD_FEATURES)
     if split_trees is not None:
         data["headline_split_trees"] = split_trees
         features["headline_split_trees"] = list(nw._SPLIT_FEATURES)

@@ -928,6 +928,65 @@ def _headline_pair(lines: list[_Line], i: int, colws: list[int], p1: list[float]
     return False
 
 
+# An in-article subheading (小标题): a short phrase line between two paragraphs of one article, printed like
+# a headline. The headline passes take it for one, and the article would be cut in two under it; the
+# subheading model says whether a headline run with body (no lead, byline or continuation) right under
+# it, after an article, is such a subheading: then it is a paragraph of the article above.
+_SUBHEAD_FEATURES = ("bias", "run_lines", "run_chars", "rel_width", "numbered", "ends_punct", "blank_before",
+                     "blank_after", "prev_titled", "prev_lead", "prev_paras", "prev_chars", "prev_signed_off",
+                     "prev_ends", "start_soon", "share", "rare_share", "run_after", "run_before", "text_chars",
+                     "text_pairs", "text_start", "text_end", "repeats", "run_after_near", "all_short")
+# the run is taken as a subheading above this log-odds of the subheading model (chosen on train pages)
+SUBHEAD_MARGIN = 0.0
+_SUBHEAD_NUMBERED_RE = re.compile(r"^(?:[（(]?[一二三四五六七八九十0-9０-９]{1,3}[、.．）)]|[■●▲◆□◎★☆])")
+# (source line of the run's first line, source line of the body under it, source line of the article
+# above's last paragraph, features) of every run weighed, while fitting
+_SUBHEAD_LOG: list[tuple[int, int, int, np.ndarray]] | None = None
+
+
+def _subheading(lines: list[_Line], n: int, run: list[_Line], art: PageArticle, titled: bool, opened: str,
+                colw: int, df: Counter[str]) -> np.ndarray:
+    """Features of the headline run ``run`` printed between the article ``art`` (its paragraphs so far;
+    ``titled`` when a headline run was printed above it, ``opened`` how it began) and the body line ``n``
+    under the run."""
+    text = "".join(ln.key for ln in run)
+    before = _bigrams("".join(art.paragraphs)[-300:])
+    after = _line_pairs([ln for ln in lines[n : n + 10] if ln.kind == "body"])
+    share = len(before & after) / len(after) if after else 0.0
+    rare_after = {g for g in after if df.get(g, 0) <= 2}
+    rare = len(before & rare_after) / len(rare_after) if rare_after else 0.0
+    gl = _bigrams(text)
+    near = _line_pairs([ln for ln in lines[n : n + 3] if ln.kind == "body"])
+    scores = [_text_score(ln) for ln in run]
+    last = art.paragraphs[-1] if art.paragraphs else ""
+    start_soon = any(ln.kind in ("lead", "byline", "cont", "credit") for ln in lines[n + 1 : n + 6])
+    return np.array([
+        1.0,
+        min(len(run), 3) / 3,
+        min(len(_NOT_WORD_RE.sub("", text)), 30) / 30,
+        min(max(ln.width for ln in run) / colw, 2.0) if colw > 0 else 1.0,
+        float(bool(_SUBHEAD_NUMBERED_RE.match(run[0].key.lstrip()))),
+        float(run[-1].key.rstrip()[-1:] in "：:？?！!。；"),
+        float(run[0].blank_before),
+        float(lines[n].blank_before),
+        float(titled),
+        float(opened in ("lead", "byline", "cont")),
+        math.log1p(len(art.paragraphs)) / 3,
+        math.log1p(sum(map(len, art.paragraphs))) / 8,
+        float(_signed_off(last) or bool(CONT_RE.match(last))),
+        float(_ends_paragraph(last)),
+        float(start_soon),
+        share,
+        rare,
+        len(gl & after) / len(gl) if gl else 0.0,
+        len(gl & before) / len(gl) if gl else 0.0,
+        *(sum(s[k] for s in scores) / len(scores) for k in range(4)),
+        _repeats(text, lines[n].key),
+        len(gl & near) / len(gl) if gl else 0.0,
+        float(colw > 0 and all(ln.width < 0.6 * colw for ln in run)),
+    ])
+
+
 # ------------------------------------------------------------------ articles
 
 @dataclass
@@ -995,6 +1054,29 @@ def _segment_chunk(text: str, boundary_log: list[tuple[int, int, np.ndarray]] | 
     para_at = 0  # index of the line the open paragraph starts on
     starts: list[list[int]] = []  # per article, the line each paragraph starts on
     pending: list[_Line] = []  # the headline run not yet attached
+    pending_at = 0  # index of its first line
+    df: Counter[str] | None = None  # in how many lines each character pair is, when first needed
+
+    def _is_subheading(n: int) -> bool:
+        nonlocal df
+        w = line_model().get("subheading")
+        if w is None and _SUBHEAD_LOG is None:
+            return False
+        if df is None:
+            df = Counter()
+            for ln_d in lines:
+                _clean_pairs(ln_d)
+                df.update(ln_d.pairs)
+        k = len(articles) - 1
+        titled = any(fl.before_article == k for fl in floating)
+        if not titled:
+            # the article above has no headline over it: a run under its body is most often its own
+            # headline, printed after it (and the body under the run another article)
+            return False
+        x = _subheading(lines, n, pending, articles[k], titled, opened_by[k], colws[n], df)
+        if _SUBHEAD_LOG is not None:
+            _SUBHEAD_LOG.append((pending[0].raw, lines[n].raw, lines[starts[k][-1]].raw, x))
+        return w is not None and float(x @ w) > SUBHEAD_MARGIN
 
     def close_para() -> None:
         nonlocal para
@@ -1031,6 +1113,8 @@ def _segment_chunk(text: str, boundary_log: list[tuple[int, int, np.ndarray]] | 
         if ln.kind == "headline":
             close_para()
             current = None
+            if not pending:
+                pending_at = i - 1
             pending.append(ln)
             continue
         if ln.kind == "credit":
@@ -1091,6 +1175,14 @@ def _segment_chunk(text: str, boundary_log: list[tuple[int, int, np.ndarray]] | 
             _read_byline(art, spaced, skey)
             para, para_at = ln.text, i - 1
         else:  # body
+            if current is None and pending and articles and articles[-1].paragraphs and _is_subheading(i - 1):
+                # an in-article subheading: a paragraph of the article above, which goes on under it
+                current = articles[-1]
+                para = functools.reduce(join_lines, (ln_p.doubled or undouble(ln_p.text) or ln_p.text
+                                                     for ln_p in pending))
+                para_at = pending_at
+                close_para()
+                pending = []
             if current is None:
                 open_article("body" if pending or not articles else "after")
                 para = None
@@ -2238,6 +2330,13 @@ def load_line_model(path: Path = LINE_MODEL_DIR) -> dict:
         raise ModelError(f"page-line model {path}: the role-text table is missing or made of other grams "
                          f"than this code reads; {fix}")
     out["role_text"] = {"default": float(role["default"]), "grams": role["grams"]}
+    if "subheading" in weights:
+        # the subheading model came after the others: a model without it keeps every headline run
+        if manifest.get("features", {}).get("subheading") != list(_SUBHEAD_FEATURES) or \
+                len(weights["subheading"]) != len(_SUBHEAD_FEATURES):
+            raise ModelError(f"page-line model {path}: the subheading weights were fitted on other features "
+                             f"than this code computes; {fix}")
+        out["subheading"] = np.array(weights["subheading"], dtype=float)
     for part, names in (("headline_2_trees", _FEATURES_2), ("headline_split_trees", _SPLIT_FEATURES)):
         trees = weights.get(part)
         if trees is None:

@@ -65,12 +65,12 @@ MORE_QUESTIONS = [
     ("政协全会首次举办几场专题协商会？", PLENARY, "四场", 4),
     ("“我是委员”集体采访拟邀请多少名委员？", PLENARY, "10名", 6),
     ("“我是委员”集体采访在什么时候举行？", PLENARY, "11日下午", 8),
-    pytest.param("谁曾在国庆游行中打出“小平您好”横幅？", PLENARY, "张誌", 6,
-                 marks=pytest.mark.xfail(strict=False, reason="the int8 graph run on CPUs with VNNI answers 新中国; "
-                                                             "fp32 and the unsigned-weight graph (AVX2-only CPUs) 张誌")),
+    ("谁曾在国庆游行中打出“小平您好”横幅？", PLENARY, "张誌", 6),
     ("北京市扶贫协作和支援合作工作领导小组办公室主任是谁？", PLENARY, "马新明", 6),
     ("昌平区卫健委的工会主席是谁？", "昌平山区社区服务站职工享工会关爱", "张春生", 6),
-    ("黑山寨社区服务站的站长在岗位坚守了多久？", "昌平山区社区服务站职工享工会关爱", "8个年头", 8),
+    pytest.param("黑山寨社区服务站的站长在岗位坚守了多久？", "昌平山区社区服务站职工享工会关爱", "8个年头", 8,
+                 marks=pytest.mark.xfail(strict=False, reason="the int8 graph run on CPUs with VNNI answers 8个年; "
+                                                             "fp32 and the unsigned-weight graph (AVX2-only CPUs) 8个年头")),
     ("全国总工会兼职副主席是谁？", "全国产业工人学习社区线上平台正式启用", "高凤林", 10),
     ("阎村镇表彰大会上谁作为优秀工会干部代表发言？", "阎村镇23名职工获评“最美劳动者”", "张伟", 30),
     ("京津冀交通一体化劳动竞赛有多少家单位获优胜单位？", "京津冀交通一体化劳动竞赛先进获表彰", "10家", 8),

@@ -35,16 +35,14 @@ def _article_text(qa, ans) -> str:  # type: ignore[no-untyped-def]
 # Why the first character went missing (docs/reader.md, "Names that begin like a preposition"): the
 # reader's start head puts the start after 于/任 (one-character pieces; neither the trim head, the
 # re-scorer nor the tidy step moves it). Training on names rewritten to begin with such characters
-# (`newsqa reader mix --edge-names`, run 6, not shipped) did not yet overturn it either.
-_START_HEAD = "the start head starts after 于/任 (新民, 建华); edge-name training not yet enough"
+# (`newsqa reader mix --edge-names`, runs 6 and 8) brought 任建华 back whole (int8 with and without VNNI,
+# and fp32), not yet 于新民.
+_START_HEAD = "the start head starts after 于 (新民); edge-name training (runs 6 and 8) brought 任建华 back whole, not yet 于新民"
 @pytest.mark.parametrize("question,name,title", [
     pytest.param("省农业农村厅副厅长是谁？", "于新民", "省农业农村厅召开春耕备耕新闻发布会",
                  marks=pytest.mark.xfail(strict=True, reason=_START_HEAD)),
-    pytest.param("省种子管理站站长是谁？", "任建华", "省农业农村厅召开春耕备耕新闻发布会",
-                 marks=pytest.mark.xfail(strict=True, reason=_START_HEAD)),
-    pytest.param("国际恐龙灯会在哪个城市举办？", "自贡", "多地举办灯会迎新春",
-                 marks=pytest.mark.xfail(strict=False, reason="declined on AVX2-only CPUs (P(answer) below the "
-                                                              "threshold); answered 自贡市 with the int8 graph of VNNI CPUs")),
+    ("省种子管理站站长是谁？", "任建华", "省农业农村厅召开春耕备耕新闻发布会"),
+    ("国际恐龙灯会在哪个城市举办？", "自贡", "多地举办灯会迎新春"),
     pytest.param("冰雪灯光节在哪个城市举办？", "本溪", "多地举办灯会迎新春",
                  marks=pytest.mark.xfail(strict=True, reason="answers the place in the city (太子河畔), "
                                                              "not the city; run 6 alone answered 本溪市")),

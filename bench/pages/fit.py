@@ -539,6 +539,20 @@ def _write(out: Path, pages: int, flag: str, examples: dict[str, int], manifest:
     print(f"written to {out}")
 
 
+def _fit_single(args: argparse.Namespace, flag: str, name: str, fit_part, names: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
+    """Fit one part (``fit_part(pages, parts)`` → weights, scores) with the shipped parts ``names`` and
+    tables as they are; with --write, ship it beside them."""
+    shipped, manifest, parts = _shipped(names)
+    tables = {"headline_text": shipped["headline_text"], "role_text": shipped["role_text"]}
+    for part in ("headline_2_trees", "headline_split_trees"):
+        if shipped.get(part):
+            tables[part] = _trees(shipped[part])
+    weights, scores = fit_part(args.pages, parts | tables)
+    if args.write:
+        _write(args.out, args.pages, flag, {name: scores}, manifest, shipped, parts | {name: weights},
+               shipped.get("headline_2_trees"), shipped.get("headline_split_trees"))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pages", type=int, default=300)
@@ -571,44 +585,15 @@ def main() -> None:
     if args.errors:
         show_errors(args.pages, args.errors)
         return
-    if args.pair_only:
-        names = ("headline_1", "headline_2", "boundary", "title_role", "headline_join", "headline_split",
-                 "headline_run_split")
-        shipped, manifest, parts = _shipped(names)
-        tables = {"headline_text": shipped["headline_text"], "role_text": shipped["role_text"]}
-        for part in ("headline_2_trees", "headline_split_trees"):
-            if shipped.get(part):
-                tables[part] = _trees(shipped[part])
-        wp, yp = fit_pair(args.pages, parts | tables)
-        if args.write:
-            _write(args.out, args.pages, "--pair-only", {"headline_pair": yp}, manifest, shipped,
-                   parts | {"headline_pair": wp}, shipped.get("headline_2_trees"), shipped.get("headline_split_trees"))
-        return
-    if args.subhead_only:
-        shipped, manifest, parts = _shipped(("headline_1", "headline_2", "boundary", "title_role", "headline_join",
-                                             "headline_split", "headline_run_split"))
-        tables = {"headline_text": shipped["headline_text"], "role_text": shipped["role_text"]}
-        for part in ("headline_2_trees", "headline_split_trees"):
-            if shipped.get(part):
-                tables[part] = _trees(shipped[part])
-        wh, yh = fit_subhead(args.pages, parts | tables)
-        if args.write:
-            _write(args.out, args.pages, "--subhead-only", {"subheading": yh}, manifest, shipped,
-                   parts | {"subheading": wh}, shipped.get("headline_2_trees"), shipped.get("headline_split_trees"))
-        return
-    if args.run_split_only:
-        shipped, manifest, parts = _shipped(("headline_1", "headline_2", "boundary", "title_role", "headline_join",
-                                             "headline_split"))
-        tables = {"headline_text": shipped["headline_text"], "role_text": shipped["role_text"]}
-        for part in ("headline_2_trees", "headline_split_trees"):
-            if shipped.get(part):
-                tables[part] = _trees(shipped[part])
-        wq, yq = fit_run_split(args.pages, parts | tables)
-        if args.write:
-            _write(args.out, args.pages, "--run-split-only", {"headline_run_split": yq}, manifest, shipped,
-                   parts | {"headline_run_split": wq}, shipped.get("headline_2_trees"),
-                   shipped.get("headline_split_trees"))
-        return
+    base = ("headline_1", "headline_2", "boundary", "title_role", "headline_join", "headline_split")
+    # One fitted part on top of the shipped others: (flag, its name, how it is fitted, the parts it reads).
+    single = [(args.pair_only, "--pair-only", "headline_pair", fit_pair, base + ("headline_run_split",)),
+              (args.subhead_only, "--subhead-only", "subheading", fit_subhead, base + ("headline_run_split",)),
+              (args.run_split_only, "--run-split-only", "headline_run_split", fit_run_split, base)]
+    for chosen, flag, name, fit_part, names in single:
+        if chosen:
+            _fit_single(args, flag, name, fit_part, names)
+            return
     if args.join_only:
         shipped, manifest, parts = _shipped(("headline_1", "headline_2", "boundary", "title_role", "headline_split"))
         parts["headline_run_split"] = np.array(shipped.get("headline_run_split", _run_split_before()))
